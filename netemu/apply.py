@@ -1,0 +1,223 @@
+"""Apply a plan to the kernel, journaling each step first; roll back on any failure or interrupt."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import features, sysctls
+from .errors import KernelError, LabError, MissingFeatureError, NotRootError
+from .journal import Journal
+from .kernel import netns, procs
+from .kernel.netlink import Netlink, describe
+from .labdir import ETC_NETNS, LabDir, locked
+from .model import Topology
+from .ops import (
+    AddAddress,
+    AddNeighbour,
+    AddRoute,
+    CreateBridge,
+    CreateNamespace,
+    CreateVeth,
+    Op,
+    RunCommand,
+    StartProcess,
+    Sysctl,
+    WriteFile,
+)
+from .plan import Plan
+from .teardown import teardown
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP arrived during `up` (SIGINT arrives as KeyboardInterrupt)."""
+
+
+@dataclass(frozen=True)
+class UpResult:
+    """What `up` built."""
+
+    lab: str
+    nodes: int
+    links: int
+    ops: int
+    seconds: float
+
+
+def preflight(topo: Topology, plan: Plan) -> None:
+    """Refuse before creating anything: lab already up, names taken, missing kernel features."""
+    lab = LabDir(topo.name)
+    if lab.exists():
+        src = lab.read_meta().get("source") or "?"
+        raise LabError(f"lab {topo.name!r} is already up (from {src}); run 'netemu down {topo.name}' first")
+    taken = [op.ns for op in plan.ops if isinstance(op, CreateNamespace) and netns.exists(op.ns)]
+    if taken:
+        raise LabError(f"namespace(s) already exist and are not this lab's: {', '.join(taken[:5])}"
+                       f"{' …' if len(taken) > 5 else ''}; another lab or tool owns them (see 'ip netns')")
+    problems = []
+    for feature in features.registered():
+        model = topo.feature(feature.name)
+        if feature.preflight is not None and model is not None:
+            problems += feature.preflight(topo, model)
+    if problems:
+        raise MissingFeatureError("this machine cannot build the lab:\n  " + "\n  ".join(problems))
+
+
+class _Applier:
+    """Executes ops; `journal.record` always precedes the kernel change it describes."""
+
+    def __init__(self, lab: LabDir, journal: Journal):
+        self.lab = lab
+        self.journal = journal
+        self.nl = Netlink()
+        self.dirs: set[str] = set()
+
+    def apply(self, op: Op) -> None:
+        handler: Callable[[Op], None] = getattr(self, "_" + type(op).__name__)
+        handler(op)
+
+    def _CreateNamespace(self, op: CreateNamespace) -> None:
+        self.journal.record("netns", name=op.ns)
+        self.nl.create_namespace(op.ns)
+
+    def _Sysctl(self, op: Sysctl) -> None:
+        self.nl.write_sysctl(op.ns, sysctls.proc_path(op.key), op.value)
+
+    def _CreateBridge(self, op: CreateBridge) -> None:
+        self.nl.create_bridge(op.ns, op.name, op.mtu)
+
+    def _CreateVeth(self, op: CreateVeth) -> None:
+        self.nl.create_veth(op.ns, op.ifname, op.mac, op.peer_ns, op.peer_ifname, op.peer_mac, op.mtu, op.master,
+                            op.peer_master)
+
+    def _AddAddress(self, op: AddAddress) -> None:
+        self.nl.add_address(op.ns, op.ifname, op.address)
+
+    def _AddRoute(self, op: AddRoute) -> None:
+        self.nl.add_route(op.ns, op.family, op.dst, op.via, op.dev, op.metric)
+
+    def _AddNeighbour(self, op: AddNeighbour) -> None:
+        self.nl.add_neighbour(op.ns, op.ifname, op.address, op.mac)
+
+    def _WriteFile(self, op: WriteFile) -> None:
+        path = Path(op.path)
+        self._mkdirs(path.parent)
+        self.journal.record("file", path=op.path)
+        tmp = path.with_name(path.name + ".netemu-tmp")
+        tmp.write_text(op.content)
+        os.chmod(tmp, op.mode)
+        os.replace(tmp, path)
+
+    def _mkdirs(self, d: Path) -> None:
+        missing = []
+        while not d.exists():
+            missing.append(d)
+            d = d.parent
+        for m in reversed(missing):
+            # Only /etc/netns/<ns> (and below) or our own run dir are ours to remove later.
+            if str(m).startswith(str(ETC_NETNS) + "/") or str(m).startswith(str(self.lab.path)):
+                self.journal.record("dir", path=str(m))
+            m.mkdir(exist_ok=True)
+
+    def _RunCommand(self, op: RunCommand) -> None:
+        res = procs.run(op.ns, op.argv, op.stdin)
+        if res.returncode != 0:
+            raise RuntimeError(f"exit status {res.returncode}: {(res.stderr or res.stdout).strip()[:2000]}")
+
+    def _StartProcess(self, op: StartProcess) -> None:
+        self.lab.logs.mkdir(exist_ok=True)
+        log = self.lab.logs / f"{op.name}.log"
+        proc = procs.start(op.ns, op.argv, str(log))
+        self.journal.record("proc", name=op.name, pid=proc.pid, start=procs.start_time(proc.pid), ns=op.ns)
+        if op.ready_file:
+            why = procs.wait_ready(proc, op.ready_file)
+            if why:
+                tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
+                raise RuntimeError(f"process {op.name} {why}; its log ({log}) ends with:\n{tail}")
+
+    def close(self) -> None:
+        self.nl.close()
+
+
+def up(topo: Topology, plan: Plan, topology_text: str | None = None,
+       fail_at: int | None = None, progress: Callable[[int, Op], None] | None = None) -> UpResult:
+    """Build the lab; on any error, Ctrl-C or SIGTERM remove everything created and re-raise.
+
+    `fail_at` (1-based op number) injects a failure before that op: tests use it to prove rollback.
+    """
+    if os.geteuid() != 0:
+        raise NotRootError("up")
+    lab = LabDir(topo.name)
+    with locked(topo.name):
+        preflight(topo, plan)
+        started = time.monotonic()
+        lab.path.mkdir(parents=True)
+        lab.write_meta(name=topo.name, source=os.path.abspath(topo.source) if topo.source else None,
+                       created=time.time(), state="creating", pid=os.getpid(),
+                       nodes=[n.name for n in topo.nodes])
+        if topology_text is not None:
+            lab.topology_copy.write_text(topology_text)
+        journal = Journal(lab.journal)
+        applier = _Applier(lab, journal)
+        old = _trap_signals()
+        step = 0
+        try:
+            for step, op in enumerate(plan.ops, 1):
+                if fail_at == step:
+                    raise RuntimeError("failure injected for testing")
+                if progress:
+                    progress(step, op)
+                try:
+                    applier.apply(op)
+                except Exception as e:  # OSError, pyroute2's NetlinkError, a failed command…
+                    raise KernelError(f"{step}/{len(plan.ops)} {op.text()}", describe(e)) from e
+            lab.write_meta(state="up", up_seconds=round(time.monotonic() - started, 3))
+        except BaseException as e:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the rollback
+            applier.close()
+            journal.close()
+            teardown(lab)
+            _restore_signals(old)
+            if isinstance(e, (KeyboardInterrupt, Interrupted)):
+                where = f"step {step}/{len(plan.ops)}" if step else "the start"
+                raise LabError(f"interrupted at {where}; everything created was removed") from None
+            if isinstance(e, KernelError):
+                raise KernelError(e.step, e.reason + "; everything created was removed") from e
+            if isinstance(e, RuntimeError):
+                raise KernelError(f"{step}/{len(plan.ops)}", f"{e}; everything created was removed") from e
+            raise
+        applier.close()
+        journal.close()
+        _restore_signals(old)
+    return UpResult(topo.name, len(topo.nodes), len(topo.links), len(plan.ops), time.monotonic() - started)
+
+
+def _trap_signals():
+    def raise_interrupted(signum, frame):
+        raise Interrupted(signum)
+
+    old = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
+    signal.signal(signal.SIGTERM, raise_interrupted)
+    signal.signal(signal.SIGHUP, raise_interrupted)
+    return old
+
+
+def _restore_signals(old) -> None:
+    for s, h in old.items():
+        signal.signal(s, h)
+
+
+def down(name: str) -> bool:
+    """Remove lab `name`; False if there was nothing to remove. Works without the topology file."""
+    if os.geteuid() != 0:
+        raise NotRootError("down")
+    lab = LabDir(name)
+    with locked(name):
+        if not lab.exists():
+            return False
+        teardown(lab)
+    return True

@@ -1,0 +1,225 @@
+"""The core commands: validate, plan, up, down, status, exec, shell."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from .. import apply as apply_mod
+from .. import status as status_mod
+from ..errors import LabError, NotRootError, UsageError
+from ..kernel import procs
+from ..labdir import all_labs
+from ..lab import Lab
+from ..parse import load_topology
+from ..plan import build
+from ..source import load
+
+
+def _need_root(command: str) -> None:
+    if os.geteuid() != 0:
+        raise NotRootError(command)
+
+
+def _print_warnings(topo) -> None:
+    for w in topo.warnings:
+        click.secho(w, err=True, fg="yellow")
+
+
+@click.command()
+@click.argument("topology", type=click.Path(dir_okay=False))
+def validate(topology: str) -> None:
+    """Check a topology file; report every problem at once (no root needed).
+
+    \b
+    Example:
+      netemu validate topologies/two-routers.yaml
+    Exit status 0 when valid, 2 when not (each problem as file:line: field: message).
+    """
+    topo = load_topology(topology)
+    _print_warnings(topo)
+    click.echo(f"{topology}: valid: lab {topo.name!r}, {len(topo.nodes)} nodes, {len(topo.links)} links")
+
+
+@click.command()
+@click.argument("topology", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the operations as JSON.")
+def plan(topology: str, as_json: bool) -> None:
+    """Print the ordered kernel operations `up` would perform (no root needed).
+
+    \b
+    Example:
+      netemu plan topologies/two-routers.yaml
+    """
+    topo = load_topology(topology)
+    _print_warnings(topo)
+    p = build(topo)
+    if as_json:
+        click.echo(json.dumps({"lab": p.lab, "ops": [op.to_json() for op in p.ops]}, indent=1))
+    else:
+        click.echo(f"# lab {p.lab}: {len(p.ops)} operations")
+        click.echo(p.text())
+
+
+@click.command()
+@click.argument("topology", type=click.Path(dir_okay=False))
+@click.option("-v", "--verbose", is_flag=True, help="Print each operation as it is applied.")
+@click.option("--fail-at", type=int, hidden=True, help="Inject a failure before operation N (tests rollback).")
+def up(topology: str, verbose: bool, fail_at: int | None) -> None:
+    """Build the lab described by TOPOLOGY (needs root).
+
+    \b
+    Example:
+      sudo netemu up topologies/two-routers.yaml
+    Every node becomes a network namespace named LAB-NODE (see 'ip netns').
+    On any failure or Ctrl-C, everything created so far is removed again.
+    """
+    topo = load_topology(topology)
+    _print_warnings(topo)
+    _need_root("up")
+    with open(topology) as f:
+        text = f.read()
+    p = build(topo)
+    progress = (lambda i, op: click.echo(f"[{i}/{len(p.ops)}] {op.text()}", err=True)) if verbose else None
+    res = apply_mod.up(topo, p, text, fail_at=fail_at, progress=progress)
+    click.echo(f"lab {res.lab} is up: {res.nodes} nodes, {res.links} links, {res.ops} operations "
+               f"in {res.seconds:.2f} s")
+    click.echo(f"  nodes: {', '.join(f'{n.name} ({n.kind})' for n in topo.nodes)}")
+    click.echo(f"  try:   sudo netemu status {res.lab}")
+    first = next((n for n in topo.nodes if not n.is_switch), None)
+    if first:
+        click.echo(f"         sudo netemu exec {res.lab} {first.name} -- ip addr")
+    click.echo(f"  stop:  sudo netemu down {res.lab}")
+
+
+@click.command()
+@click.argument("lab", required=False)
+@click.option("--all", "all_labs_", is_flag=True, help="Remove every netemu lab on this machine.")
+def down(lab: str | None, all_labs_: bool) -> None:
+    """Remove a lab completely: processes, namespaces, files. Idempotent.
+
+    \b
+    LAB is a lab name or the topology file it came from (only its name is read).
+    Examples:
+      sudo netemu down two-routers
+      sudo netemu down topologies/two-routers.yaml
+      sudo netemu down --all
+    Works after a crash or kill -9, and when the topology file was edited or deleted.
+    """
+    if all_labs_ == bool(lab):
+        raise UsageError("give a lab name or file, or --all")
+    _need_root("down")
+    names = [d.name for d in all_labs()] if all_labs_ else [_lab_name(lab)]
+    if all_labs_ and not names:
+        click.echo("no netemu labs are up")
+    for name in names:
+        removed = apply_mod.down(name)
+        click.echo(f"lab {name} removed" if removed else f"lab {name} is not up (nothing to remove)")
+
+
+def _lab_name(arg: str) -> str:
+    """A lab name given directly, or read from a topology file's `name` (nothing else is read)."""
+    if os.path.isfile(arg):
+        src = load(arg)
+        name = src.data.get("name")
+        if not isinstance(name, str):
+            raise UsageError(f"{arg} has no lab name")
+        return name
+    return arg
+
+
+@click.command()
+@click.argument("lab", required=False)
+@click.argument("node", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(lab: str | None, node: str | None, as_json: bool) -> None:
+    """Show labs, or one lab's nodes, interfaces, addresses, MTUs and routes (read from the kernel).
+
+    \b
+    Examples:
+      sudo netemu status
+      sudo netemu status two-routers
+      sudo netemu status two-routers r1 --json
+    """
+    _need_root("status")
+    if lab is None:
+        data = status_mod.labs()
+        if as_json:
+            click.echo(json.dumps(data, indent=1))
+            return
+        if not data:
+            click.echo("no netemu labs are up")
+        for d in data:
+            click.echo(f"{d['name']:<20} {d['state']:<9} {d['nodes']:>4} nodes  {d['source'] or ''}")
+        return
+    data = status_mod.lab(lab)
+    if node is not None:
+        match = [n for n in data["nodes"] if n["node"] == node]
+        if not match:
+            raise LabError(f"lab {lab!r} has no node {node!r}")
+        data = {**data, "nodes": match}
+    if as_json:
+        click.echo(json.dumps(data, indent=1))
+        return
+    click.echo(f"lab {data['name']} ({data['state']}) from {data['source'] or '?'}")
+    for n in data["nodes"]:
+        click.echo(f"\n{n['node']} [{n['kind']}]  netns {n['namespace']}")
+        if n.get("missing"):
+            click.secho("  namespace missing", fg="red")
+            continue
+        for i in n["interfaces"]:
+            master = f" master {i['master']}" if "master" in i else ""
+            click.echo(f"  {i['name']:<15} {i['state']:<5} mtu {i['mtu']:<5} {i['mac']}{master}  "
+                       f"{' '.join(i['addresses'])}")
+        for r in n["routes"]:
+            click.echo(f"  route {r}")
+    if data["processes"]:
+        running = sum(p["running"] for p in data["processes"])
+        click.echo(f"\nprocesses: {running}/{len(data['processes'])} running")
+
+
+@click.command(name="exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("lab")
+@click.argument("node")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def exec_(lab: str, node: str, command: tuple[str, ...]) -> None:
+    """Run COMMAND inside NODE; its output and exit status pass through.
+
+    \b
+    Examples:
+      sudo netemu exec two-routers h1 -- ping -c 3 10.0.2.2
+      sudo netemu exec two-routers h2 -- ip -6 route
+    """
+    _need_root("exec")
+    handle = Lab.attach(lab).node(node)
+    command = command[1:] if command[:1] == ("--",) else command
+    if not command:
+        raise UsageError("give a command after '--', e.g. netemu exec LAB NODE -- ip addr")
+    argv = procs.ns_argv(handle.ns, list(command))
+    sys.stdout.flush()
+    os.execvp(argv[0], argv)
+
+
+@click.command()
+@click.argument("lab")
+@click.argument("node")
+def shell(lab: str, node: str) -> None:
+    """Open an interactive shell inside NODE (exit to leave).
+
+    \b
+    Example:
+      sudo netemu shell two-routers r1
+    """
+    _need_root("shell")
+    handle = Lab.attach(lab).node(node)
+    sh = os.environ.get("SHELL", "/bin/bash")
+    os.environ["PS1"] = f"[{lab}:{node}] \\w# "
+    os.environ["NETEMU_LAB"], os.environ["NETEMU_NODE"] = lab, node
+    argv = procs.ns_argv(handle.ns, [sh, "--norc", "-i"] if sh.endswith("bash") else [sh, "-i"])
+    os.execvp(argv[0], argv)
+
+
+commands = [validate, plan, up, down, status, exec_, shell]

@@ -1,0 +1,105 @@
+"""DNS message rules shared by the authoritative server and the resolver: checks, headers, EDNS, TC."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dnslib import OPCODE, QTYPE, RCODE, DNSHeader, DNSQuestion, DNSRecord, EDNS0
+
+UDP_NO_EDNS = 512
+UDP_MAX = 1232  # the DNS flag day 2020 size: never fragment
+BADVERS = 16
+OPT = QTYPE.OPT
+CLASS_IN = 1
+
+
+@dataclass
+class Query:
+    """A well-formed query: the message and the client's EDNS parameters."""
+
+    msg: DNSRecord
+    edns: bool
+    payload: int  # the client's advertised UDP size (512 without EDNS)
+    do: bool = False
+
+    @property
+    def question(self) -> DNSQuestion:
+        """The single question."""
+        return self.msg.q
+
+
+def check(data: bytes) -> Query | bytes | None:
+    """Parse a query: a Query, an error reply (FORMERR, NOTIMP, BADVERS, REFUSED), or None to drop."""
+    if len(data) < 12 or data[2] & 0x80:  # too short for a header, or a response: never answer
+        return None
+    try:
+        msg = DNSRecord.parse(data)
+    except Exception:  # noqa: BLE001 - whatever dnslib cannot parse is a FORMERR
+        return _raw_error(data, RCODE.FORMERR)
+    opts = [rr for rr in msg.ar if rr.rtype == OPT]
+    if any(rr.rtype == OPT for rr in msg.rr + msg.auth):
+        return _error(msg, RCODE.FORMERR, None)
+    if len(opts) > 1:
+        return _error(msg, RCODE.FORMERR, None)
+    query = Query(msg, bool(opts), UDP_NO_EDNS)
+    if opts:
+        opt = opts[0]
+        query.payload = max(UDP_NO_EDNS, opt.rclass)
+        query.do = bool(opt.ttl & 0x8000)
+        if (opt.ttl >> 16) & 0xFF > 0:
+            return _error(msg, BADVERS, query)
+    if msg.header.opcode != OPCODE.QUERY:
+        return _error(msg, RCODE.NOTIMP, query)
+    if len(msg.questions) != 1:
+        return _error(msg, RCODE.FORMERR, query)
+    q = msg.q
+    if q.qtype in (QTYPE.AXFR, QTYPE.IXFR) or q.qclass != CLASS_IN:
+        return _error(msg, RCODE.REFUSED, query)
+    return query
+
+
+def reply(query: Query, rcode: int = 0, aa: bool = False, ra: bool = False) -> DNSRecord:
+    """An empty reply with a header built by hand: ID, opcode, RD, CD copied; never AD."""
+    h = query.msg.header
+    header = DNSHeader(id=h.id, qr=1, opcode=h.opcode, aa=int(aa), rd=h.rd, ra=int(ra), cd=h.cd, rcode=rcode & 0xF)
+    return DNSRecord(header, q=query.msg.q)
+
+
+def udp_limit(query: Query) -> int:
+    """How big a UDP reply to this query may be."""
+    return min(query.payload, UDP_MAX) if query.edns else UDP_NO_EDNS
+
+
+def finish(msg: DNSRecord, query: Query | None, limit: int | None, rcode: int | None = None) -> bytes:
+    """Pack a reply: OPT echoed when the query had EDNS; over `limit` → TC=1 with question and OPT only."""
+    if rcode is None:
+        rcode = msg.header.rcode
+    if query is not None and query.edns:
+        msg.ar = [rr for rr in msg.ar if rr.rtype != OPT]
+        msg.add_ar(EDNS0(udp_len=UDP_MAX, ext_rcode=rcode >> 4))
+    data = msg.pack()
+    if limit is not None and len(data) > limit:
+        msg.header.tc = 1
+        msg.rr = []
+        msg.auth = []
+        msg.ar = [rr for rr in msg.ar if rr.rtype == OPT]
+        data = msg.pack()
+    return data
+
+
+def _error(msg: DNSRecord, rcode: int, query: Query | None) -> bytes:
+    h = msg.header
+    header = DNSHeader(id=h.id, qr=1, opcode=h.opcode, rd=h.rd, cd=h.cd, rcode=rcode & 0xF)
+    out = DNSRecord(header, q=msg.questions[0] if len(msg.questions) == 1 else None)
+    return finish(out, query, None, rcode)
+
+
+def _raw_error(data: bytes, rcode: int) -> bytes:
+    """FORMERR for bytes dnslib cannot parse: ID, opcode and RD taken from the raw header."""
+    flags = 0x8000 | (data[2] & 0x79) << 8 | rcode  # QR, opcode and RD kept
+    return data[:2] + flags.to_bytes(2, "big") + b"\0" * 8
+
+
+def rtext(rcode: int) -> str:
+    """The name of an rcode (extended ones included)."""
+    return "BADVERS" if rcode == BADVERS else str(RCODE.get(rcode, rcode))

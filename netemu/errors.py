@@ -1,0 +1,82 @@
+"""Typed errors of netemu; the CLI turns them into messages and exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_RUNTIME = 1
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem in a topology file: where it is and what is wrong."""
+
+    path: str
+    message: str
+    line: int | None = None
+    hint: str | None = None
+    warning: bool = False
+
+    def render(self, filename: str | None) -> str:
+        """Format as `file:line: path: message (hint)`."""
+        where = filename or "<topology>"
+        if self.line is not None:
+            where = f"{where}:{self.line}"
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        if self.warning:
+            text = f"{where}: warning: {self.path}: {self.message}"
+        if self.hint:
+            text += f" (hint: {self.hint})"
+        return text
+
+
+class NetemuError(Exception):
+    """Base of every error netemu raises on purpose."""
+
+    exit_code = EXIT_RUNTIME
+
+
+class UsageError(NetemuError):
+    """The user asked for something that cannot be done as asked."""
+
+    exit_code = EXIT_USAGE
+
+
+class TopologyError(UsageError):
+    """A topology file is invalid; carries every problem found at once."""
+
+    def __init__(self, filename: str | None, issues: list[Issue]):
+        self.filename = filename
+        self.issues = [i for i in issues if not i.warning]
+        self.warnings = [i for i in issues if i.warning]
+        lines = [i.render(filename) for i in self.issues]
+        super().__init__(f"{len(self.issues)} problem(s) in {filename or 'topology'}:\n" + "\n".join(lines))
+
+
+class NotRootError(NetemuError):
+    """A command that changes the kernel was run without root."""
+
+    def __init__(self, command: str):
+        super().__init__(
+            f"'netemu {command}' needs root to create network namespaces; run it with sudo "
+            f"(validate and plan work without root)."
+        )
+
+
+class LabError(NetemuError):
+    """A lab is missing, already up, or in a state that forbids the request."""
+
+
+class KernelError(NetemuError):
+    """A kernel operation failed; says which step and why."""
+
+    def __init__(self, step: str, reason: str):
+        self.step = step
+        self.reason = reason
+        super().__init__(f"step '{step}' failed: {reason}")
+
+
+class MissingFeatureError(NetemuError):
+    """This kernel or machine lacks something the topology needs."""

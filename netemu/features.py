@@ -1,0 +1,49 @@
+"""The registry of optional features (NAT, DNS, link emulation…) that extend the core.
+
+A feature owns some topology keys, parses them once the core topology is valid, and
+contributes kernel operations to the plan. The core knows nothing else about it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from .errors import Issue
+    from .model import Topology
+    from .ops import Op
+    from .source import Source
+
+# Modules that define a FEATURE; imported lazily so the core never depends on them.
+_MODULES: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One optional capability: the keys it owns and the functions that give them meaning."""
+
+    name: str
+    top_keys: frozenset[str] = frozenset()
+    node_keys: frozenset[str] = frozenset()
+    link_keys: frozenset[str] = frozenset()
+    # (source, core topology) -> (parsed model or None, issues)
+    parse: Callable[["Source", "Topology"], tuple[Any, list["Issue"]]] | None = None
+    # (topology, parsed model) -> operations appended after the core's
+    plan: Callable[["Topology", Any], list["Op"]] | None = None
+    # (topology, parsed model) -> problems with this machine, checked before `up` creates anything
+    preflight: Callable[["Topology", Any], list[str]] | None = None
+
+
+def registered() -> list[Feature]:
+    """Every feature, in the order their operations are planned."""
+    return [importlib.import_module(m).FEATURE for m in _MODULES]
+
+
+def owned_keys(where: str) -> set[str]:
+    """Keys owned by features at `where` ('top', 'node' or 'link')."""
+    out: set[str] = set()
+    for f in registered():
+        out |= getattr(f, f"{where}_keys")
+    return out

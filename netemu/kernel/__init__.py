@@ -1,0 +1,1 @@
+"""The only place netemu touches the kernel: namespaces, netlink, processes, files."""

@@ -1,0 +1,105 @@
+"""A handle on a lab that is up: its topology and its nodes, for status, exec and scenarios."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+
+from . import apply as apply_mod
+from . import sysctls
+from .errors import LabError
+from .kernel import netns, procs
+from .labdir import LabDir, all_labs
+from .model import Node, Topology
+from .parse import load_topology, topology_from_text
+from .plan import build
+
+
+@dataclass(frozen=True)
+class NodeHandle:
+    """One node of a running lab: run commands inside its namespace, read and write its sysctls."""
+
+    lab: str
+    model: Node
+    ns: str
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def run(self, argv: list[str], timeout: float = 60, input: str | None = None,
+            check: bool = False) -> subprocess.CompletedProcess:
+        """Run argv inside the node to completion (output captured as text)."""
+        res = procs.run(self.ns, argv, input, timeout)
+        if check and res.returncode != 0:
+            raise LabError(f"{self.name}: {' '.join(argv)} exited {res.returncode}: {res.stderr.strip()[:500]}")
+        return res
+
+    def popen(self, argv: list[str], **kwargs) -> subprocess.Popen:
+        """Start argv inside the node in the background; the caller stops it (down kills it anyway)."""
+        kwargs.setdefault("stdout", subprocess.PIPE)
+        kwargs.setdefault("stderr", subprocess.PIPE)
+        kwargs.setdefault("text", True)
+        return subprocess.Popen(procs.ns_argv(self.ns, argv), **kwargs)
+
+    def sysctl(self, key: str) -> str:
+        """Read a sysctl as the node sees it."""
+        with netns.entered(self.ns), open(sysctls.proc_path(key)) as f:
+            return f.read().strip()
+
+    def set_sysctl(self, key: str, value: object) -> str:
+        """Write a sysctl in the node's namespace; returns the previous value."""
+        old = self.sysctl(key)
+        with netns.entered(self.ns), open(sysctls.proc_path(key), "w") as f:
+            f.write(sysctls.value_text(value))
+        return old
+
+
+class Lab:
+    """A lab that is up on this machine."""
+
+    def __init__(self, topology: Topology):
+        self.topology = topology
+        self.name = topology.name
+
+    @classmethod
+    def up(cls, topology: Topology, topology_text: str | None = None) -> Lab:
+        """Build `topology` and return its handle."""
+        apply_mod.up(topology, build(topology), topology_text)
+        return cls(topology)
+
+    @classmethod
+    def attach(cls, name: str) -> Lab:
+        """The handle of lab `name`, which must be up (its topology as it was at `up`)."""
+        d = LabDir(name)
+        if not d.exists():
+            up = ", ".join(lab.name for lab in all_labs()) or "none"
+            raise LabError(f"no lab named {name!r} is up (labs up: {up})")
+        if d.read_meta().get("state") != "up":
+            raise LabError(f"lab {name!r} is not fully up (state: {d.read_meta().get('state', 'unknown')}); "
+                           f"run 'netemu down {name}'")
+        try:
+            text = d.topology_copy.read_text()
+        except OSError:
+            raise LabError(f"lab {name!r} has no saved topology; run 'netemu down {name}' and up it again") from None
+        return cls(topology_from_text(text, d.read_meta().get("source")))
+
+    @classmethod
+    def from_file(cls, path: str) -> Lab:
+        """Load, validate and build a topology file."""
+        with open(path) as f:
+            text = f.read()
+        return cls.up(load_topology(path), text)
+
+    def node(self, name: str) -> NodeHandle:
+        """The handle of node `name`."""
+        try:
+            model = self.topology.node(name)
+        except KeyError:
+            raise LabError(f"lab {self.name!r} has no node {name!r} "
+                           f"(nodes: {', '.join(n.name for n in self.topology.nodes)})") from None
+        return NodeHandle(self.name, model, self.topology.namespace(name))
+
+    def down(self) -> None:
+        """Remove the lab."""
+        apply_mod.down(self.name)

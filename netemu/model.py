@@ -1,0 +1,133 @@
+"""The validated topology: frozen dataclasses, every name and address resolved."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+KINDS = ("host", "router", "switch")
+
+
+@dataclass(frozen=True)
+class Route:
+    """A static route of a node: `dst` (None = default) via a gateway and/or out of a device."""
+
+    family: int  # 4 or 6
+    dst: IPNetwork | None
+    via: IPAddress | None = None
+    dev: str | None = None
+    metric: int | None = None
+    text: str = ""
+
+    @property
+    def dst_text(self) -> str:
+        """The destination as written in `ip route` output."""
+        return "default" if self.dst is None else str(self.dst)
+
+
+@dataclass(frozen=True)
+class Interface:
+    """One end of a link inside a node (for a switch: one bridge port)."""
+
+    node: str
+    name: str
+    addresses: tuple[IPInterface, ...]
+    mtu: int
+    mac: str
+    link: int  # index in Topology.links
+
+
+@dataclass(frozen=True)
+class Node:
+    """A node: one network namespace."""
+
+    name: str
+    kind: str
+    routes: tuple[Route, ...] = ()
+    sysctls: tuple[tuple[str, str], ...] = ()
+    interfaces: tuple[Interface, ...] = ()
+    extra: tuple[tuple[str, Any], ...] = ()  # raw values of feature-owned keys, with their path
+
+    @property
+    def is_switch(self) -> bool:
+        """Whether this node is a Linux bridge rather than an IP node."""
+        return self.kind == "switch"
+
+    def interface(self, name: str) -> Interface | None:
+        """The interface called `name`, if any."""
+        return next((i for i in self.interfaces if i.name == name), None)
+
+    def addresses(self) -> list[IPInterface]:
+        """Every address on every interface of this node."""
+        return [a for i in self.interfaces for a in i.addresses]
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link between two endpoints (veth pair), possibly a switch port."""
+
+    index: int
+    a: Interface
+    b: Interface
+    mtu: int
+    extra: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A whole validated lab."""
+
+    name: str
+    nodes: tuple[Node, ...]
+    links: tuple[Link, ...]
+    source: str | None = None
+    description: str = ""
+    features: tuple[tuple[str, Any], ...] = field(default=())  # feature name → its parsed model
+    warnings: tuple[str, ...] = ()  # valid, but worth telling the user
+
+    def node(self, name: str) -> Node:
+        """The node called `name` (KeyError if absent)."""
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def feature(self, name: str) -> Any:
+        """The parsed model a feature attached, or None."""
+        return dict(self.features).get(name)
+
+    def namespace(self, node: str) -> str:
+        """The network namespace name of `node`."""
+        return namespace_name(self.name, node)
+
+    def segments(self) -> list[list[Interface]]:
+        """Layer-2 segments: the IP interfaces that share a wire or a (chain of) switches."""
+        parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+        def find(x):
+            while parent.setdefault(x, x) != x:
+                x = parent[x]
+            return x
+
+        def key(i: Interface):
+            return ("sw", i.node) if self.node(i.node).is_switch else (i.node, i.name)
+
+        for link in self.links:
+            parent[find(key(link.a))] = find(key(link.b))
+        groups: dict = {}
+        for n in self.nodes:
+            if n.is_switch:
+                continue
+            for i in n.interfaces:
+                groups.setdefault(find(key(i)), []).append(i)
+        return list(groups.values())
+
+
+def namespace_name(lab: str, node: str) -> str:
+    """Namespace of a node: the lab's name and the node's, so labs never clash."""
+    return f"{lab}-{node}"

@@ -1,0 +1,187 @@
+"""Kernel operations as pure data: what `netemu plan` prints and `apply` performs."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Op:
+    """Base of all operations; `text()` reads like the equivalent iproute2 command."""
+
+    def text(self) -> str:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict with the operation's kind."""
+        return {"op": type(self).__name__, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class CreateNamespace(Op):
+    """A named network namespace (visible to `ip netns`) for one node, loopback up."""
+
+    ns: str
+    node: str
+
+    def text(self) -> str:
+        return f"ip netns add {self.ns}  # node {self.node}; lo up"
+
+
+@dataclass(frozen=True)
+class Sysctl(Op):
+    """Write a per-namespace sysctl."""
+
+    ns: str
+    key: str
+    value: str
+
+    def text(self) -> str:
+        return f"ip netns exec {self.ns} sysctl -w {self.key}={shlex.quote(self.value)}"
+
+
+@dataclass(frozen=True)
+class CreateBridge(Op):
+    """A Linux bridge (the switch), STP off and no forward delay so ports forward at once."""
+
+    ns: str
+    name: str
+    mtu: int
+
+    def text(self) -> str:
+        return f"ip -n {self.ns} link add {self.name} mtu {self.mtu} type bridge stp_state 0 forward_delay 0"
+
+
+@dataclass(frozen=True)
+class CreateVeth(Op):
+    """A veth pair born with each end directly in its own namespace."""
+
+    ns: str
+    ifname: str
+    mac: str
+    peer_ns: str
+    peer_ifname: str
+    peer_mac: str
+    mtu: int
+    master: str | None = None  # bridge in `ns` to enslave `ifname` to
+    peer_master: str | None = None
+
+    def text(self) -> str:
+        master = f" master {self.master}" if self.master else ""
+        peer_master = f" (master {self.peer_master})" if self.peer_master else ""
+        return (
+            f"ip -n {self.ns} link add {self.ifname} address {self.mac} mtu {self.mtu}{master} type veth "
+            f"peer name {self.peer_ifname} address {self.peer_mac} mtu {self.mtu} netns {self.peer_ns}{peer_master}"
+        )
+
+
+@dataclass(frozen=True)
+class AddAddress(Op):
+    """An IPv4 or IPv6 address on an interface (IPv6 without duplicate address detection)."""
+
+    ns: str
+    ifname: str
+    address: str
+
+    def text(self) -> str:
+        nodad = " nodad" if ":" in self.address else ""
+        return f"ip -n {self.ns} addr add {self.address} dev {self.ifname}{nodad}"
+
+
+@dataclass(frozen=True)
+class SetUp(Op):
+    """Bring an interface up."""
+
+    ns: str
+    ifname: str
+
+    def text(self) -> str:
+        return f"ip -n {self.ns} link set {self.ifname} up"
+
+
+@dataclass(frozen=True)
+class AddRoute(Op):
+    """A static route."""
+
+    ns: str
+    family: int
+    dst: str  # "default" or a prefix
+    via: str | None = None
+    dev: str | None = None
+    metric: int | None = None
+
+    def text(self) -> str:
+        parts = [f"ip -{self.family} -n {self.ns} route add {self.dst}"]
+        if self.via:
+            parts.append(f"via {self.via}")
+        if self.dev:
+            parts.append(f"dev {self.dev}")
+        if self.metric is not None:
+            parts.append(f"metric {self.metric}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class AddNeighbour(Op):
+    """A permanent neighbour entry: it does not count against the machine-wide gc_thresh3."""
+
+    ns: str
+    ifname: str
+    address: str
+    mac: str
+
+    def text(self) -> str:
+        return f"ip -n {self.ns} neigh replace {self.address} lladdr {self.mac} dev {self.ifname} nud permanent"
+
+
+@dataclass(frozen=True)
+class WriteFile(Op):
+    """A file the lab owns (e.g. /etc/netns/NS/hosts), removed by `down`."""
+
+    path: str
+    content: str
+    mode: int = 0o644
+
+    def text(self) -> str:
+        return f"write {self.path} ({len(self.content.splitlines())} lines)"
+
+
+@dataclass(frozen=True)
+class RunCommand(Op):
+    """A command run to completion inside a namespace (e.g. iptables-restore, tc)."""
+
+    ns: str
+    argv: tuple[str, ...]
+    stdin: str | None = None
+
+    def text(self) -> str:
+        extra = f" <<< ({len(self.stdin.splitlines())} lines)" if self.stdin else ""
+        return f"ip netns exec {self.ns} {shlex.join(self.argv)}{extra}"
+
+
+@dataclass(frozen=True)
+class StartProcess(Op):
+    """A long-running process of the lab inside a namespace; its PID is journaled and killed by `down`."""
+
+    ns: str
+    name: str  # unique within the lab; names the pidfile and the log
+    argv: tuple[str, ...]
+    ready_file: str | None = None  # wait until this file exists (the process writes it when serving)
+
+    def text(self) -> str:
+        return f"ip netns exec {self.ns} {shlex.join(self.argv)} &  # process {self.name}"
+
+
+ALL = (CreateNamespace, Sysctl, CreateBridge, CreateVeth, AddAddress, SetUp, AddRoute, AddNeighbour, WriteFile,
+       RunCommand, StartProcess)
+
+
+def from_json(d: dict) -> Op:
+    """Rebuild an Op from `to_json()` output."""
+    kinds = {c.__name__: c for c in ALL}
+    d = dict(d)
+    cls = kinds[d.pop("op")]
+    if "argv" in d:
+        d["argv"] = tuple(d["argv"])
+    return cls(**d)

@@ -1,0 +1,142 @@
+"""Plan: the ordered kernel operations that build a topology. Pure: no I/O, golden-testable."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from . import features
+from .labdir import ETC_NETNS
+from .model import Node, Topology
+from .ops import (
+    AddAddress,
+    AddNeighbour,
+    AddRoute,
+    CreateBridge,
+    CreateNamespace,
+    CreateVeth,
+    Op,
+    Sysctl,
+    WriteFile,
+)
+
+BRIDGE = "br0"
+# Segments up to this size get a full mesh of permanent neighbour entries; bigger ones get entries
+# only towards and from routers, so a large lab never needs many dynamic (limited) entries.
+FULL_MESH_MAX = 16
+_IF_SYSCTL = re.compile(r"^net\.ipv[46]\.(conf|neigh)\.([^.]+)\.")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The operations of one lab, in order."""
+
+    lab: str
+    ops: tuple[Op, ...]
+
+    def text(self) -> str:
+        """One numbered line per operation."""
+        width = len(str(len(self.ops)))
+        return "\n".join(f"{i:>{width}}  {op.text()}" for i, op in enumerate(self.ops, 1))
+
+
+def _default_sysctls(node: Node) -> list[tuple[str, str]]:
+    if node.is_switch:
+        # A bridge namespace needs no IP: keep it silent (no IPv6 link-local, no MLD/RS noise).
+        return [("net.ipv6.conf.all.disable_ipv6", "1"), ("net.ipv6.conf.default.disable_ipv6", "1")]
+    out = [
+        # New interfaces inherit `default`: no duplicate address detection, so IPv6 works at once.
+        ("net.ipv6.conf.all.accept_dad", "0"),
+        ("net.ipv6.conf.default.accept_dad", "0"),
+    ]
+    if node.kind == "router":
+        out += [("net.ipv4.ip_forward", "1"), ("net.ipv6.conf.all.forwarding", "1")]
+    return out
+
+
+def _interface_sysctl(key: str) -> bool:
+    m = _IF_SYSCTL.match(key)
+    return bool(m) and m.group(2) not in ("all", "default", "lo")
+
+
+def hosts_file(topo: Topology) -> str:
+    """/etc/hosts for every node: each node's first IPv4 and IPv6 address by its name."""
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", ""]
+    for node in topo.nodes:
+        named: set[int] = set()
+        for iface in node.interfaces:
+            for addr in iface.addresses:
+                names = f"{node.name}-{iface.name}"
+                if addr.version not in named:
+                    names = f"{node.name} {names}"
+                    named.add(addr.version)
+                lines.append(f"{addr.ip}\t{names}")
+    return "\n".join(lines) + "\n"
+
+
+RESOLV_CONF = "# netemu: this lab has no DNS resolver, so nothing leaks to the host's.\noptions timeout:1 attempts:1\n"
+
+
+def _neighbour_ops(topo: Topology) -> list[Op]:
+    ops: list[Op] = []
+    for segment in topo.segments():
+        full = len(segment) <= FULL_MESH_MAX
+        routers = {i.node for i in segment if topo.node(i.node).kind == "router"}
+        for me in segment:
+            for other in segment:
+                if other is me or other.node == me.node:
+                    continue
+                if not full and me.node not in routers and other.node not in routers:
+                    continue
+                for addr in other.addresses:
+                    if any(a.version == addr.version for a in me.addresses) or addr.version == 6:
+                        ops.append(AddNeighbour(topo.namespace(me.node), me.name, str(addr.ip), other.mac))
+    return ops
+
+
+def build(topo: Topology) -> Plan:
+    """Every operation `up` performs for `topo`, in order."""
+    ns = topo.namespace
+    ops: list[Op] = []
+    late_sysctls: list[Op] = []
+    for node in topo.nodes:
+        ops.append(CreateNamespace(ns(node.name), node.name))
+        for key, value in _default_sysctls(node) + list(node.sysctls):
+            op = Sysctl(ns(node.name), key, value)
+            (late_sysctls if _interface_sysctl(key) else ops).append(op)
+    for node in topo.nodes:
+        if node.is_switch:
+            mtu = min((i.mtu for i in node.interfaces), default=1500)
+            ops.append(CreateBridge(ns(node.name), BRIDGE, mtu))
+    for link in topo.links:
+        a, b = link.a, link.b
+        # Create from the switch side when there is one, so the port is enslaved in the same request.
+        if topo.node(b.node).is_switch and not topo.node(a.node).is_switch:
+            a, b = b, a
+        a_sw, b_sw = topo.node(a.node).is_switch, topo.node(b.node).is_switch
+        ops.append(CreateVeth(ns(a.node), a.name, a.mac, ns(b.node), b.name, b.mac, link.mtu,
+                              BRIDGE if a_sw else None, BRIDGE if b_sw else None))
+    for node in topo.nodes:
+        for iface in node.interfaces:
+            ops += [AddAddress(ns(node.name), iface.name, str(addr)) for addr in iface.addresses]
+    ops += late_sysctls
+    for node in topo.nodes:
+        for r in node.routes:
+            ops.append(AddRoute(ns(node.name), r.family, r.dst_text, str(r.via) if r.via else None, r.dev, r.metric))
+    ops += _neighbour_ops(topo)
+    hosts = hosts_file(topo)
+    for node in topo.nodes:
+        if not node.is_switch:
+            ops.append(WriteFile(str(ETC_NETNS / ns(node.name) / "hosts"), hosts))
+            ops.append(WriteFile(str(ETC_NETNS / ns(node.name) / "resolv.conf"), RESOLV_CONF))
+    for feature in features.registered():
+        model = topo.feature(feature.name)
+        if feature.plan is not None and model is not None:
+            ops += feature.plan(topo, model)
+    return Plan(topo.name, tuple(_last_write_wins(ops)))
+
+
+def _last_write_wins(ops: list[Op]) -> list[Op]:
+    """A feature may replace a file the core writes (e.g. resolv.conf): keep only the last write."""
+    last = {op.path: i for i, op in enumerate(ops) if isinstance(op, WriteFile)}
+    return [op for i, op in enumerate(ops) if not isinstance(op, WriteFile) or last[op.path] == i]

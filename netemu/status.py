@@ -1,0 +1,114 @@
+"""What is up: labs on this machine, and for one lab each node's interfaces, addresses, MTUs, routes."""
+
+from __future__ import annotations
+
+import time
+
+from . import journal as journal_mod
+from .kernel import netns, procs
+from .kernel.netlink import Netlink
+from .labdir import LabDir, all_labs
+from .errors import LabError
+
+_SCOPES = {0: "global", 200: "site", 253: "link", 254: "host"}
+
+
+def labs() -> list[dict]:
+    """A summary per lab: name, state, node count, source file, age."""
+    out = []
+    for d in all_labs():
+        meta = d.read_meta()
+        created = journal_mod.read(d.journal)
+        present = sum(1 for n in created.namespaces if netns.exists(n))
+        out.append({
+            "name": d.name,
+            "state": meta.get("state", "unknown"),
+            "nodes": len(meta.get("nodes", [])),
+            "namespaces_present": present,
+            "source": meta.get("source"),
+            "age_seconds": round(time.time() - meta["created"]) if "created" in meta else None,
+        })
+    return out
+
+
+def lab(name: str) -> dict:
+    """Live state of one lab read from the kernel (not from the YAML)."""
+    d = LabDir(name)
+    if not d.exists():
+        up = ", ".join(x.name for x in all_labs()) or "none"
+        raise LabError(f"no lab named {name!r} is up (labs up: {up})")
+    meta = d.read_meta()
+    created = journal_mod.read(d.journal)
+    kinds = _kinds(d)
+    nl = Netlink()
+    nodes = []
+    try:
+        for ns in created.namespaces:
+            node = ns[len(name) + 1:]
+            entry = {"node": node, "kind": kinds.get(node, "?"), "namespace": ns}
+            if not netns.exists(ns):
+                entry["missing"] = True
+                nodes.append(entry)
+                continue
+            ipr = nl.sock(ns)
+            entry["interfaces"] = _interfaces(ipr)
+            entry["routes"] = _routes(ipr)
+            nodes.append(entry)
+    finally:
+        nl.close()
+    processes = [{"pid": pid, "running": procs.alive(pid, st)} for pid, st in created.processes.items()]
+    return {"name": name, "state": meta.get("state", "unknown"), "source": meta.get("source"),
+            "nodes": nodes, "processes": processes}
+
+
+def _kinds(d: LabDir) -> dict[str, str]:
+    try:
+        from .parse import topology_from_text
+
+        topo = topology_from_text(d.topology_copy.read_text())
+        return {n.name: n.kind for n in topo.nodes}
+    except Exception:  # the saved copy is only a hint; status reads the kernel
+        return {}
+
+
+def _interfaces(ipr) -> list[dict]:
+    addrs: dict[int, list[str]] = {}
+    for a in ipr.get_addr():
+        if a["scope"] == 253 and a["family"] == 10:
+            continue  # IPv6 link-local: always there, noise in a summary
+        addrs.setdefault(a["index"], []).append(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
+    out = []
+    names = {}
+    for link in ipr.get_links():
+        names[link["index"]] = link.get_attr("IFLA_IFNAME")
+    for link in ipr.get_links():
+        ifname = link.get_attr("IFLA_IFNAME")
+        if ifname == "lo":
+            continue
+        master = link.get_attr("IFLA_MASTER")
+        out.append({
+            "name": ifname,
+            "state": link.get_attr("IFLA_OPERSTATE"),
+            "mtu": link.get_attr("IFLA_MTU"),
+            "mac": link.get_attr("IFLA_ADDRESS"),
+            "addresses": addrs.get(link["index"], []),
+            **({"master": names.get(master, master)} if master else {}),
+        })
+    return out
+
+
+def _routes(ipr) -> list[str]:
+    out = []
+    names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+    for family in (2, 10):
+        for r in ipr.get_routes(family=family, table=254):
+            dst = r.get_attr("RTA_DST")
+            if family == 10 and dst and dst.startswith("fe80"):
+                continue
+            text = f"{dst}/{r['dst_len']}" if dst else "default"
+            if gw := r.get_attr("RTA_GATEWAY"):
+                text += f" via {gw}"
+            if oif := r.get_attr("RTA_OIF"):
+                text += f" dev {names.get(oif, oif)}"
+            out.append(text)
+    return out
