@@ -118,8 +118,8 @@ class _Applier:
             missing.append(d)
             d = d.parent
         for m in reversed(missing):
-            # Only /etc/netns/<ns> (and below) or our own run dir are ours to remove later.
-            if str(m).startswith(str(ETC_NETNS) + "/") or str(m).startswith(str(self.lab.path)):
+            # Only /etc/netns itself, /etc/netns/<ns> (and below) or our own run dir are ours to remove.
+            if str(m).startswith(str(ETC_NETNS)) or str(m).startswith(str(self.lab.path)):
                 self.journal.record("dir", path=str(m))
             m.mkdir(exist_ok=True)
 
@@ -167,11 +167,11 @@ def up(topo: Topology, plan: Plan, topology_text: str | None = None,
         step = 0
         try:
             for step, op in enumerate(plan.ops, 1):
-                if fail_at == step:
-                    raise RuntimeError("failure injected for testing")
                 if progress:
                     progress(step, op)
                 try:
+                    if fail_at == step:
+                        raise RuntimeError("failure injected for testing")
                     applier.apply(op)
                 except Exception as e:  # OSError, pyroute2's NetlinkError, a failed command…
                     raise KernelError(f"{step}/{len(plan.ops)} {op.text()}", describe(e)) from e

@@ -87,6 +87,7 @@ class Topology:
     links: tuple[Link, ...]
     source: str | None = None
     description: str = ""
+    neighbours: str = "auto"  # auto | static | dynamic: permanent neighbour entries (see plan.py)
     features: tuple[tuple[str, Any], ...] = field(default=())  # feature name → its parsed model
     warnings: tuple[str, ...] = ()  # valid, but worth telling the user
 

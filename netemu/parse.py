@@ -9,7 +9,8 @@ from .errors import Issue, TopologyError
 from .model import KINDS, Interface, Link, Node, Route, Topology
 from .source import Source, fmt_path, load, parse_text
 
-TOP_KEYS = {"name", "description", "nodes", "links"}
+TOP_KEYS = {"name", "description", "neighbours", "nodes", "links"}
+NEIGHBOUR_MODES = ("auto", "static", "dynamic")
 NODE_KEYS = {"kind", "routes", "sysctls"}
 LINK_KEYS = {"endpoints", "mtu"}
 ENDPOINT_KEYS = {"node", "interface", "addresses"}
@@ -30,6 +31,7 @@ class _Parser:
     def __init__(self, src: Source):
         self.src = src
         self.issues: list[Issue] = []
+        self._claimed: list[_Endpoint] = []  # named ends of links that are invalid for other reasons
 
     def err(self, path, message, hint=None):
         self.issues.append(self.src.issue(path, message, hint))
@@ -57,6 +59,11 @@ class _Parser:
         if not isinstance(description, str):
             self.err(("description",), "must be a string")
             description = ""
+        neighbours = data.get("neighbours", "auto")
+        if neighbours not in NEIGHBOUR_MODES:
+            self.err(("neighbours",), f"must be one of {', '.join(NEIGHBOUR_MODES)}, got {neighbours!r}",
+                     "static installs permanent ARP/ND entries (needed by big labs: the kernel's neighbour "
+                     "table limit is shared by all namespaces)")
         raw_nodes = data.get("nodes")
         if not isinstance(raw_nodes, dict) or not raw_nodes:
             self.err(("nodes",), "must be a non-empty mapping of node name to settings")
@@ -90,6 +97,7 @@ class _Parser:
             links=tuple(topo_links),
             source=self.src.filename,
             description=description,
+            neighbours=neighbours,
         )
 
     # --- nodes ------------------------------------------------------------------------
@@ -249,21 +257,23 @@ class _Parser:
                      "e.g. endpoints: [\"h1:eth0 10.0.1.2/24\", \"r1:eth0 10.0.1.1/24\"]")
             return None
         parsed = [self.endpoint(path + ("endpoints", j), e, kinds) for j, e in enumerate(eps)]
+        mtu = raw.get("mtu", DEFAULT_MTU)
+        mtu_ok = not isinstance(mtu, bool) and isinstance(mtu, int) and 68 <= mtu <= 65535
+        if not mtu_ok:
+            self.err(path + ("mtu",), f"must be a whole number 68..65535, got {mtu!r}")
+        elif any(a.version == 6 for p in parsed if p for a in p.addresses) and mtu < 1280:
+            self.err(path + ("mtu",), f"{mtu} is below 1280, the IPv6 minimum, and this link carries IPv6")
         if any(p is None for p in parsed):
+            # keep the valid end: its interface name still counts when checking for reuse
+            for p in parsed:
+                if p is not None and p.ifname:
+                    self._claimed.append(p)
             return None
         if parsed[0].node == parsed[1].node:
             self.err(path + ("endpoints",), f"both ends are on node {parsed[0].node!r}")
             return None
-        mtu = raw.get("mtu", DEFAULT_MTU)
-        has_v6 = any(a.version == 6 for p in parsed for a in p.addresses)
-        if isinstance(mtu, bool) or not isinstance(mtu, int) or not 68 <= mtu <= 65535:
-            self.err(path + ("mtu",), f"must be a whole number 68..65535, got {mtu!r}")
-            return None
-        if has_v6 and mtu < 1280:
-            self.err(path + ("mtu",), f"{mtu} is below 1280, the IPv6 minimum, and this link carries IPv6")
-            return None
         extra = tuple((k, v) for k, v in raw.items() if k not in LINK_KEYS)
-        return parsed[0], parsed[1], mtu, extra
+        return parsed[0], parsed[1], mtu if mtu_ok else DEFAULT_MTU, extra
 
     def endpoint(self, path, raw, kinds) -> _Endpoint | None:
         if isinstance(raw, str):
@@ -311,7 +321,7 @@ class _Parser:
                 self.err(path, f"{w!r} is not an address with a prefix length (e.g. 10.0.1.2/24 or 2001:db8::2/64)")
                 continue
             if "/" not in str(w):
-                self.err(path, f"{w!r} needs a prefix length (e.g. {w}/24)")
+                self.err(path, f"{w!r} needs a prefix length (e.g. {w}/{24 if iface.version == 4 else 64})")
                 continue
             net = iface.network
             if iface.version == 4 and net.prefixlen < 31 and iface.ip in (net.network_address, net.broadcast_address):
@@ -330,16 +340,14 @@ class _Parser:
         used: dict[str, dict[str, tuple]] = {}
         self._by_link: dict = {}
         # explicit names first, so an omitted name never takes one written later
-        for link in links:
-            if link is None:
-                continue
-            for ep in link[:2]:
-                if ep.ifname:
-                    seen = used.setdefault(ep.node, {})
-                    if ep.ifname in seen:
-                        self.err(ep.path, f"interface {ep.ifname!r} of {ep.node!r} is already used",
-                                 f"at {_fmt(seen[ep.ifname])}")
-                    seen[ep.ifname] = ep.path
+        ends = [ep for link in links if link is not None for ep in link[:2]] + self._claimed
+        for ep in sorted(ends, key=lambda e: e.path):
+            if ep.ifname:
+                seen = used.setdefault(ep.node, {})
+                if ep.ifname in seen:
+                    self.err(ep.path, f"interface {ep.ifname!r} of {ep.node!r} is already used",
+                             f"at {_fmt(seen[ep.ifname])}")
+                seen[ep.ifname] = ep.path
         counters: dict[str, int] = {}
         for i, link in enumerate(links):
             if link is None:
@@ -428,6 +436,7 @@ def from_source(src: Source) -> Topology:
             if model is not None:
                 attached.append((feature.name, model))
         topo = dataclasses.replace(topo, features=tuple(attached))
+    issues.sort(key=lambda i: (i.line or 0))  # stable: same-line issues keep their order
     if any(not i.warning for i in issues):
         raise TopologyError(src.filename, issues)
     return dataclasses.replace(topo, warnings=tuple(i.render(src.filename) for i in issues if i.warning))

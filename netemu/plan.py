@@ -21,8 +21,12 @@ from .ops import (
 )
 
 BRIDGE = "br0"
-# Segments up to this size get a full mesh of permanent neighbour entries; bigger ones get entries
-# only towards and from routers, so a large lab never needs many dynamic (limited) entries.
+# The neighbour table limit (gc_thresh3, 1024 on the reference machines) counts dynamic entries of
+# all namespaces together. `neighbours: auto` installs permanent entries once a lab could need more
+# than this many dynamic ones, so ordinary small labs still show real ARP/ND in captures.
+AUTO_STATIC_ABOVE = 256
+# In static mode, segments up to this size get a full mesh of permanent entries; bigger ones get
+# entries only towards and from routers (hosts talking to each other there still use ARP).
 FULL_MESH_MAX = 16
 _IF_SYSCTL = re.compile(r"^net\.ipv[46]\.(conf|neigh)\.([^.]+)\.")
 
@@ -77,8 +81,16 @@ def hosts_file(topo: Topology) -> str:
 RESOLV_CONF = "# netemu: this lab has no DNS resolver, so nothing leaks to the host's.\noptions timeout:1 attempts:1\n"
 
 
+def potential_neighbours(topo: Topology) -> int:
+    """How many dynamic neighbour entries the lab could create if every pair on a segment talked."""
+    return sum(len(seg) * (len(seg) - 1) * 2 for seg in topo.segments())
+
+
 def _neighbour_ops(topo: Topology) -> list[Op]:
     ops: list[Op] = []
+    mode = topo.neighbours
+    if mode == "dynamic" or (mode == "auto" and potential_neighbours(topo) <= AUTO_STATIC_ABOVE):
+        return ops
     for segment in topo.segments():
         full = len(segment) <= FULL_MESH_MAX
         routers = {i.node for i in segment if topo.node(i.node).kind == "router"}

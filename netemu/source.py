@@ -19,6 +19,8 @@ def fmt_path(path: PathKey) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not str(part).replace("_", "a").replace("-", "a").isalnum():
+            out += f"[{str(part)!r}]"
         else:
             out += f".{part}" if out else str(part)
     return out

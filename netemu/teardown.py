@@ -43,6 +43,9 @@ def teardown(lab: LabDir) -> Removed:
         # Only directories the journal says we created, and only under /etc/netns or our run dir.
         if d.startswith(str(ETC_NETNS) + "/") or d.startswith(str(lab.path)):
             shutil.rmtree(d, ignore_errors=True)
+        elif d == str(ETC_NETNS):
+            with contextlib.suppress(OSError):  # another lab may be using it: remove only if empty
+                os.rmdir(d)
     lab.remove()
     return Removed(removed_ns, len(victims), removed_files)
 

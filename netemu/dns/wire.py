@@ -84,7 +84,7 @@ def finish(msg: DNSRecord, query: Query | None, limit: int | None, rcode: int | 
         msg.auth = []
         msg.ar = [rr for rr in msg.ar if rr.rtype == OPT]
         data = msg.pack()
-    return data
+    return bytes(data)
 
 
 def _error(msg: DNSRecord, rcode: int, query: Query | None) -> bytes:

@@ -84,6 +84,7 @@ def created(name: str) -> Iterator[None]:
     block fails, the new namespace is removed again.
     """
     _ensure_run_dir()
+    h = home()  # remember where we are *before* leaving
     path = path_of(name)
     os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
     try:
@@ -96,10 +97,10 @@ def created(name: str) -> Iterator[None]:
                f"bind-mount namespace onto {path}")
         yield
     except BaseException:
-        home().back()
+        h.back()
         delete(name)
         raise
-    home().back()
+    h.back()
 
 
 def open_fd(name: str) -> int:
@@ -110,13 +111,14 @@ def open_fd(name: str) -> int:
 @contextlib.contextmanager
 def entered(name: str) -> Iterator[None]:
     """Run the block with the calling thread inside existing namespace `name`."""
+    h = home()
     fd = open_fd(name)
     try:
         _check(_libc.setns(fd, CLONE_NEWNET), f"setns into {name}")
         try:
             yield
         finally:
-            home().back()
+            h.back()
     finally:
         os.close(fd)
 

@@ -71,11 +71,6 @@ def kill_all(pids: dict[int, int | None], grace: float = 1.0) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    for pid in pids:  # reap our own children; others are reaped by their parent
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
 
 
 def _zombie(pid: int) -> bool:

@@ -1,0 +1,123 @@
+"""What this machine can do for link emulation, found by trying it in a throwaway namespace.
+
+The probe runs `unshare --net` on probe.py: the namespace is anonymous and vanishes with the
+process, so the caller's (host's) namespace is never touched. Results are cached per boot in
+/run/netemu/linkemu-caps.json; `netemu doctor` always probes afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import MissingFeatureError
+
+CACHE = "/run/netemu/linkemu-caps.json"
+PROBE = str(Path(__file__).with_name("probe.py"))
+BACKEND_ENV = "NETEMU_LINKEMU_BACKEND"  # 'netem' or 'fallback': force a backend (tests, plans without root)
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Raw probe results: name -> True or the reason it failed."""
+
+    results: dict
+
+    def ok(self, name: str) -> bool:
+        """Whether probe `name` succeeded."""
+        return self.results.get(name) is True
+
+    def why(self, name: str) -> str:
+        """The failure reason of probe `name` ('' if it succeeded)."""
+        r = self.results.get(name, "not probed")
+        return "" if r is True else str(r)
+
+    @property
+    def netem(self) -> bool:
+        """The kernel has the netem qdisc."""
+        return self.ok("netem")
+
+    @property
+    def rate(self) -> bool:
+        """Rate limiting with TBF works."""
+        return self.ok("tbf")
+
+    @property
+    def delay_line(self) -> bool:
+        """The NFQUEUE fallback can hold IPv4 packets."""
+        return self.ok("iptables_nfqueue") and self.ok("nfqueue_socket") and self.ok("iptables_restore")
+
+    @property
+    def delay_line6(self) -> bool:
+        """The NFQUEUE fallback can hold IPv6 packets too."""
+        return self.delay_line and self.ok("ip6tables_nfqueue")
+
+    @property
+    def random_drop(self) -> bool:
+        """iptables can drop at random (loss without netem)."""
+        return self.ok("iptables_statistic") and self.ok("iptables_restore")
+
+    @property
+    def bridge_hook(self) -> bool:
+        """Bridged packets entering a switch port can be matched by iptables (br_netfilter + physdev)."""
+        return self.ok("br_netfilter") and self.ok("iptables_physdev")
+
+    @property
+    def realtime(self) -> bool:
+        """The delay line may run SCHED_FIFO."""
+        return self.ok("realtime")
+
+
+def _boot_key() -> str:
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot = "?"
+    return f"{boot}/{os.uname().release}"
+
+
+def probe(fresh: bool = False) -> Caps:
+    """Probe this machine (root needed), from the per-boot cache unless `fresh`."""
+    key = _boot_key()
+    if not fresh:
+        try:
+            cached = json.loads(Path(CACHE).read_text())
+            if cached.get("key") == key:
+                return Caps(cached["results"])
+        except (OSError, ValueError, KeyError):
+            pass
+    if os.geteuid() != 0:
+        raise MissingFeatureError("probing link emulation needs root (it tries qdiscs in a throwaway namespace)")
+    p = subprocess.run(["unshare", "--net", "--", sys.executable, PROBE], capture_output=True, text=True,
+                       timeout=60)
+    if p.returncode != 0:
+        raise MissingFeatureError(f"link-emulation probe failed: {p.stderr.strip()[-300:]}")
+    results = json.loads(p.stdout)
+    try:
+        os.makedirs(os.path.dirname(CACHE), exist_ok=True)
+        tmp = f"{CACHE}.{os.getpid()}"
+        Path(tmp).write_text(json.dumps({"key": key, "results": results}))
+        os.replace(tmp, CACHE)
+    except OSError:
+        pass
+    return Caps(results)
+
+
+def backend(caps: Caps | None = None) -> str:
+    """'netem' where the kernel has it, else 'fallback' (NFQUEUE delay line, iptables loss).
+
+    Without root (e.g. `netemu plan` as a user) the machine cannot be probed: assume netem, the
+    stock-kernel case. NETEMU_LINKEMU_BACKEND forces either.
+    """
+    forced = os.environ.get(BACKEND_ENV)
+    if forced in ("netem", "fallback"):
+        return forced
+    if caps is None:
+        if os.geteuid() != 0:
+            return "netem"
+        caps = probe()
+    return "netem" if caps.netem else "fallback"

@@ -1,0 +1,145 @@
+"""Read the link-emulation keys of each link, collecting every problem with its file line.
+
+```yaml
+links:
+  - endpoints: ["h1:eth0 10.0.1.1/24", "r1:eth0 10.0.1.2/24"]
+    delay: 20ms          # every key here applies to both directions
+    jitter: 2ms
+    loss: 0.5%
+    bandwidth: 10mbit
+    queue: 100           # packets, or a size: 64kb
+  - endpoints: [h2, sw1]
+    from:                # per direction, by sending node; overrides the keys above
+      h2: {bandwidth: 1mbit}
+      sw1: {bandwidth: 20mbit, delay: 5ms}
+```
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from ..errors import Issue
+from ..model import Link, Topology
+from ..source import Source
+from . import units
+from .model import FIELDS, Impairment, LinkEmu, LinkImpairment
+
+LINK_KEYS = frozenset(FIELDS) | {"from"}
+_ETH_OVERHEAD = 14
+
+
+def parse(src: Source, topo: Topology) -> tuple[LinkEmu, list[Issue]]:
+    """The impairments of every link of `topo`, and the problems found."""
+    issues: list[Issue] = []
+    raw_links = src.data.get("links") or []
+    out: list[LinkImpairment] = []
+    for link in topo.links:
+        raw = raw_links[link.index] if link.index < len(raw_links) else {}
+        if not isinstance(raw, dict) or not (LINK_KEYS & raw.keys()):
+            continue
+        li = _link(src, link, raw, issues)
+        if li is not None and not (li.ab.empty and li.ba.empty):
+            out.append(li)
+    return LinkEmu(tuple(out)), issues
+
+
+def _link(src: Source, link: Link, raw: dict, issues: list[Issue]) -> LinkImpairment | None:
+    path = ("links", link.index)
+    both, both_paths = _fields(src, path, raw, issues)
+    per: dict[bool, tuple[dict, dict]] = {True: ({}, {}), False: ({}, {})}
+    raw_from = raw.get("from")
+    if raw_from is not None:
+        if not isinstance(raw_from, dict):
+            issues.append(src.issue(path + ("from",), "must map a sending node to its impairments",
+                                    f"e.g. from: {{{link.a.node}: {{bandwidth: 10mbit}}}}"))
+        else:
+            for key, spec in raw_from.items():
+                side = _side(link, str(key))
+                kpath = path + ("from", key)
+                if side is None:
+                    issues.append(src.issue(kpath, f"{key!r} is not an end of this link",
+                                            f"use {link.a.node!r} or {link.b.node!r}"))
+                    continue
+                if side in (s for s, (v, _) in per.items() if v):
+                    issues.append(src.issue(kpath, f"direction from {key!r} given twice"))
+                    continue
+                if not isinstance(spec, dict):
+                    issues.append(src.issue(kpath, "must be a mapping such as {bandwidth: 10mbit, delay: 5ms}"))
+                    continue
+                for k in spec:
+                    if k not in FIELDS:
+                        close = difflib.get_close_matches(str(k), FIELDS, n=1, cutoff=0.6)
+                        issues.append(src.issue(kpath + (k,), "unknown key",
+                                                f"did you mean '{close[0]}'?" if close else
+                                                f"allowed here: {', '.join(FIELDS)}"))
+                per[side] = _fields(src, kpath, spec, issues)
+    dirs = {}
+    for side in (True, False):
+        values = {**both, **per[side][0]}
+        paths = {**both_paths, **per[side][1]}
+        dirs[side] = _check(src, link, values, paths, issues)
+    if dirs[True] is None or dirs[False] is None:
+        return None
+    return LinkImpairment(link.index, dirs[True], dirs[False])
+
+
+def _side(link: Link, key: str) -> bool | None:
+    for is_a, end in ((True, link.a), (False, link.b)):
+        if key in (end.node, f"{end.node}:{end.name}"):
+            return is_a
+    return None
+
+
+def _fields(src: Source, path: tuple, raw: dict, issues: list[Issue]) -> tuple[dict[str, Any], dict[str, tuple]]:
+    """Parse the FIELDS present in `raw`: (values, path of each value)."""
+    values: dict[str, Any] = {}
+    paths: dict[str, tuple] = {}
+    parsers = {
+        "bandwidth": units.rate,
+        "delay": lambda v: units.time_us(v, "delay"),
+        "jitter": lambda v: units.time_us(v, "jitter"),
+        "loss": units.percent,
+        "queue": units.queue,
+    }
+    for key in FIELDS:
+        if key not in raw:
+            continue
+        value, problem, hint = parsers[key](raw[key])
+        if problem is not None:
+            issues.append(src.issue(path + (key,), problem, hint))
+            continue
+        values[key] = value
+        paths[key] = path + (key,)
+    return values, paths
+
+
+def _check(src: Source, link: Link, v: dict, paths: dict, issues: list[Issue]) -> Impairment | None:
+    """Cross-field rules of one direction; None if any is broken."""
+    before = len([i for i in issues if not i.warning])
+    delay, jitter = v.get("delay", 0), v.get("jitter", 0)
+    if jitter and not delay:
+        issues.append(src.issue(paths["jitter"], "jitter without delay",
+                                "jitter varies a delay: add e.g. 'delay: 20ms'"))
+    elif jitter > delay:
+        issues.append(src.issue(paths["jitter"], f"jitter {units.fmt_time(jitter)} exceeds the delay "
+                                f"{units.fmt_time(delay)}: delays below 0 are cut to 0", warning=True))
+    if "queue" in v and not v.get("bandwidth"):
+        issues.append(src.issue(paths["queue"], "queue without bandwidth",
+                                "'queue' sizes the buffer in front of the rate limit: add 'bandwidth'"))
+    q = v.get("queue")
+    if q and q[0] == "bytes" and q[1] < link.mtu + _ETH_OVERHEAD:
+        issues.append(src.issue(paths["queue"], f"{q[1]} bytes cannot hold one {link.mtu + _ETH_OVERHEAD}-byte frame"))
+    if v.get("loss") == 100:
+        issues.append(src.issue(paths["loss"], "100% loss drops everything", "use 'netemu link … down' for an outage",
+                                warning=True))
+    if len([i for i in issues if not i.warning]) > before:
+        return None
+    return Impairment(
+        bandwidth=v.get("bandwidth"),
+        delay_us=delay,
+        jitter_us=jitter,
+        loss_pct=v.get("loss", 0.0),
+        queue=q,
+    )

@@ -1,0 +1,76 @@
+"""The netfilter feature: node keys `nat:` and `firewall:`, top-level `netfilter:`; iptables-restore ops."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ..features import Feature
+from ..model import Topology
+from ..ops import Op, RunCommand
+from .backend import missing_tools, restore_tool
+from .model import NetfilterModel
+from .parse import parse
+from .render import render
+from .rules import build, families_of
+
+
+def rule_files(topo: Topology, model: NetfilterModel) -> list[tuple[str, int, str, str]]:
+    """(node, family, restore tool, rendered rules) for every node and family that has rules."""
+    out = []
+    for nf in model.nodes:
+        node = topo.node(nf.node)
+        for family in families_of(node, nf):
+            tables = build(node, nf, family)
+            if tables:
+                tool = restore_tool(model.backend, family)
+                out.append((nf.node, family, tool, render(topo.name, nf.node, family, tool, tables)))
+    return out
+
+
+def pool_routes(topo: Topology, model: NetfilterModel) -> list[tuple[str, str]]:
+    """(node, prefix) blackhole routes for SNAT pools that are not on any of the lab's subnets.
+
+    Replies to translated connections are matched by conntrack before routing, so the blackhole only
+    catches packets to pool addresses nobody maps: they are dropped instead of bouncing back upstream.
+    """
+    subnets = [a.network for n in topo.nodes for i in n.interfaces for a in i.addresses]
+    out = []
+    for nf in model.nodes:
+        for s in nf.nat.snat if nf.nat else ():
+            if any(net.version == s.family and not (s.last < net[0] or s.first > net[-1]) for net in subnets):
+                continue
+            for prefix in ipaddress.summarize_address_range(s.first, s.last):
+                out.append((nf.node, str(prefix)))
+    return list(dict.fromkeys(out))
+
+
+def plan(topo: Topology, model: NetfilterModel) -> list[Op]:
+    """One atomic `iptables-restore` (and `ip6tables-restore`) per node, run inside its namespace."""
+    ops: list[Op] = [
+        RunCommand(topo.namespace(node), ("ip", "route", "replace", "blackhole", prefix))
+        for node, prefix in pool_routes(topo, model)
+    ]
+    # -w: the legacy back end takes a lock file shared by every namespace; wait for it rather than fail.
+    ops += [RunCommand(topo.namespace(node), (tool, "-w", "5"), text)
+            for node, _family, tool, text in rule_files(topo, model)]
+    return ops
+
+
+def preflight(topo: Topology, model: NetfilterModel) -> list[str]:
+    """Problems with this machine: restore programs that are missing."""
+    families = {family for _n, family, _t, _x in rule_files(topo, model)}
+    missing = missing_tools(model.backend, families)
+    if not missing:
+        return []
+    return [f"NAT/firewall rules need {', '.join(missing)}, which is not installed "
+            f"(Debian: apt-get install iptables)"]
+
+
+FEATURE = Feature(
+    name="netfilter",
+    top_keys=frozenset({"netfilter"}),
+    node_keys=frozenset({"nat", "firewall"}),
+    parse=parse,
+    plan=plan,
+    preflight=preflight,
+)

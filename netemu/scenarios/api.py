@@ -1,0 +1,334 @@
+"""The scenario API: what a scenario declares, and the context it measures through.
+
+A scenario is a subclass of `Scenario` with a name, a one-line description, a default topology
+and roles (role -> default node). `requirements(setup)` inspects the topology model *before*
+anything is touched; `run(ctx)` measures. Through `ctx` it gets node handles, opens cases
+(learned state flushed first, changes undone after), records values and checks. netemu brings
+the lab up and down, undoes every change, and writes the report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from ..errors import NetemuError, UsageError
+from ..model import Topology
+from . import paths
+from .nodes import Background, ScenarioNode
+
+
+class RequirementError(UsageError):
+    """The topology does not meet a scenario's requirements (raised before anything is touched)."""
+
+    def __init__(self, scenario: str, topology: str, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"scenario {scenario!r} cannot run on {topology!r}:\n"
+                         + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass
+class Check:
+    """One verdict: what was expected, whether it held, and why."""
+
+    name: str
+    passed: bool
+    reason: str
+    case: str | None = None
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict."""
+        return {"name": self.name, "passed": self.passed, "reason": self.reason, "case": self.case}
+
+
+@dataclass
+class Table:
+    """A table of figures for the terminal and the report."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass
+class Picture:
+    """A picture file in the report directory."""
+
+    filename: str
+    caption: str
+    content: str  # SVG text
+
+
+@dataclass
+class CaseResult:
+    """What one case recorded."""
+
+    name: str
+    title: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict."""
+        out = dict(self.fields)
+        out.update({"title": self.title, "case_seconds": round(self.seconds, 3)})
+        if self.notes:
+            out["notes"] = self.notes
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class Result:
+    """Everything a run produced; `passed` only if every check passed."""
+
+    scenario: str
+    description: str
+    lab: str
+    topology: str | None
+    roles: dict[str, str]
+    quick: bool
+    started: str = ""
+    seconds: float = 0.0
+    fields: dict[str, Any] = field(default_factory=dict)
+    cases: list[CaseResult] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    pictures: list[Picture] = field(default_factory=list)
+    error: str | None = None
+    report_dir: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        """Whether every check passed and the run did not break off."""
+        return self.error is None and bool(self.checks) and all(c.passed for c in self.checks)
+
+    def case(self, name: str) -> CaseResult | None:
+        """The case called `name`, if it ran."""
+        return next((c for c in self.cases if c.name == name), None)
+
+    def to_json(self) -> dict:
+        """The results JSON: metadata, `results` (top-level fields), `cases`, `checks`."""
+        return {
+            "scenario": self.scenario, "description": self.description, "lab": self.lab,
+            "topology": self.topology, "nodes": self.roles, "quick": self.quick, "started": self.started,
+            "seconds": round(self.seconds, 3), "passed": self.passed, "error": self.error,
+            "results": self.fields, "cases": {c.name: c.to_json() for c in self.cases},
+            "checks": [c.to_json() for c in self.checks], "notes": self.notes,
+            "pictures": [p.filename for p in self.pictures], "report_dir": self.report_dir,
+        }
+
+
+class Setup:
+    """The topology and the chosen nodes, before anything runs: what `requirements()` inspects."""
+
+    def __init__(self, topology: Topology, roles: dict[str, str], options: dict[str, Any]):
+        self.topology = topology
+        self.roles = roles
+        self.options = options
+
+    def node_name(self, role_or_name: str) -> str:
+        """The node playing `role_or_name` (a role, or a node name used as is)."""
+        return self.roles.get(role_or_name, role_or_name)
+
+    def path(self, src: str, dst: str, family: int = 4) -> paths.Path:
+        """The forward path between two roles/nodes from the model (PathError when there is none)."""
+        return paths.between(self.topology, self.node_name(src), self.node_name(dst), family)
+
+    def has_address(self, role: str, family: int) -> bool:
+        """Whether the node has a global address of `family`."""
+        return paths.address_of(self.topology, self.node_name(role), family) is not None
+
+    def link_option(self, key: str, path: paths.Path) -> list[Any]:
+        """The values of a link key (e.g. `delay`, owned by a feature) on the links of `path`."""
+        found = []
+        for hop in path.hops:
+            iface = self.topology.node(hop.node).interface(hop.ifname)
+            if iface is None:
+                continue
+            link = self.topology.links[iface.link] if iface.link < len(self.topology.links) else None
+            if link is not None and key in dict(link.extra):
+                found.append(dict(link.extra)[key])
+        return found
+
+
+class Scenario:
+    """Base class of every scenario (built-in or a user's `my_scenario.py`).
+
+    Class attributes:
+      name         -- short name (`netemu run NAME`)
+      description  -- one line for `netemu run --list`
+      topology     -- default topology: a file path (relative to the scenario's file, or to the
+                      repository's topologies/ folder) or YAML text; None means a lab must be given
+      roles        -- role -> default node name, e.g. {"client": "client", "server": "server"}
+    """
+
+    name: ClassVar[str] = "scenario"
+    description: ClassVar[str] = ""
+    topology: ClassVar[str | None] = None
+    roles: ClassVar[dict[str, str]] = {}
+
+    def requirements(self, setup: Setup) -> list[str]:
+        """Problems that forbid running on this topology (empty: fine). Nothing is touched yet."""
+        return []
+
+    def run(self, ctx: Context) -> None:
+        """Measure, record and check through `ctx`."""
+        raise NotImplementedError
+
+
+class _Scope:
+    """Undo actions and background processes of one case (or of the whole run)."""
+
+    def __init__(self) -> None:
+        self.undo: list[tuple[Callable[[], None], str]] = []
+        self.procs: list[Background] = []
+
+    def close(self, errors: list[str]) -> None:
+        for bg in reversed(self.procs):
+            try:
+                bg.stop()
+            except Exception as e:  # keep undoing the rest
+                errors.append(f"stopping {bg.argv[0]} in {bg.node}: {e}")
+        for action, what in reversed(self.undo):
+            try:
+                action()
+            except Exception as e:
+                errors.append(f"restoring {what}: {e}")
+        self.undo.clear()
+        self.procs.clear()
+
+
+class Case:
+    """A case in progress: record its figures and notes here."""
+
+    def __init__(self, result: CaseResult):
+        self.result = result
+
+    @property
+    def name(self) -> str:
+        """The case's name."""
+        return self.result.name
+
+    def record(self, **fields: Any) -> None:
+        """Store measured values of this case (they go to the JSON under cases.NAME)."""
+        self.result.fields.update(fields)
+
+    def note(self, text: str) -> None:
+        """An explanation shown with the case."""
+        self.result.notes.append(text)
+
+
+class Context:
+    """What a scenario measures through: nodes, cases, records, checks, tables and pictures."""
+
+    def __init__(self, lab: Any, setup: Setup, result: Result):
+        self.lab = lab
+        self.setup = setup
+        self.topology: Topology = setup.topology
+        self.roles = setup.roles
+        self.options = setup.options
+        self.result = result
+        self._scopes: list[_Scope] = [_Scope()]
+        self._nodes: dict[str, ScenarioNode] = {}
+        self._case: Case | None = None
+        self.cleanup_errors: list[str] = []
+
+    @property
+    def quick(self) -> bool:
+        """Whether the run asked for fewer repetitions (`--quick`)."""
+        return bool(self.options.get("quick"))
+
+    # --- nodes ---------------------------------------------------------------------------
+    def node(self, role_or_name: str) -> ScenarioNode:
+        """The handle of the node playing a role (or of a node by name)."""
+        name = self.setup.node_name(role_or_name)
+        if name not in self._nodes:
+            self._nodes[name] = ScenarioNode(self.lab.node(name), self._add_undo, self._add_proc)
+        return self._nodes[name]
+
+    def ip_nodes(self) -> list[ScenarioNode]:
+        """Handles of every node that has an IP stack (all but switches)."""
+        return [self.node(n.name) for n in self.topology.nodes if not n.is_switch]
+
+    def path(self, src: str, dst: str, family: int = 4) -> paths.Path:
+        """The path between two roles/nodes, from the topology model."""
+        return self.setup.path(src, dst, family)
+
+    def flush_learned(self) -> None:
+        """Forget route-cache PMTUs and tcp_metrics in every namespace of the lab."""
+        for n in self.ip_nodes():
+            n.flush_learned()
+
+    def defer(self, action: Callable[[], None], what: str) -> None:
+        """Run `action` when the current case (or the run) ends, e.g. to undo a change."""
+        self._add_undo(action, what)
+
+    def _add_undo(self, action: Callable[[], None], what: str) -> None:
+        self._scopes[-1].undo.append((action, what))
+
+    def _add_proc(self, bg: Background) -> None:
+        self._scopes[-1].procs.append(bg)
+
+    # --- cases ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def case(self, name: str, title: str = "") -> Iterator[Case]:
+        """A measured case: learned state is flushed first; its changes and processes are undone after.
+
+        An error inside the case is recorded (and fails the check `case NAME ran`); the run goes on.
+        """
+        result = CaseResult(name, title or name)
+        self.result.cases.append(result)
+        case = Case(result)
+        scope = _Scope()
+        self._scopes.append(scope)
+        self._case = case
+        t0 = time.monotonic()
+        try:
+            self.flush_learned()
+            yield case
+        except Exception as e:  # recorded as a failed check; the run and its cleanup go on
+            result.error = f"{type(e).__name__}: {e}"
+            if not isinstance(e, NetemuError):
+                result.error += "\n" + "".join(traceback.format_exception(e)[-3:])
+            self.check(f"case {name} ran", False, result.error.splitlines()[0])
+        finally:
+            self._case = None
+            self._scopes.pop()
+            scope.close(self.cleanup_errors)
+            result.seconds = time.monotonic() - t0
+
+    # --- recording -----------------------------------------------------------------------
+    def record(self, **fields: Any) -> None:
+        """Store run-level measured values (top level of the JSON `results`)."""
+        self.result.fields.update(fields)
+
+    def note(self, text: str) -> None:
+        """An explanation for the report and the terminal."""
+        self.result.notes.append(text)
+
+    def check(self, name: str, passed: bool, reason: str) -> bool:
+        """Record a verdict with its reason; returns `passed`."""
+        self.result.checks.append(Check(name, bool(passed), reason, self._case.name if self._case else None))
+        return bool(passed)
+
+    def table(self, title: str, headers: list[str], rows: list[list[Any]]) -> None:
+        """A table for the terminal and the report."""
+        self.result.tables.append(Table(title, headers, rows))
+
+    def picture(self, filename: str, svg: str, caption: str) -> None:
+        """An SVG picture for the report directory (see netemu.scenarios.svg for charts)."""
+        self.result.pictures.append(Picture(filename, caption, svg))
+
+    def close(self) -> None:
+        """Undo everything the run changed outside cases and stop its processes."""
+        while self._scopes:
+            self._scopes.pop().close(self.cleanup_errors)
