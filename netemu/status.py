@@ -6,7 +6,6 @@ import time
 
 from . import journal as journal_mod
 from .kernel import netns, procs
-from .kernel.netlink import Netlink
 from .labdir import LabDir, all_labs
 from .errors import LabError
 
@@ -40,22 +39,24 @@ def lab(name: str) -> dict:
     meta = d.read_meta()
     created = journal_mod.read(d.journal)
     kinds = _kinds(d)
-    nl = Netlink()
+    from pyroute2 import IPRoute  # the full pyroute2 (~100 ms to import) only where dumps are parsed
+
     nodes = []
-    try:
-        for ns in created.namespaces:
-            node = ns[len(name) + 1:]
-            entry = {"node": node, "kind": kinds.get(node, "?"), "namespace": ns}
-            if not netns.exists(ns):
-                entry["missing"] = True
-                nodes.append(entry)
-                continue
-            ipr = nl.sock(ns)
+    for ns in created.namespaces:
+        node = ns[len(name) + 1:]
+        entry = {"node": node, "kind": kinds.get(node, "?"), "namespace": ns}
+        if not netns.exists(ns):
+            entry["missing"] = True
+            nodes.append(entry)
+            continue
+        with netns.entered(ns):
+            ipr = IPRoute()  # dumps are rare here: pyroute2's parser is worth its cost
+        try:
             entry["interfaces"] = _interfaces(ipr)
             entry["routes"] = _routes(ipr)
-            nodes.append(entry)
-    finally:
-        nl.close()
+        finally:
+            ipr.close()
+        nodes.append(entry)
     processes = [{"pid": pid, "running": procs.alive(pid, st)} for pid, st in created.processes.items()]
     return {"name": name, "state": meta.get("state", "unknown"), "source": meta.get("source"),
             "nodes": nodes, "processes": processes}

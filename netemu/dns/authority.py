@@ -21,7 +21,7 @@ class Authority:
         self._packed: dict[tuple[bytes, bool], bytes] = {}
 
     @classmethod
-    def from_text(cls, zones: dict[str, list[str]]) -> "Authority":
+    def from_text(cls, zones: dict[str, list[str]]) -> Authority:
         """Build from {origin: [zone-file lines with absolute names]}."""
         return cls([Zone(origin, RR.fromZone("\n".join(lines))) for origin, lines in zones.items()])
 
@@ -50,10 +50,13 @@ class Authority:
         for i in range(len(name) + 1):
             zone = self.zones.get(name[i:])
             if zone is not None:
-                if i == 0 and qtype == QTYPE.DS and len(name) > 0 and any(name[j:] in self.zones for j in range(1, len(name) + 1)):
+                if i == 0 and qtype == QTYPE.DS and name and self._parent_served(name):
                     continue
                 return zone
         return None
+
+    def _parent_served(self, name) -> bool:
+        return any(name[j:] in self.zones for j in range(1, len(name) + 1))
 
     def answer(self, query: wire.Query):
         """The reply message for a checked query."""

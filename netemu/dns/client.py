@@ -10,7 +10,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from dnslib import QTYPE, RCODE, DNSHeader, DNSQuestion, DNSRecord, EDNS0
+from dnslib import EDNS0, QTYPE, RCODE, DNSHeader, DNSQuestion, DNSRecord
 
 from .wire import UDP_MAX
 from .zone import key
@@ -86,7 +86,7 @@ async def udp(addr: str, port: int, msg: DNSRecord, timeout: float) -> tuple[DNS
             reply = matches(msg, data)
             if reply is not None:
                 return reply, ""
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         return None, "timeout"
     except OSError as e:
         return None, _why(e)
@@ -108,7 +108,7 @@ async def tcp(addr: str, port: int, msg: DNSRecord, timeout: float) -> tuple[DNS
                 reply = matches(msg, await reader.readexactly(size))
                 if reply is not None:
                     return reply, ""
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         return None, "timeout"
     except asyncio.IncompleteReadError:
         return None, "connection closed"

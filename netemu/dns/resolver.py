@@ -11,7 +11,8 @@ from dnslib import QTYPE, RCODE, RR, DNSLabel
 
 from . import client
 from .cache import ANSWER, GLUE, REFERRAL, Cache
-from .response import LAME, NODATA, NXDOMAIN, REFERRAL as K_REFERRAL, Outcome, classify
+from .response import LAME, NODATA, NXDOMAIN, Outcome, classify
+from .response import REFERRAL as K_REFERRAL
 from .zone import Key, key, under
 
 MAX_CNAME = 12  # CNAMEs followed across zones for one client query

@@ -55,7 +55,8 @@ def classify(msg: DNSRecord, zone: Key, qname: Key, qtype: int) -> Outcome:
     if rcode not in (RCODE.NOERROR, RCODE.NXDOMAIN):
         return Outcome(LAME, why=str(RCODE.get(rcode, rcode)))
     chain, final, complete = follow(msg.rr, qname, qtype, zone)
-    soas = [rr for rr in msg.auth if rr.rtype == QTYPE.SOA and under(key(rr.rname), zone) and under(final, key(rr.rname))]
+    soas = [rr for rr in msg.auth
+            if rr.rtype == QTYPE.SOA and under(key(rr.rname), zone) and under(final, key(rr.rname))]
     soa = soas[0] if soas else None
     if rcode == RCODE.NXDOMAIN:
         return Outcome(NXDOMAIN, chain, final, soa)

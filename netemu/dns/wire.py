@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dnslib import OPCODE, QTYPE, RCODE, DNSHeader, DNSQuestion, DNSRecord, EDNS0
+from dnslib import EDNS0, OPCODE, QTYPE, RCODE, DNSHeader, DNSQuestion, DNSRecord
 
 UDP_NO_EDNS = 512
 UDP_MAX = 1232  # the DNS flag day 2020 size: never fragment

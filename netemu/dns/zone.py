@@ -45,7 +45,9 @@ class Zone:
             k = key(rr.rname)
             if not under(k, self.okey):
                 raise ValueError(f"{rr.rname} is outside zone {self.origin}")
-            self.data.setdefault(k, {}).setdefault(rr.rtype, []).append(rr)
+            rrset = self.data.setdefault(k, {}).setdefault(rr.rtype, [])
+            if rr not in rrset:  # a derived record may repeat one the user wrote
+                rrset.append(rr)
             for i in range(len(k) - len(self.okey) + 1):
                 self.names.add(k[i:])
         soa = self.data.get(self.okey, {}).get(QTYPE.SOA)
@@ -53,7 +55,8 @@ class Zone:
             raise ValueError(f"zone {self.origin} has no SOA")
         self.soa = soa[0]
         # RFC 2308 §5: a negative answer's SOA TTL is min(SOA TTL, MINIMUM).
-        self.neg_soa = RR(self.soa.rname, QTYPE.SOA, ttl=min(self.soa.ttl, self.soa.rdata.times[-1]), rdata=self.soa.rdata)
+        neg_ttl = min(self.soa.ttl, self.soa.rdata.times[-1])
+        self.neg_soa = RR(self.soa.rname, QTYPE.SOA, ttl=neg_ttl, rdata=self.soa.rdata)
         self.cuts = {k for k, sets in self.data.items() if QTYPE.NS in sets and k != self.okey}
 
     def cut_above(self, name: Key, qtype: int) -> Key | None:

@@ -111,16 +111,23 @@ def open_fd(name: str) -> int:
 @contextlib.contextmanager
 def entered(name: str) -> Iterator[None]:
     """Run the block with the calling thread inside existing namespace `name`."""
-    h = home()
     fd = open_fd(name)
     try:
-        _check(_libc.setns(fd, CLONE_NEWNET), f"setns into {name}")
-        try:
+        with entered_fd(fd):
             yield
-        finally:
-            h.back()
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def entered_fd(fd: int) -> Iterator[None]:
+    """Run the block with the calling thread inside the namespace behind `fd`."""
+    h = home()
+    _check(_libc.setns(fd, CLONE_NEWNET), "setns")
+    try:
+        yield
+    finally:
+        h.back()
 
 
 def setns_fd(fd: int) -> None:

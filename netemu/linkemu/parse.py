@@ -23,11 +23,10 @@ from typing import Any
 from ..errors import Issue
 from ..model import Link, Topology
 from ..source import Source
-from . import units
+from . import units, validate
 from .model import FIELDS, Impairment, LinkEmu, LinkImpairment
 
 LINK_KEYS = frozenset(FIELDS) | {"from"}
-_ETH_OVERHEAD = 14
 
 
 def parse(src: Source, topo: Topology) -> tuple[LinkEmu, list[Issue]]:
@@ -117,29 +116,16 @@ def _fields(src: Source, path: tuple, raw: dict, issues: list[Issue]) -> tuple[d
 
 def _check(src: Source, link: Link, v: dict, paths: dict, issues: list[Issue]) -> Impairment | None:
     """Cross-field rules of one direction; None if any is broken."""
-    before = len([i for i in issues if not i.warning])
-    delay, jitter = v.get("delay", 0), v.get("jitter", 0)
-    if jitter and not delay:
-        issues.append(src.issue(paths["jitter"], "jitter without delay",
-                                "jitter varies a delay: add e.g. 'delay: 20ms'"))
-    elif jitter > delay:
-        issues.append(src.issue(paths["jitter"], f"jitter {units.fmt_time(jitter)} exceeds the delay "
-                                f"{units.fmt_time(delay)}: delays below 0 are cut to 0", warning=True))
-    if "queue" in v and not v.get("bandwidth"):
-        issues.append(src.issue(paths["queue"], "queue without bandwidth",
-                                "'queue' sizes the buffer in front of the rate limit: add 'bandwidth'"))
-    q = v.get("queue")
-    if q and q[0] == "bytes" and q[1] < link.mtu + _ETH_OVERHEAD:
-        issues.append(src.issue(paths["queue"], f"{q[1]} bytes cannot hold one {link.mtu + _ETH_OVERHEAD}-byte frame"))
-    if v.get("loss") == 100:
-        issues.append(src.issue(paths["loss"], "100% loss drops everything", "use 'netemu link … down' for an outage",
-                                warning=True))
-    if len([i for i in issues if not i.warning]) > before:
-        return None
-    return Impairment(
+    imp = Impairment(
         bandwidth=v.get("bandwidth"),
-        delay_us=delay,
-        jitter_us=jitter,
+        delay_us=v.get("delay", 0),
+        jitter_us=v.get("jitter", 0),
         loss_pct=v.get("loss", 0.0),
-        queue=q,
+        queue=v.get("queue"),
     )
+    found = validate.problems(imp, link.mtu)
+    for p in found:
+        issue = src.issue(paths[p.field], p.message, p.hint, warning=p.warning)
+        if issue not in issues:  # a link-wide value breaks a rule once, not once per direction
+            issues.append(issue)
+    return None if any(not p.warning for p in found) else imp

@@ -13,7 +13,6 @@ Where each impairment goes:
 
 from __future__ import annotations
 
-import shlex
 
 from . import units
 from .model import Impairment
@@ -89,8 +88,6 @@ def tc_batches(state: dict) -> dict[str, list[str]]:
 
 def hook_rules(d: Direction) -> list[list[str]]:
     """iptables rule bodies (after `-A CHAIN`) for one direction under the fallback backend."""
-    if d.admin != "up":
-        return []
     base = [*d.hook_match, "-m", "comment", "--comment", d.label]
     rules = []
     if d.imp.loss_pct:
@@ -118,11 +115,11 @@ def restore_text(state: dict, ns: str, with_jump: bool) -> str | None:
         return None
     rules = [r for d in directions(state) if d.hook_ns == ns for r in hook_rules(d)]
     if not rules and not with_jump:
-        return None if not with_jump else ""
+        return None
     lines = ["*raw", f":{CHAIN} - [0:0]"]
     if with_jump:
         lines.append(f"-A PREROUTING -m comment --comment netemu-linkemu -j {CHAIN}")
-    lines += [f"-A {CHAIN} " + shlex.join(r) for r in rules]
+    lines += [f"-A {CHAIN} " + " ".join(r) for r in rules]  # tokens never need quoting
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import LabError
+from ..labdir import LabDir
 from ..model import Interface, Topology
 from .model import Impairment, LinkEmu
 
-RUN_ROOT = "/run/netemu"  # the core's per-lab directory root: /run/netemu/<lab>/
 STATE_NAME = "linkemu.json"
 QUEUE_BASE = 4200  # NFQUEUE numbers: QUEUE_BASE + 2*link + direction, in the receiving namespace
 CHAIN = "NETEMU-LINKEMU"
@@ -24,8 +24,8 @@ VERSION = 1
 
 
 def run_dir(lab: str) -> str:
-    """The lab's runtime directory."""
-    return os.path.join(RUN_ROOT, lab)
+    """The lab's runtime directory (the core's, removed by `down`)."""
+    return str(LabDir(lab).path)
 
 
 def state_path(lab: str) -> str:
@@ -82,8 +82,8 @@ class Direction:
 
     @property
     def label(self) -> str:
-        """'links[0] h1:eth0->r1:eth0'."""
-        return (f"links[{self.link}] {self.sender['node']}:{self.sender['ifname']}->"
+        """'links[0]:h1:eth0->r1:eth0' (no spaces: it is an iptables comment)."""
+        return (f"links[{self.link}]:{self.sender['node']}:{self.sender['ifname']}->"
                 f"{self.receiver['node']}:{self.receiver['ifname']}")
 
     @property
@@ -131,15 +131,19 @@ def delay_queues(state: dict) -> list[dict[str, Any]]:
 
 
 def load(lab: str) -> dict:
-    """Read a running lab's state (LabError if the lab is not up or was started without it)."""
+    """Read a running lab's state; a lab that was built without impairments gets a fresh one."""
     path = state_path(lab)
     try:
         with open(path) as f:
             return json.load(f)
     except FileNotFoundError:
-        raise LabError(f"lab {lab!r} is not up (no {path})") from None
+        pass
     except ValueError as e:
         raise LabError(f"{path} is corrupt: {e}") from None
+    from ..lab import Lab  # the saved topology of a lab that is up (LabError if it is not)
+    from .model import LinkEmu
+
+    return build(Lab.attach(lab).topology, LinkEmu(), "auto")
 
 
 def save(state: dict) -> None:

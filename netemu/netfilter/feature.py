@@ -62,8 +62,7 @@ def preflight(topo: Topology, model: NetfilterModel) -> list[str]:
     missing = missing_tools(model.backend, families)
     if not missing:
         return []
-    return [f"NAT/firewall rules need {', '.join(missing)}, which is not installed "
-            f"(Debian: apt-get install iptables)"]
+    return [f"NAT/firewall rules need {', '.join(missing)}, which is not installed (Debian: apt-get install iptables)"]
 
 
 FEATURE = Feature(

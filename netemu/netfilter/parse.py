@@ -217,7 +217,10 @@ class _Parser(Reader):
 
     def inside_address(self, path: PathKey, address: IPAddress) -> bool:
         if address not in self.owner:
-            self.err(path, f"address {address} is not in the lab", "translate to an address of one of the nodes")
+            hint = "translate to an address of one of the nodes"
+            if address.version == 6:
+                hint += "; an IPv6 address with a port is written [ADDRESS]:PORT"
+            self.err(path, f"address {address} is not in the lab", hint)
             return False
         return True
 

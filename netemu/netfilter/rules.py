@@ -139,7 +139,7 @@ def _filter(node: Node, nf: NodeNetfilter, fw: Firewall, family: int) -> Table:
         if chain != "FORWARD":
             flag = "-i" if chain == "INPUT" else "-o"
             t.add(chain, f"{flag} lo", "ACCEPT", "loopback traffic is always allowed")
-        if family == 6 and (drop_policy or fw.icmp != "allow"):
+        if family == 6 and fw.icmp == "drop-all":  # other policies accept ICMPv6 before any drop
             for ndp in NDP_TYPES:
                 t.add(chain, f"-p {icmp} -m {icmp} {type_flag} {ndp}", "ACCEPT", "IPv6 neighbour discovery")
         if fw.icmp == "drop-all":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import LabError
 from ..kernel import netns, procs

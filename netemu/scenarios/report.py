@@ -74,7 +74,7 @@ def format_text(result: Result, color: bool = False) -> str:
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=jinja2.select_autoescape(["html"]),
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=jinja2.select_autoescape(["html", "html.j2"]),
                              keep_trailing_newline=True, trim_blocks=False, undefined=jinja2.StrictUndefined)
     env.filters["cell"] = cell
     return env

@@ -17,11 +17,9 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
     start = math.floor(lo / step) * step
-    ticks = []
-    t = start
-    while t <= hi + step * 1e-9:
-        ticks.append(round(t, 10))
-        t += step
+    ticks = [round(start, 10)]
+    while ticks[-1] < hi - step * 1e-9:  # the last tick is at or above the largest value
+        ticks.append(round(ticks[-1] + step, 10))
     return ticks
 
 
@@ -43,7 +41,7 @@ class _Axis:
     def __init__(self, lo: float, hi: float, a: float, b: float, log: bool):
         self.log = log
         if log:
-            lo = max(lo, 1e-6)
+            lo = max(lo, 1e-3 if lo <= 0 else lo)
             hi = max(hi, lo * 10)
             self.ticks = _log_ticks(lo, hi)
         else:
@@ -65,9 +63,11 @@ def line_chart(title: str, series: list[tuple[str, list[tuple[float, float]]]], 
                width: int = 760, height: int = 420) -> str:
     """An SVG line chart of named (x, y) series, with axes, ticks and a legend."""
     pts = [p for _, s in series for p in s] or [(0.0, 0.0), (1.0, 1.0)]
+    pos_x = [p[0] for p in pts if p[0] > 0] or [1.0]
+    pos_y = [p[1] for p in pts if p[1] > 0] or [1.0]
     left, right, top, bottom = 80, width - 190, 40, height - 55
-    xs = _Axis(min(p[0] for p in pts), max(p[0] for p in pts), left, right, log_x)
-    ys = _Axis(min(p[1] for p in pts), max(p[1] for p in pts), bottom, top, log_y)
+    xs = _Axis(min(pos_x) if log_x else min(p[0] for p in pts), max(p[0] for p in pts), left, right, log_x)
+    ys = _Axis(min(pos_y) if log_y else min(p[1] for p in pts), max(p[1] for p in pts), bottom, top, log_y)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" {FONT} font-size="12">',
            f'<rect width="{width}" height="{height}" fill="white"/>',
@@ -94,7 +94,10 @@ def line_chart(title: str, series: list[tuple[str, list[tuple[float, float]]]], 
                     coords.append(f"{xs(x):.1f},{prev_y:.1f}")
                 coords.append(f"{xs(x):.1f},{ys(y):.1f}")
                 prev_y = ys(y)
-            out.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{" ".join(coords)}"/>')
+            # earlier series are drawn thicker, underneath, so overlapping lines stay visible
+            width_px = 2 + 1.5 * (len(series) - 1 - i)
+            out.append(f'<polyline fill="none" stroke="{color}" stroke-width="{width_px}" stroke-opacity="0.9" '
+                       f'points="{" ".join(coords)}"/>')
             if markers or len(s) == 1:
                 out += [f'<circle cx="{xs(x):.1f}" cy="{ys(y):.1f}" r="3" fill="{color}"/>' for x, y in s]
         ly = top + 10 + i * 18
@@ -139,6 +142,6 @@ def bar_chart(title: str, bars: list[tuple[str, float]], unit: str, log: bool = 
         x = axis(v)
         out.append(f'<line x1="{x:.1f}" y1="{top - 8}" x2="{x:.1f}" y2="{bottom}" stroke="#333" '
                    f'stroke-dasharray="4 3"/>')
-        out.append(f'<text x="{x + 3:.1f}" y="{top - 10}" font-size="11">{escape(label)}</text>')
+        out.append(f'<text x="{x - 3:.1f}" y="{top - 10}" font-size="11" text-anchor="end">{escape(label)}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"

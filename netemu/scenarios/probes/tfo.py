@@ -12,6 +12,8 @@ whether the SYN's data was acknowledged (tcpi_options & TCPI_OPT_SYN_DATA).
 from __future__ import annotations
 
 import argparse
+import os
+import select
 import socket
 import time
 
@@ -54,15 +56,15 @@ def client(args: argparse.Namespace) -> None:
         s.settimeout(max(0.1, min(5.0, deadline - time.monotonic())))
         connect_ms = None
         try:
-            t0 = time.perf_counter()
-            if args.mode == "sendto":
-                s.sendto(request, socket.MSG_FASTOPEN, addr)
-            else:
-                if args.mode == "connect":
-                    s.setsockopt(socket.IPPROTO_TCP, TCP_FASTOPEN_CONNECT, 1)
+            if args.mode == "plain":
+                t0 = time.perf_counter()
                 s.connect(addr)
                 connect_ms = (time.perf_counter() - t0) * 1000
                 s.sendall(request)
+            else:
+                s.setblocking(False)  # every wait below is a bounded select
+                t0 = time.perf_counter()
+                _fastopen_send(s, addr, request, args.mode, deadline)
             if recv_exact(s, 1, deadline) is None:
                 error = "no response before the deadline"
                 s.close()
@@ -80,6 +82,34 @@ def client(args: argparse.Namespace) -> None:
                       "rtt_ms": info.rtt_us / 1000, "min_rtt_ms": info.min_rtt_us / 1000})
         time.sleep(args.gap)
     emit({"connections": conns, "error": error})
+
+
+def _fastopen_send(s: socket.socket, addr: tuple, request: bytes, mode: str, deadline: float) -> None:
+    """Send `request` in the SYN when a cookie is cached; otherwise after the handshake.
+
+    On a non-blocking socket without a cookie the kernel sends a SYN with a cookie request and
+    answers EINPROGRESS: the data then goes out once the connection is established.
+    """
+    try:
+        if mode == "sendto":
+            sent = s.sendto(request, socket.MSG_FASTOPEN, addr)
+        else:
+            s.setsockopt(socket.IPPROTO_TCP, TCP_FASTOPEN_CONNECT, 1)
+            s.connect(addr)  # returns at once: the SYN leaves with the first write
+            sent = s.send(request)
+    except BlockingIOError:
+        sent = 0
+    if sent == len(request):
+        return
+    remaining = deadline - time.monotonic()
+    if remaining <= 0 or not select.select([], [s], [], remaining)[1]:
+        raise TimeoutError("connection not established before the deadline")
+    err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if err:
+        raise OSError(err, os.strerror(err))
+    s.setblocking(True)
+    s.settimeout(max(0.1, deadline - time.monotonic()))
+    s.sendall(request[sent:])
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,46 @@
+"""`netemu dns …`: look inside a lab's DNS (trace a resolution, flush a resolver's cache)."""
+
+from __future__ import annotations
+
+import click
+
+from ..dns import trace as trace_mod
+
+
+@click.group()
+def dns() -> None:
+    """Inspect the lab's DNS hierarchy."""
+
+
+@dns.command("trace")
+@click.argument("lab")
+@click.argument("node")
+@click.argument("name")
+@click.argument("qtype", metavar="[TYPE]", default="A")
+@click.option("--fresh", is_flag=True, help="Start from an empty cache, to see the whole path from the root.")
+def trace(lab: str, node: str, name: str, qtype: str, fresh: bool) -> None:
+    """Show the iterative path NODE's resolver takes for NAME: each server asked, its answer, timings, cache hits.
+
+    \b
+    Examples:
+      sudo netemu dns trace internet alice www.bob.com
+      sudo netemu dns trace internet alice bob.com MX --fresh
+    """
+    click.echo(trace_mod.render(trace_mod.trace(lab, node, name, qtype, fresh)))
+
+
+@dns.command("flush")
+@click.argument("lab")
+@click.argument("node")
+def flush(lab: str, node: str) -> None:
+    """Empty the cache of the resolver NODE uses.
+
+    \b
+    Example:
+      sudo netemu dns flush internet alice
+    """
+    resolver = trace_mod.flush(lab, node)
+    click.echo(f"flushed the cache of resolver {resolver}")
+
+
+commands = [dns]

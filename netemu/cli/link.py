@@ -1,0 +1,134 @@
+"""Link-emulation commands: doctor, link (set/down/up), check. Parse, call netemu.linkemu, print."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from ..errors import NotRootError, UsageError
+
+
+def _need_root(command: str) -> None:
+    if os.geteuid() != 0:
+        raise NotRootError(command)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def doctor(as_json: bool) -> None:
+    """Say how this machine emulates links: native, fallback or unavailable.
+
+    Probes in a throwaway network namespace (nothing on the host changes).
+
+    \b
+    Example:
+      sudo netemu doctor
+    """
+    _need_root("doctor")
+    from ..linkemu import doctor as doc
+
+    rows = doc.report(fresh=True)
+    if as_json:
+        click.echo(json.dumps([r.__dict__ for r in rows], indent=1))
+        return
+    colours = {doc.NATIVE: "green", doc.FALLBACK: "yellow", doc.MISSING: "red", doc.INFO: None}
+    click.echo("link emulation on this machine:")
+    for r in rows:
+        click.echo(f"  {r.feature:<26} " + click.style(f"{r.status:<11}", fg=colours[r.status]) + f" {r.how}")
+    missing = [r for r in rows if r.status == doc.MISSING]
+    if missing:
+        click.echo(f"\n{len(missing)} feature(s) unavailable: 'netemu up' refuses topologies that use them.")
+
+
+@click.command()
+@click.argument("lab")
+@click.argument("endpoint", required=False, metavar="NODE[:IF]")
+@click.argument("action", required=False, type=click.Choice(["set", "down", "up", "show"]), metavar="[set|down|up]")
+@click.option("--bandwidth", help="Rate limit, e.g. 10mbit ('none' removes it).")
+@click.option("--delay", help="One-way delay, e.g. 20ms (0 removes it).")
+@click.option("--jitter", help="Delay variation, e.g. 2ms (uniform ±).")
+@click.option("--loss", help="Random loss in percent, e.g. 1%.")
+@click.option("--queue", help="Buffer before the rate limit: packets (100) or bytes (64kb).")
+@click.option("--direction", type=click.Choice(["both", "out", "in"]), default="both", show_default=True,
+              help="out: traffic NODE:IF sends; in: traffic it receives.")
+@click.option("--clear", is_flag=True, help="Reset every impairment not given on this command line.")
+def link(lab: str, endpoint: str | None, action: str | None, bandwidth, delay, jitter, loss, queue, direction,
+         clear: bool) -> None:
+    """Show or change a running lab's links: impairments and faults.
+
+    \b
+    Examples:
+      sudo netemu link mylab                                  # impaired links
+      sudo netemu link mylab h1:eth0 set --delay 50ms --loss 1%
+      sudo netemu link mylab h1:eth0 set --bandwidth 2mbit --direction out
+      sudo netemu link mylab h1 set --clear                   # plain wire again
+      sudo netemu link mylab r1:eth1 down                     # pull the cable
+      sudo netemu link mylab r1:eth1 up
+    """
+    _need_root("link")
+    from ..linkemu import runtime, status
+
+    values = {"bandwidth": bandwidth, "delay": delay, "jitter": jitter, "loss": loss, "queue": queue}
+    given = any(v is not None for v in values.values()) or clear
+    if endpoint is None or action in (None, "show"):
+        if given:
+            raise UsageError("impairment options need an endpoint and 'set': netemu link LAB NODE:IF set --delay 20ms")
+        text = status.lines(lab)
+        click.echo("\n".join(text) if text else f"lab {lab}: no impaired or cut links")
+        return
+    if action == "set":
+        changes = runtime.parse_changes(values)
+        for line in runtime.set_impairment(lab, endpoint, changes, direction, clear):
+            click.echo(line)
+        return
+    if given:
+        raise UsageError(f"'{action}' takes no impairment options")
+    click.echo(runtime.set_admin(lab, endpoint, up=(action == "up")))
+
+
+@click.command()
+@click.argument("lab")
+@click.option("--seconds", default=3.0, show_default=True, help="Duration of each rate measurement.")
+@click.option("--json", "as_json", is_flag=True, help="Print the measurements as JSON.")
+def check(lab: str, seconds: float, as_json: bool) -> None:
+    """Measure RTT and rate on every impaired link; warn when off by more than 10 %.
+
+    Sends TCP probes (a few connects, then a few seconds of bulk data) between the link's IP
+    endpoints. Exit status 1 if any link deviates.
+
+    \b
+    Example:
+      sudo netemu check mylab
+    """
+    _need_root("check")
+    from ..linkemu import check as chk
+
+    results = chk.check(lab, rate_seconds=seconds)
+    if as_json:
+        click.echo(json.dumps([{**r.__dict__, "ok": r.ok} for r in results], indent=1))
+    elif not results:
+        click.echo(f"lab {lab}: no impaired links to check")
+    for r in results if not as_json else []:
+        head = f"links[{r.link}] {r.path}"
+        if r.skipped:
+            click.echo(f"{head}: skipped ({r.skipped})")
+            continue
+        rtt = (f"RTT {r.rtt_ms:.2f} ms (configured {r.rtt_expected_ms:.2f})" if r.rtt_ms is not None
+               else "RTT not measured")
+        click.echo(f"{head}: {rtt}")
+        for x in r.rates:
+            if "skipped" in x:
+                click.echo(f"  rate {x['from']} -> {x['to']}: skipped ({x['skipped']})")
+            else:
+                click.echo(f"  rate {x['from']} -> {x['to']}: {x['measured_mbit']:.2f} Mbit/s TCP payload "
+                           f"(expected {x['expected_mbit']:.2f})")
+        for w in r.warnings:
+            click.secho(f"  warning: {w}", fg="yellow")
+    if any(not r.ok for r in results):
+        sys.exit(1)
+
+
+commands = [doctor, link, check]

@@ -1,0 +1,134 @@
+"""Fidelity check: measure the RTT and rate each impaired link really gives, warn when off by > 10 %."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from ..labdir import locked
+from . import measure
+from .model import Impairment
+from .runtime import delayline_pid
+from .state import delay_queues, load
+
+TOLERANCE = 0.10
+_TCP_IP_HDRS = 52  # IPv4 20 + TCP 20 + timestamps 12
+_ETH = 14
+
+
+@dataclass
+class LinkCheck:
+    """What was configured and measured on one link."""
+
+    link: int
+    path: str  # 'a:eth0 -> b:eth0' (the probe's endpoints)
+    rtt_expected_ms: float | None = None
+    rtt_ms: float | None = None
+    rates: list[dict] = field(default_factory=list)  # {from, to, expected_mbit, measured_mbit, ok}
+    warnings: list[str] = field(default_factory=list)
+    skipped: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """No deviation found (a skipped link is not a failure)."""
+        return not self.warnings
+
+
+def _addr(end: dict, other: dict) -> tuple[str, str] | None:
+    """A pair of addresses (end's, other's) on a common subnet."""
+    for a in end["addresses"]:
+        ia = ipaddress.ip_interface(a)
+        for b in other["addresses"]:
+            ib = ipaddress.ip_interface(b)
+            if ia.version == ib.version and ib.ip in ia.network:
+                return str(ia.ip), str(ib.ip)
+    return None
+
+
+def _probe_path(state: dict, link: dict) -> tuple[dict, dict, list[tuple[int, int]]] | None:
+    """(P end, Q end, [(link index, direction P->Q)]): IP endpoints whose traffic crosses `link`.
+
+    A link into a switch is probed to another IP node on the same switch, across both links.
+    """
+    a, b = link["ends"]
+    if a["kind"] != "switch" and b["kind"] != "switch":
+        return a, b, [(link["index"], 0)]
+    if a["kind"] == "switch" and b["kind"] == "switch":
+        return None
+    ip_end, sw_i = (b, 0) if a["kind"] == "switch" else (a, 1)
+    sw = link["ends"][sw_i]["node"]
+    p_to_link_dir = 1 - sw_i  # ip_end sends: direction from ip_end's side
+    for other in state["links"]:
+        if other["index"] == link["index"]:
+            continue
+        for j, e in enumerate(other["ends"]):
+            peer = other["ends"][1 - j]
+            if e["node"] == sw and peer["kind"] != "switch" and _addr(ip_end, peer):
+                return ip_end, peer, [(link["index"], p_to_link_dir), (other["index"], j)]
+    return None
+
+
+def _imp(state: dict, index: int, d: int) -> Impairment:
+    link = next(x for x in state["links"] if x["index"] == index)
+    return Impairment.from_json(link["dirs"][d])
+
+
+def check(lab: str, rate_seconds: float = 3.0, rtt_samples: int = 15) -> list[LinkCheck]:
+    """Measure every impaired link of `lab`."""
+    with locked(lab):
+        state = load(lab)
+    out: list[LinkCheck] = []
+    line_dead = bool(delay_queues(state)) and delayline_pid(state) is None
+    for link in state["links"]:
+        imps = [Impairment.from_json(d) for d in link["dirs"]]
+        if all(i.empty for i in imps):
+            continue
+        ends = link["ends"]
+        res = LinkCheck(link["index"], f"{ends[0]['node']}:{ends[0]['ifname']} -- {ends[1]['node']}:{ends[1]['ifname']}")
+        out.append(res)
+        if link.get("admin", "up") != "up":
+            res.skipped = "link is down"
+            continue
+        found = _probe_path(state, link)
+        pair = _addr(found[0], found[1]) if found else None
+        if not found or not pair:
+            res.skipped = "no pair of IP addresses on a common subnet across this link"
+            continue
+        p, q, hops = found
+        res.path = f"{p['node']}:{p['ifname']} -> {q['node']}:{q['ifname']}"
+        fwd = [_imp(state, i, d) for i, d in hops]
+        rev = [_imp(state, i, 1 - d) for i, d in hops]
+        if line_dead and any(i.delays for i in fwd + rev):
+            res.warnings.append("the delay line is not running: delayed links pass undelayed")
+        expected = sum(i.delay_us for i in fwd + rev) / 1000
+        lossy = any(i.loss_pct for i in fwd + rev)
+        samples = measure.handshake_rtts(p["ns"], q["ns"], pair[1], count=rtt_samples)
+        rtt = measure.median(samples)
+        res.rtt_expected_ms = expected
+        res.rtt_ms = round(rtt * 1000, 3) if rtt is not None else None
+        if rtt is None:
+            res.warnings.append("no TCP connection succeeded")
+        elif expected > 0 and abs(rtt * 1000 - expected) > TOLERANCE * expected:
+            res.warnings.append(f"RTT {rtt * 1000:.1f} ms, configured {expected:.1f} ms "
+                                f"({(rtt * 1000 / expected - 1) * 100:+.0f}%)")
+        for sender, receiver, imps_dir, addr in ((p, q, fwd, pair[1]), (q, p, rev, pair[0])):
+            rates = [i.bandwidth for i in imps_dir if i.bandwidth]
+            if not rates:
+                continue
+            mtu = link["mtu"]
+            expected_bps = min(rates) * (mtu - _TCP_IP_HDRS) / (mtu + _ETH)
+            entry = {"from": f"{sender['node']}:{sender['ifname']}", "to": f"{receiver['node']}:{receiver['ifname']}",
+                     "expected_mbit": round(expected_bps / 1e6, 3)}
+            if lossy:
+                entry["skipped"] = "loss configured: TCP cannot fill the link"
+                res.rates.append(entry)
+                continue
+            seconds = max(rate_seconds, 30 * expected / 1000)
+            bps = measure.goodput(sender["ns"], receiver["ns"], addr, seconds=seconds)
+            entry["measured_mbit"] = round(bps / 1e6, 3)
+            entry["ok"] = abs(bps - expected_bps) <= TOLERANCE * expected_bps
+            if not entry["ok"]:
+                res.warnings.append(f"rate {entry['from']} -> {entry['to']}: {bps / 1e6:.2f} Mbit/s of TCP payload, "
+                                    f"expected {expected_bps / 1e6:.2f} ({(bps / expected_bps - 1) * 100:+.0f}%)")
+            res.rates.append(entry)
+    return out

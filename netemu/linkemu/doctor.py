@@ -1,0 +1,60 @@
+"""`netemu doctor`: what this machine does for each link feature — native, fallback, or unavailable."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from . import caps as capsmod
+
+NATIVE, FALLBACK, MISSING, INFO = "native", "fallback", "unavailable", "info"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the report."""
+
+    feature: str
+    status: str  # NATIVE, FALLBACK, MISSING or INFO
+    how: str
+
+
+def report(fresh: bool = True) -> list[Row]:
+    """Probe the machine and say how each link feature would be done."""
+    c = capsmod.probe(fresh=fresh)
+    rows: list[Row] = []
+    netem_why = c.why("netem")
+    if c.netem:
+        rows += [Row("delay, jitter", NATIVE, "netem on the sender's egress"),
+                 Row("loss", NATIVE, "netem on the sender's egress")]
+    else:
+        if c.delay_line:
+            rt = "SCHED_FIFO" if c.realtime else "normal priority (no SCHED_FIFO: expect a wider p99)"
+            rows.append(Row("delay, jitter", FALLBACK,
+                            f"NFQUEUE userspace delay line at the receiver's PREROUTING, {rt} "
+                            f"(netem: {netem_why})"))
+            if not c.delay_line6:
+                rows.append(Row("delay on IPv6", MISSING, f"ip6tables NFQUEUE: {c.why('ip6tables_nfqueue')}"))
+        else:
+            why = c.why("iptables_nfqueue") or c.why("nfqueue_socket") or c.why("iptables_restore")
+            rows.append(Row("delay, jitter", MISSING, f"netem: {netem_why}; NFQUEUE: {why}"))
+        if c.random_drop:
+            rows.append(Row("loss", FALLBACK, "iptables statistic match (random DROP) at the receiver"))
+        else:
+            rows.append(Row("loss", MISSING, f"netem: {netem_why}; statistic: {c.why('iptables_statistic')}"))
+        if c.bridge_hook:
+            rows.append(Row("delay/loss into a switch", FALLBACK, "br_netfilter + physdev in the switch namespace"))
+        else:
+            rows.append(Row("delay/loss into a switch", MISSING,
+                            c.why("br_netfilter") or c.why("iptables_physdev")))
+    if c.rate:
+        rows.append(Row("bandwidth, queue", NATIVE, "tbf on the sender's egress"
+                        + (" (netem's child when delayed)" if c.netem else "")))
+    else:
+        rows.append(Row("bandwidth, queue", MISSING, f"tbf: {c.why('tbf')}"))
+    rows.append(Row("link down/up", NATIVE, "interface admin state (carrier loss at the far end)"))
+    forced = os.environ.get(capsmod.BACKEND_ENV)
+    if forced:
+        rows.append(Row("backend", INFO, f"forced to {forced} by {capsmod.BACKEND_ENV}"))
+    rows.append(Row("kernel", INFO, os.uname().release))
+    return rows

@@ -1,0 +1,111 @@
+"""The link-emulation feature: the keys it owns, its plan and its preflight."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from ..errors import MissingFeatureError
+from ..features import Feature
+from ..model import Topology
+from ..ops import Op, RunCommand, StartProcess, Sysctl, WriteFile
+from . import caps as capsmod
+from . import render
+from .model import LinkEmu
+from .parse import LINK_KEYS, parse
+from .state import build, delay_queues, dumps, state_path
+
+DELAYLINE = str(Path(__file__).with_name("delayline.py"))
+PROCESS = "linkemu-delay"
+READY = "linkemu-delay.ready"
+
+
+def delayline_argv(state_file: str) -> tuple[str, ...]:
+    """The command line of a lab's delay-line process."""
+    return (sys.executable, DELAYLINE, state_file)
+
+
+def plan(topo: Topology, model: LinkEmu) -> list[Op]:
+    """Operations that impair the lab's links, run after links, addresses and routes exist."""
+    if not model.links:
+        return []  # runtime changes build the state from the saved topology when needed
+    st = build(topo, model, capsmod.backend())
+    path = state_path(topo.name)
+    ops: list[Op] = [WriteFile(path, dumps(st))]
+    for ns, lines in render.tc_batches(st).items():
+        ops.append(RunCommand(ns, ("tc", "-batch", "-"), "\n".join(lines) + "\n"))
+    for ns in render.needs_bridge_hook(st):
+        ops.append(Sysctl(ns, "net.bridge.bridge-nf-call-iptables", "1"))
+        if st["ipv6"]:
+            ops.append(Sysctl(ns, "net.bridge.bridge-nf-call-ip6tables", "1"))
+    queues = delay_queues(st)
+    if queues:
+        # Started before the rules, so no packet is hooked before its queue is bound.
+        ops.append(StartProcess(queues[0]["ns"], PROCESS, delayline_argv(path),
+                                os.path.join(st["run_dir"], READY)))
+    for ns in render.hook_namespaces(st):
+        text = render.restore_text(st, ns, with_jump=True)
+        has_rules = text is not None and "\n-A " + render.CHAIN in text
+        if not has_rules:
+            continue
+        ops.append(RunCommand(ns, ("iptables-restore", "--noflush"), text))
+        if st["ipv6"]:
+            ops.append(RunCommand(ns, ("ip6tables-restore", "--noflush"), text))
+    return ops
+
+
+def problems(model: LinkEmu, caps: capsmod.Caps, topo: Topology | None = None) -> list[str]:
+    """What the lab needs that this machine lacks (empty: it can run)."""
+    needs = model.needs()
+    out: list[str] = []
+    if "bandwidth" in needs and not caps.rate:
+        out.append(f"bandwidth limits need the tbf qdisc: {caps.why('tbf')}")
+    if capsmod.backend(caps) == "netem":
+        return out
+    if needs & {"delay", "jitter"} and not caps.delay_line:
+        why = caps.why("iptables_nfqueue") or caps.why("nfqueue_socket") or caps.why("iptables_restore")
+        out.append(f"delay and jitter need netem (missing: {caps.why('netem')}) or NFQUEUE for the "
+                   f"userspace delay line (missing: {why})")
+    if "loss" in needs and not caps.random_drop:
+        out.append(f"loss needs netem (missing: {caps.why('netem')}) or the iptables statistic match "
+                   f"(missing: {caps.why('iptables_statistic')})")
+    if topo is not None:
+        by_index = {link.index: link for link in topo.links}
+        ipv6 = False
+        into_switch = []
+        for li in model.links:
+            link = by_index[li.link]
+            for imp, receiver in ((li.ab, link.b), (li.ba, link.a)):
+                if not (imp.delays or imp.loss_pct):
+                    continue
+                if topo.node(receiver.node).is_switch:
+                    into_switch.append(f"links[{li.link}] into {receiver.node}")
+                ipv6 |= any(a.version == 6 for a in (*link.a.addresses, *link.b.addresses))
+        if into_switch and not caps.bridge_hook:
+            why = caps.why("br_netfilter") or caps.why("iptables_physdev")
+            out.append(f"delay or loss on traffic entering a switch ({', '.join(into_switch[:3])}) needs "
+                       f"br_netfilter and the physdev match without netem: {why}")
+        if ipv6 and needs & {"delay", "jitter"} and not caps.delay_line6:
+            out.append(f"delay on IPv6 traffic needs ip6tables NFQUEUE: {caps.why('ip6tables_nfqueue')}")
+    return out
+
+
+def preflight(topo: Topology, model: LinkEmu) -> list[str]:
+    """Problems with this machine, checked before `up` creates anything."""
+    if not model.links:
+        return []
+    try:
+        caps = capsmod.probe()
+    except MissingFeatureError as e:
+        return [str(e)]
+    return problems(model, caps, topo)
+
+
+FEATURE = Feature(
+    name="linkemu",
+    link_keys=LINK_KEYS,
+    parse=parse,
+    plan=plan,
+    preflight=preflight,
+)

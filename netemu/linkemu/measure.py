@@ -1,0 +1,175 @@
+"""In-process measurements between two namespaces: TCP handshake RTT, TCP goodput, UDP one-way delay and loss.
+
+Each socket is created with the calling thread inside its namespace (netns.entered) and keeps
+that namespace for life, so one process measures between any two nodes without `ip netns exec`.
+Both ends share the machine's monotonic clock, so one-way delays are exact.
+"""
+
+from __future__ import annotations
+
+import socket
+import statistics
+import struct
+import threading
+import time
+
+from ..kernel import netns
+
+
+def _family(addr: str) -> int:
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def _sock(ns: str, family: int, kind: int) -> socket.socket:
+    with netns.entered(ns):
+        return socket.socket(family, kind)
+
+
+def handshake_rtts(client_ns: str, server_ns: str, server_addr: str, count: int = 15,
+                   timeout: float = 3.0, pause: float = 0.01) -> list[float]:
+    """Seconds taken by each of `count` TCP connects (one RTT each); failed connects are left out."""
+    fam = _family(server_addr)
+    srv = _sock(server_ns, fam, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((server_addr, 0))
+    srv.listen(128)
+    port = srv.getsockname()[1]
+    stop = threading.Event()
+
+    def acceptor():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+                c.close()
+            except OSError:
+                pass
+
+    t = threading.Thread(target=acceptor, daemon=True)
+    t.start()
+    out = []
+    try:
+        for _ in range(count):
+            c = _sock(client_ns, fam, socket.SOCK_STREAM)
+            c.settimeout(timeout)
+            t0 = time.perf_counter()
+            try:
+                c.connect((server_addr, port))
+                out.append(time.perf_counter() - t0)
+            except OSError:
+                pass
+            finally:
+                c.close()
+            time.sleep(pause)
+    finally:
+        stop.set()
+        t.join(1)
+        srv.close()
+    return out
+
+
+def goodput(sender_ns: str, receiver_ns: str, receiver_addr: str, seconds: float = 3.0,
+            warmup: float = 0.5) -> float:
+    """Bits per second of TCP payload received after `warmup`, over `seconds` of bulk sending."""
+    fam = _family(receiver_addr)
+    srv = _sock(receiver_ns, fam, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((receiver_addr, 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    result: dict[str, float] = {}
+
+    def receiver():
+        srv.settimeout(seconds + 10)
+        conn, _ = srv.accept()
+        conn.settimeout(2.0)
+        buf = bytearray(1 << 18)
+        start = time.monotonic()
+        counted = 0
+        t_first = t_last = None
+        try:
+            while True:
+                n = conn.recv_into(buf)
+                if not n:
+                    break
+                now = time.monotonic()
+                if now - start >= warmup:
+                    if t_first is None:
+                        t_first = now
+                    else:
+                        counted += n
+                    t_last = now
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        if t_first is not None and t_last is not None and t_last > t_first:
+            result["bps"] = counted * 8 / (t_last - t_first)
+
+    t = threading.Thread(target=receiver, daemon=True)
+    t.start()
+    c = _sock(sender_ns, fam, socket.SOCK_STREAM)
+    try:
+        c.settimeout(5.0)
+        c.connect((receiver_addr, port))
+        chunk = b"\0" * (1 << 16)
+        end = time.monotonic() + seconds + warmup
+        while time.monotonic() < end:
+            c.sendall(chunk)
+    finally:
+        c.close()
+        t.join(seconds + 15)
+        srv.close()
+    return result.get("bps", 0.0)
+
+
+def one_way(sender_ns: str, receiver_ns: str, receiver_addr: str, count: int = 200,
+            interval: float = 0.01, wait: float = 1.0) -> tuple[list[float], int]:
+    """UDP one-way delays in seconds of the datagrams that arrived, and how many were sent."""
+    fam = _family(receiver_addr)
+    rx = _sock(receiver_ns, fam, socket.SOCK_DGRAM)
+    rx.bind((receiver_addr, 0))
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    port = rx.getsockname()[1]
+    tx = _sock(sender_ns, fam, socket.SOCK_DGRAM)
+    delays: list[float] = []
+    done = threading.Event()
+
+    def receiver():
+        rx.settimeout(0.1)
+        while not done.is_set():
+            try:
+                data = rx.recv(64)
+            except OSError:
+                continue
+            delays.append(time.monotonic() - struct.unpack("d", data[:8])[0])
+
+    t = threading.Thread(target=receiver, daemon=True)
+    t.start()
+    try:
+        nxt = time.monotonic()
+        for _ in range(count):
+            tx.sendto(struct.pack("d", time.monotonic()) + b"x" * 56, (receiver_addr, port))
+            nxt += interval
+            time.sleep(max(0.0, nxt - time.monotonic()))
+        time.sleep(wait)
+    finally:
+        done.set()
+        t.join(1)
+        rx.close()
+        tx.close()
+    return delays, count
+
+
+def median(xs: list[float]) -> float | None:
+    """The median, or None for no samples."""
+    return statistics.median(xs) if xs else None
+
+
+def percentile(xs: list[float], p: float) -> float | None:
+    """The p-th percentile (nearest rank), or None for no samples."""
+    if not xs:
+        return None
+    s = sorted(xs)
+    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
+    return s[k]

@@ -1,0 +1,285 @@
+"""Change a running lab's links: impairments (`netemu link … set`) and faults (`… down|up`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import time
+
+from ..errors import KernelError, MissingFeatureError, UsageError
+from ..kernel import procs
+from ..labdir import LabDir, locked
+from . import caps as capsmod
+from . import render, units, validate
+from .feature import PROCESS, READY, delayline_argv, problems
+from .model import FIELDS, Impairment, LinkEmu, LinkImpairment
+from .state import CHAIN, delay_queues, directions, find_end, load, save, state_path
+
+DIRECTIONS = ("both", "out", "in")
+_PARSERS = {
+    "bandwidth": units.rate,
+    "delay": lambda v: units.time_us(v, "delay"),
+    "jitter": lambda v: units.time_us(v, "jitter"),
+    "loss": units.percent,
+    "queue": units.queue,
+}
+_ATTR = {"bandwidth": "bandwidth", "delay": "delay_us", "jitter": "jitter_us", "loss": "loss_pct", "queue": "queue"}
+_NONE = ("none", "off")
+
+
+def parse_changes(values: dict[str, str | None]) -> dict[str, object]:
+    """CLI values -> Impairment field changes; 'none'/'off' (or 0) clears a field. UsageError if invalid."""
+    out: dict[str, object] = {}
+    errors = []
+    for key, raw in values.items():
+        if raw is None:
+            continue
+        if key not in FIELDS:
+            raise UsageError(f"unknown impairment {key!r} (use {', '.join(FIELDS)})")
+        attr = _ATTR[key]
+        if str(raw).strip().lower() in _NONE or (key in ("bandwidth",) and str(raw).strip() == "0"):
+            out[attr] = None if key in ("bandwidth", "queue") else (0.0 if key == "loss" else 0)
+            continue
+        value, problem, hint = _PARSERS[key](raw)
+        if problem:
+            errors.append(f"--{key}: {problem}" + (f" (hint: {hint})" if hint else ""))
+            continue
+        out[attr] = value
+    if errors:
+        raise UsageError("\n".join(errors))
+    return out
+
+
+def _split_endpoint(endpoint: str) -> tuple[str, str | None]:
+    node, _, ifname = endpoint.partition(":")
+    return node, ifname or None
+
+
+def set_impairment(lab: str, endpoint: str, changes: dict[str, object], direction: str = "both",
+                   clear: bool = False) -> list[str]:
+    """Change the impairments of the link at NODE[:IF]; returns one line per changed direction.
+
+    `direction`: 'out' is traffic sent by NODE:IF, 'in' traffic it receives, 'both' both.
+    With `clear`, unspecified fields reset to none.
+    """
+    if direction not in DIRECTIONS:
+        raise UsageError(f"direction must be one of {', '.join(DIRECTIONS)}")
+    with locked(lab):
+        state = load(lab)
+        link, end = find_end(state, *_split_endpoint(endpoint))
+        dirs = {"both": (0, 1), "out": (end,), "in": (1 - end,)}[direction]
+        new_dirs = list(link["dirs"])
+        out_lines = []
+        for d in dirs:
+            old = Impairment() if clear else Impairment.from_json(link["dirs"][d])
+            imp = dataclasses.replace(old, **changes)
+            bad = [p for p in validate.problems(imp, link["mtu"]) if not p.warning]
+            if bad:
+                raise UsageError("; ".join(f"--{p.field}: {p.message}" + (f" (hint: {p.hint})" if p.hint else "")
+                                           for p in bad))
+            new_dirs[d] = imp.to_json()
+            sender, receiver = link["ends"][d], link["ends"][1 - d]
+            out_lines.append(f"links[{link['index']}] {sender['node']}:{sender['ifname']} -> "
+                             f"{receiver['node']}:{receiver['ifname']}: {imp.describe()}")
+        new = json.loads(json.dumps(state))
+        new_link = next(x for x in new["links"] if x["index"] == link["index"])
+        new_link["dirs"] = new_dirs
+        _resolve_backend(new, new_link)
+        new["generation"] = state.get("generation", 0) + 1
+        _apply(state, new, link["index"])
+    return out_lines
+
+
+def _resolve_backend(state: dict, link: dict) -> None:
+    """Pick the backend on first use and refuse what this machine cannot do."""
+    caps = capsmod.probe()
+    if state["backend"] == "auto":
+        state["backend"] = capsmod.backend(caps)
+    imps = [Impairment.from_json(d) for d in link["dirs"]]
+    model = LinkEmu((LinkImpairment(link["index"], imps[0], imps[1]),))
+    found = problems(model, caps)
+    for d, imp in enumerate(imps):
+        receiver = link["ends"][1 - d]
+        if state["backend"] == "fallback" and receiver["kind"] == "switch" and (imp.delays or imp.loss_pct) \
+                and not caps.bridge_hook:
+            found.append(f"delay or loss into switch {receiver['node']} needs br_netfilter and physdev: "
+                         f"{caps.why('br_netfilter') or caps.why('iptables_physdev')}")
+    if found:
+        raise MissingFeatureError("; ".join(found))
+
+
+def _apply(old: dict, new: dict, index: int) -> None:
+    """Move the kernel from `old` to `new` for link `index`, then save `new`."""
+    link = next(x for x in new["links"] if x["index"] == index)
+    ds = [d for d in directions(new) if d.link == index]
+    os.makedirs(new["run_dir"], exist_ok=True)
+    save(new)
+    for d in ds:
+        lines = render.tc_lines(d, new["backend"], link["mtu"], runtime=True)
+        for line in lines:
+            res = procs.run(d.sender["ns"], ["tc", *line.split()])
+            if res.returncode != 0 and not line.startswith("qdisc del"):
+                raise KernelError(f"tc {line} in {d.sender['ns']}", res.stderr.strip())
+    if new["backend"] == "fallback":
+        for ns in render.needs_bridge_hook(new):
+            _run(ns, ["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1"])
+            if new["ipv6"]:
+                _run(ns, ["sysctl", "-qw", "net.bridge.bridge-nf-call-ip6tables=1"])
+        sync_delayline(new)
+        for ns in {d.hook_ns for d in ds}:
+            _restore_chain(new, ns)
+
+
+def _run(ns: str, argv: list[str], stdin: str | None = None) -> None:
+    res = procs.run(ns, argv, stdin)
+    if res.returncode != 0:
+        raise KernelError(f"{' '.join(argv)} in {ns}", (res.stderr or res.stdout).strip()[:500])
+
+
+def _restore_chain(state: dict, ns: str) -> None:
+    """Rewrite the lab's chain in `ns` (both families) and make sure PREROUTING jumps to it."""
+    text = render.restore_text(state, ns, with_jump=False) or f"*raw\n:{CHAIN} - [0:0]\nCOMMIT\n"
+    tools = [("iptables", "iptables-restore")] + ([("ip6tables", "ip6tables-restore")] if state["ipv6"] else [])
+    jump = ["PREROUTING", "-m", "comment", "--comment", "netemu-linkemu", "-j", CHAIN]
+    for tool, restore in tools:
+        _run(ns, [restore, "--noflush"], text)
+        if procs.run(ns, [tool, "-w", "5", "-t", "raw", "-C", *jump]).returncode != 0:
+            _run(ns, [tool, "-w", "5", "-t", "raw", "-A", *jump])
+
+
+# --- the delay-line process -------------------------------------------------------------
+def delayline_pid(state: dict) -> int | None:
+    """The pid of the lab's delay line if it is running."""
+    ready = os.path.join(state["run_dir"], READY)
+    try:
+        pid = int(open(ready).read().split()[0])
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            if b"delayline" not in f.read():
+                return None
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if procs.alive(pid, None) else None
+
+
+def _ready_generation(state: dict) -> int | None:
+    try:
+        return int(open(os.path.join(state["run_dir"], READY)).read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def sync_delayline(state: dict, timeout: float = 10.0) -> int | None:
+    """Make the delay line serve exactly the state's queues: reload, start or stop it. Returns its pid."""
+    queues = delay_queues(state)
+    pid = delayline_pid(state)
+    if not queues:
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+        return None
+    if pid is not None:
+        os.kill(pid, signal.SIGHUP)
+    else:
+        logs = LabDir(state["lab"]).logs
+        logs.mkdir(parents=True, exist_ok=True)
+        proc = procs.start(queues[0]["ns"], delayline_argv(state_path(state["lab"])), str(logs / f"{PROCESS}.log"))
+        pid = proc.pid  # the `ip netns exec` wrapper execs into python: same pid
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _ready_generation(state) == state.get("generation", 0) and delayline_pid(state):
+            return delayline_pid(state)
+        time.sleep(0.01)
+    raise KernelError("delay line reload", f"not ready after {timeout:.0f} s; see {LabDir(state['lab']).logs}")
+
+
+# --- faults: link down / up -----------------------------------------------------------------
+def _json(ns: str, argv: list[str]) -> list[dict]:
+    res = procs.run(ns, argv)
+    if res.returncode != 0:
+        raise KernelError(f"{' '.join(argv)} in {ns}", res.stderr.strip())
+    return json.loads(res.stdout or "[]")
+
+
+def _snapshot(end: dict) -> dict:
+    """Routes and permanent neighbours through an interface: the kernel deletes them when it goes down."""
+    ns, dev = end["ns"], end["ifname"]
+    routes = []
+    for fam in ("-4", "-6"):
+        for r in _json(ns, ["ip", "-j", fam, "route", "show", "table", "all", "dev", dev]):
+            if r.get("protocol") == "kernel" or r.get("table") == "local" or r.get("type", "unicast") != "unicast":
+                continue
+            routes.append({"family": fam, **r})
+    neigh = [n for n in _json(ns, ["ip", "-j", "neigh", "show", "dev", dev, "nud", "permanent"])]
+    return {"routes": routes, "neighbours": neigh}
+
+
+def _restore(end: dict, saved: dict) -> None:
+    ns, dev = end["ns"], end["ifname"]
+    for n in saved.get("neighbours", []):
+        if n.get("lladdr"):
+            _run(ns, ["ip", "neigh", "replace", n["dst"], "lladdr", n["lladdr"], "dev", dev, "nud", "permanent"])
+    for r in saved.get("routes", []):
+        argv = ["ip", r["family"], "route", "replace", r["dst"]]
+        if r.get("gateway"):
+            argv += ["via", r["gateway"]]
+        argv += ["dev", dev]
+        for key, word in (("metric", "metric"), ("table", "table"), ("protocol", "proto"), ("prefsrc", "src")):
+            if r.get(key) not in (None, ""):
+                argv += [word, str(r[key])]
+        if r.get("scope") and r["scope"] != "global":
+            argv += ["scope", r["scope"]]
+        _run(ns, argv)
+
+
+def _wait_carrier(ends: list[dict], timeout: float) -> None:
+    """Wait (bounded) until both veth ends report carrier, so traffic flows when `up` returns."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = [_json(e["ns"], ["ip", "-j", "link", "show", "dev", e["ifname"]]) for e in ends]
+        if all(s and "NO-CARRIER" not in s[0].get("flags", []) and "UP" in s[0].get("flags", []) for s in states):
+            return
+        time.sleep(0.02)
+
+
+def set_admin(lab: str, endpoint: str, up: bool) -> str:
+    """Cut (`up=False`) or restore the link at NODE[:IF], like pulling and replugging its cable.
+
+    One end is set down, so the other sees its carrier go. A switch end is preferred (it has no
+    routes); otherwise the named end's static routes and permanent neighbours, which the kernel
+    deletes when an interface goes down, are saved first and put back by `up`.
+    """
+    with locked(lab):
+        state = load(lab)
+        link, end = find_end(state, *_split_endpoint(endpoint))
+        ends = link["ends"]
+        name = f"links[{link['index']}] {ends[0]['node']}:{ends[0]['ifname']} -- {ends[1]['node']}:{ends[1]['ifname']}"
+        if not up:
+            if link.get("admin", "up") == "down":
+                return f"{name} is already down"
+            which = next((i for i, e in enumerate(ends) if e["kind"] == "switch"), end)
+            target = ends[which]
+            link["saved"] = {} if target["kind"] == "switch" else _snapshot(target)
+            if target["kind"] != "switch" and state.get("ipv6"):
+                procs.run(target["ns"], ["sysctl", "-qw", f"net.ipv6.conf.{target['ifname']}.keep_addr_on_down=1"])
+            link["admin"], link["down_end"] = "down", which
+            os.makedirs(state["run_dir"], exist_ok=True)
+            save(state)
+            _run(target["ns"], ["ip", "link", "set", target["ifname"], "down"])
+            return f"{name} is down ({target['node']}:{target['ifname']} set down)"
+        if link.get("admin", "up") == "up":
+            return f"{name} is already up"
+        target = ends[link.get("down_end", end)]
+        _run(target["ns"], ["ip", "link", "set", target["ifname"], "up"])
+        _wait_carrier(ends, timeout=2.0)
+        _restore(target, link.get("saved", {}))
+        link["admin"] = "up"
+        link.pop("saved", None)
+        link.pop("down_end", None)
+        save(state)
+        return f"{name} is up"
+
+
+def exists(lab: str) -> bool:
+    """Whether the lab has link-emulation state on disk."""
+    return os.path.exists(state_path(lab))

@@ -1,0 +1,74 @@
+"""Link emulation of a running lab, for `netemu status` and `netemu link LAB`."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from .model import Impairment
+from .runtime import delayline_pid
+from .state import delay_queues, state_path
+
+
+def describe(lab: str) -> dict:
+    """Impaired or cut links of `lab` and the delay line's health; empty 'links' if none.
+
+    {"backend": "fallback", "links": [{"link": 0, "admin": "up", "ends": ["a:eth0", "b:eth0"],
+      "directions": [{"from": "a:eth0", "to": "b:eth0", "impairment": "20ms", ...}]}],
+     "delay_line": {"needed": true, "running": true, "pid": 123, "queues": [...]}}
+    """
+    try:
+        with open(state_path(lab)) as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        return {"backend": None, "links": [], "delay_line": {"needed": False, "running": False}}
+    links = []
+    for link in state["links"]:
+        imps = [Impairment.from_json(d) for d in link["dirs"]]
+        if all(i.empty for i in imps) and link.get("admin", "up") == "up":
+            continue
+        ends = [f"{e['node']}:{e['ifname']}" for e in link["ends"]]
+        links.append({
+            "link": link["index"],
+            "admin": link.get("admin", "up"),
+            "ends": ends,
+            "directions": [
+                {"from": ends[d], "to": ends[1 - d], "impairment": imps[d].describe(), **imps[d].to_json()}
+                for d in (0, 1)
+            ],
+        })
+    needed = bool(delay_queues(state))
+    pid = delayline_pid(state)
+    line: dict = {"needed": needed, "running": pid is not None, "pid": pid}
+    try:
+        with open(os.path.join(state["run_dir"], "linkemu-delay.stats.json")) as f:
+            stats = json.load(f)
+        line["queues"] = stats.get("queues", [])
+        line["overruns"] = stats.get("overruns", 0)
+    except (OSError, ValueError):
+        pass
+    return {"backend": state["backend"], "links": links, "delay_line": line}
+
+
+def lines(lab: str) -> list[str]:
+    """describe() as text lines for `netemu status`."""
+    d = describe(lab)
+    if not d["links"]:
+        return []
+    how = "netem" if d["backend"] == "netem" else "fallback: NFQUEUE delay line, iptables loss"
+    out = [f"link emulation ({how}):"]
+    for link in d["links"]:
+        state = "" if link["admin"] == "up" else "  [DOWN]"
+        out.append(f"  links[{link['link']}] {link['ends'][0]} -- {link['ends'][1]}{state}")
+        for x in link["directions"]:
+            out.append(f"    {x['from']} -> {x['to']}: {x['impairment']}")
+    dl = d["delay_line"]
+    if dl["needed"]:
+        if dl["running"]:
+            held = sum(q.get("held", 0) for q in dl.get("queues", []))
+            late = sum(q.get("late_releases", 0) for q in dl.get("queues", []))
+            out.append(f"  delay line: running (pid {dl['pid']}), {held} packet(s) held, {late} late release(s)")
+        else:
+            out.append("  delay line: NOT RUNNING: delayed links pass undelayed "
+                       "(restart: netemu link LAB NODE:IF set)")
+    return out

@@ -1,0 +1,1 @@
+"""The built-in scenarios; each is also an example of the scenario API."""

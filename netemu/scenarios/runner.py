@@ -1,0 +1,157 @@
+"""Running a scenario: choose the topology and nodes, check requirements, bring up, measure,
+undo, tear down, write the report."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import NetemuError, NotRootError, UsageError
+from ..model import Topology
+from ..parse import topology_from_text
+from . import paths, report
+from .api import Context, RequirementError, Result, Scenario, Setup
+from .registry import topology_text
+
+
+@dataclass
+class RunOptions:
+    """How to run a scenario."""
+
+    quick: bool = False  # fewer repetitions, shorter waits (tests, CI)
+    lab: str | None = None  # a lab already up to run on (nothing is brought up or down)
+    topology: str | None = None  # a topology file instead of the scenario's default
+    nodes: dict[str, str] = field(default_factory=dict)  # role -> node name overrides
+    report_dir: str | None = None  # default: ./netemu-reports/SCENARIO-TIMESTAMP
+    lab_name: str | None = None  # bring the topology up under this lab name (unique names in tests)
+    params: dict[str, Any] = field(default_factory=dict)  # scenario-specific options
+
+
+def _rename(text: str, name: str, source: str) -> str:
+    data = yaml.safe_load(text)
+    data["name"] = name
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def resolve_topology(scenario: Scenario, options: RunOptions) -> tuple[Topology, str, str]:
+    """The topology to bring up (validated), its YAML text and where it came from; touches nothing."""
+    if options.topology:
+        path = Path(options.topology)
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise UsageError(f"cannot read topology {options.topology}: {e.strerror}") from None
+        source = str(path)
+    else:
+        text, source = topology_text(scenario)
+    topo = topology_from_text(text, source)  # errors carry the original file's line numbers
+    if options.lab_name and options.lab_name != topo.name:
+        text = _rename(text, options.lab_name, source)
+        topo = topology_from_text(text, source)
+    return topo, text, source
+
+
+def resolve_roles(scenario: Scenario, topo: Topology, overrides: dict[str, str]) -> dict[str, str]:
+    """role -> node, the scenario's defaults with the user's overrides; UsageError if unusable."""
+    roles = dict(scenario.roles)
+    unknown = [r for r in overrides if r not in roles]
+    if unknown:
+        raise UsageError(f"scenario {scenario.name!r} has no role {', '.join(map(repr, unknown))} "
+                         f"(its roles: {', '.join(roles) or 'none'})")
+    roles.update(overrides)
+    names = {n.name for n in topo.nodes}
+    problems = []
+    for role, node in roles.items():
+        if node not in names:
+            problems.append(f"{role}: lab {topo.name!r} has no node {node!r} (nodes: {', '.join(sorted(names))}); "
+                            f"choose one with --node {role}=NAME")
+        elif topo.node(node).is_switch:
+            problems.append(f"{role}: {node!r} is a switch (no IP stack)")
+    if problems:
+        raise RequirementError(scenario.name, topo.name, problems)
+    return roles
+
+
+def check_requirements(scenario: Scenario, setup: Setup) -> None:
+    """Raise RequirementError listing every problem the scenario finds with this topology."""
+    try:
+        problems = scenario.requirements(setup)
+    except paths.PathError as e:
+        problems = [str(e)]
+    if problems:
+        raise RequirementError(scenario.name, setup.topology.name, problems)
+
+
+def _default_report_dir(scenario: Scenario) -> str:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return os.path.join("netemu-reports", f"{scenario.name}-{stamp}")
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt, so the cleanup runs as for Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def run(scenario: Scenario, options: RunOptions | None = None, lab_class: Any = None) -> Result:
+    """Run a scenario end to end and return its Result (report written; the caller prints it)."""
+    options = options or RunOptions()
+    if os.geteuid() != 0:
+        raise NotRootError("run")
+    if lab_class is None:
+        from ..lab import Lab as lab_class
+    attached = None
+    if options.lab:
+        if options.topology or options.lab_name:
+            raise UsageError("--lab runs on a lab that is already up: do not give a topology as well")
+        attached = lab_class.attach(options.lab)
+        topo, text, source = attached.topology, None, None
+    else:
+        topo, text, source = resolve_topology(scenario, options)
+    roles = resolve_roles(scenario, topo, options.nodes)
+    setup = Setup(topo, roles, {"quick": options.quick, **options.params})
+    check_requirements(scenario, setup)  # before anything is touched
+
+    result = Result(scenario.name, scenario.description, topo.name, source, roles, options.quick,
+                    started=datetime.datetime.now().isoformat(timespec="seconds"))
+    t0 = time.monotonic()
+    with _sigterm_as_interrupt():
+        lab = attached or lab_class.up(topo, text)
+        ctx = Context(lab, setup, result)
+        try:
+            scenario.run(ctx)
+        except NetemuError as e:
+            result.error = str(e)
+        except Exception as e:  # a bug in a scenario: report it, still clean up
+            result.error = f"{type(e).__name__}: {e}\n" + "".join(traceback.format_exception(e)[-4:])
+        finally:
+            ctx.close()
+            if attached is None:
+                lab.down()
+    if ctx.cleanup_errors:
+        ctx.check("everything restored", False, "; ".join(ctx.cleanup_errors))
+    result.seconds = time.monotonic() - t0
+    report.write(result, options.report_dir or _default_report_dir(scenario))
+    return result

@@ -1,0 +1,243 @@
+"""Link emulation on real labs: delay, rate, loss, jitter, runtime changes, faults, robustness, cleanup.
+
+On a kernel without netem (the development and CI machines) these exercise the NFQUEUE fallback.
+Timings use medians of many samples and ±10 % bands, so a busy 2-core machine still passes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from conftest import leftovers, needs_tool
+from lemu_helpers import alive, delay_pid, median, needs_link_emulation, ns, ping_ok, ping_rtts, raw_rules
+
+from netemu.apply import down
+from netemu.linkemu import check as checkmod
+from netemu.linkemu import measure, runtime
+from netemu.linkemu import status as statusmod
+
+pytestmark = pytest.mark.root
+
+PAIR = """
+name: NAME
+nodes:
+  a: {}
+  b: {}
+links:
+  - endpoints: ["a:eth0 10.77.0.1/24 fd77::1/64", "b:eth0 10.77.0.2/24 fd77::2/64"]
+LINK
+"""
+
+
+def pair(lab_text, link_yaml: str = "") -> str:
+    """Bring up two hosts on one link with `link_yaml` (indented keys) added to the link."""
+    return lab_text(PAIR.replace("LINK", link_yaml), prefix="lemu")
+
+
+def within(value: float, target: float, tol: float = 0.10) -> bool:
+    return abs(value - target) <= tol * target
+
+
+def test_delay_20ms_each_way_gives_40ms_rtt(lab_text):
+    needs_link_emulation("delay")
+    lab = pair(lab_text, "    delay: 20ms")
+    hs = measure.handshake_rtts(ns(lab, "a"), ns(lab, "b"), "10.77.0.2", count=20)
+    tcp = median(hs) * 1000
+    icmp = median(ping_rtts(lab, "a", "10.77.0.2", count=20))
+    icmp6 = median(ping_rtts(lab, "a", "fd77::2", count=10))
+    print(f"TCP handshake median {tcp:.2f} ms, ping -U median {icmp:.2f} ms, IPv6 {icmp6:.2f} ms")
+    assert within(tcp, 40.0), f"TCP handshake {tcp:.2f} ms, want 40 ± 4"
+    assert within(icmp, 40.0), f"ping -U {icmp:.2f} ms, want 40 ± 4"
+    assert within(icmp6, 40.0), f"IPv6 ping -U {icmp6:.2f} ms, want 40 ± 4"
+
+
+def test_bandwidth_10mbit(lab_text):
+    needs_link_emulation("bandwidth")
+    needs_tool("iperf3")
+    lab = pair(lab_text, "    bandwidth: 10mbit")
+    server = subprocess.Popen(["ip", "netns", "exec", ns(lab, "b"), "iperf3", "-s", "-1", "-B", "10.77.0.2"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        res = subprocess.run(["ip", "netns", "exec", ns(lab, "a"), "iperf3", "-c", "10.77.0.2", "-t", "4", "-O", "1",
+                              "-J"], capture_output=True, text=True, timeout=30)
+        data = json.loads(res.stdout)
+        bps = data["end"]["sum_received"]["bits_per_second"]
+    finally:
+        server.wait(timeout=10) if server.poll() is not None else (server.terminate(), server.wait(timeout=10))
+    print(f"iperf3 received {bps / 1e6:.2f} Mbit/s on a 10mbit link")
+    assert within(bps, 10e6), f"{bps / 1e6:.2f} Mbit/s, want 10 ± 1"
+    # The Python bulk sender used by `netemu check` agrees, in the other direction too.
+    back = measure.goodput(ns(lab, "b"), ns(lab, "a"), "10.77.0.1", seconds=3)
+    assert within(back, 10e6), f"b->a {back / 1e6:.2f} Mbit/s"
+
+
+def test_loss_10_percent_one_way(lab_text):
+    needs_link_emulation("loss")
+    lab = lab_text(PAIR.replace("LINK", "    from: {a: {loss: 10%}}"), prefix="lemu")
+    delays, sent = measure.one_way(ns(lab, "a"), ns(lab, "b"), "10.77.0.2", count=2000, interval=0.0005, wait=0.5)
+    lost = 1 - len(delays) / sent
+    back, sent_back = measure.one_way(ns(lab, "b"), ns(lab, "a"), "10.77.0.1", count=500, interval=0.0005, wait=0.5)
+    print(f"a->b lost {lost * 100:.1f}% of {sent}; b->a lost {(1 - len(back) / sent_back) * 100:.1f}% of {sent_back}")
+    # binomial sd for n=2000, p=0.1 is 0.67 %: the band is ±4 sd
+    assert 0.073 <= lost <= 0.127
+    assert len(back) == sent_back, "the other direction must be lossless"
+
+
+def test_jitter_widens_the_distribution(lab_text):
+    needs_link_emulation("delay", "jitter")
+    lab = lab_text("""
+name: NAME
+nodes: {a: {}, b: {}, c: {}}
+links:
+  - endpoints: ["a:eth0 10.78.1.1/24", "b:eth0 10.78.1.2/24"]
+    from: {a: {delay: 20ms}}
+  - endpoints: ["a:eth1 10.78.2.1/24", "c:eth0 10.78.2.2/24"]
+    from: {a: {delay: 20ms, jitter: 5ms}}
+""", prefix="lemu")
+    plain, _ = measure.one_way(ns(lab, "a"), ns(lab, "b"), "10.78.1.2", count=150, interval=0.012)
+    jittery, _ = measure.one_way(ns(lab, "a"), ns(lab, "c"), "10.78.2.2", count=150, interval=0.012)
+    spread = [(measure.percentile(x, 90) - measure.percentile(x, 10)) * 1000 for x in (plain, jittery)]
+    medians = [median(x) * 1000 for x in (plain, jittery)]
+    print(f"p10..p90 spread: plain {spread[0]:.2f} ms, jitter 5ms {spread[1]:.2f} ms; medians {medians}")
+    assert spread[0] < 2.0
+    assert 5.0 <= spread[1] <= 10.0  # uniform ±5 ms: p10..p90 is 8 ms
+    assert within(medians[0], 20.0) and within(medians[1], 20.0)
+    # bounded by delay ± jitter (p5/p95: a busy machine may delay a few receptions)
+    assert measure.percentile(jittery, 5) * 1000 >= 14.5 and measure.percentile(jittery, 95) * 1000 <= 26.0
+
+
+def test_killing_the_delay_line_never_leaves_the_link_dead(lab_text):
+    needs_link_emulation("delay", "fallback")
+    lab = pair(lab_text, "    delay: 20ms")
+    pid = delay_pid(lab)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not alive(pid)
+    assert ping_ok(lab, "a", "10.77.0.2", count=3) == 3, "traffic must bypass a dead delay line"
+    assert "NOT RUNNING" in "\n".join(statusmod.lines(lab))
+    assert any("not running" in w for r in checkmod.check(lab) for w in r.warnings)
+    # any `set` restarts it
+    runtime.set_impairment(lab, "a:eth0", {})
+    assert delay_pid(lab) not in (None, pid)
+    assert within(median(ping_rtts(lab, "a", "10.77.0.2", count=10)), 40.0)
+
+
+def test_runtime_changes_faults_and_route_restore(lab_text):
+    needs_link_emulation("delay", "bandwidth")
+    lab = lab_text("""
+name: NAME
+nodes:
+  h1: {routes: ["default via 10.79.1.1"]}
+  r1: {kind: router}
+  h2: {routes: ["default via 10.79.2.1"]}
+links:
+  - endpoints: ["h1:eth0 10.79.1.2/24", "r1:eth0 10.79.1.1/24"]
+  - endpoints: ["r1:eth1 10.79.2.1/24", "h2:eth0 10.79.2.2/24"]
+""", prefix="lemu")
+    base = median(ping_rtts(lab, "h1", "10.79.2.2", count=10))
+    assert base < 5
+    # A lab built without impairments gets them at runtime.
+    runtime.set_impairment(lab, "r1:eth1", runtime.parse_changes({"delay": "25ms"}))
+    assert within(median(ping_rtts(lab, "h1", "10.79.2.2", count=15)), 50.0)
+    desc = statusmod.describe(lab)
+    assert [x["impairment"] for x in desc["links"][0]["directions"]] == ["25ms", "25ms"]
+    # One direction only; then clear.
+    runtime.set_impairment(lab, "r1:eth1", runtime.parse_changes({"delay": "0"}), direction="in")
+    assert within(median(ping_rtts(lab, "h1", "10.79.2.2", count=15)), 25.0)
+    runtime.set_impairment(lab, "h2", {}, clear=True)
+    assert median(ping_rtts(lab, "h1", "10.79.2.2", count=10)) < 5
+    for node in ("r1", "h2"):
+        assert [r for r in raw_rules(lab, node) if "-A NETEMU-LINKEMU" in r] == []
+    assert delay_pid(lab) is None, "a delay line with nothing to delay is stopped"
+    # Pull the cable at h1 (both ends route: h1's default route is deleted by the kernel and restored).
+    print(runtime.set_admin(lab, "h1:eth0", up=False))
+    assert ping_ok(lab, "h1", "10.79.2.2", count=2, wait=0.5) == 0
+    assert statusmod.describe(lab)["links"][0]["admin"] == "down"
+    print(runtime.set_admin(lab, "h1:eth0", up=True))
+    assert ping_ok(lab, "h1", "10.79.2.2", count=3) == 3
+    route = subprocess.run(["ip", "-n", ns(lab, "h1"), "route", "show", "default"], capture_output=True,
+                           text=True).stdout
+    assert "via 10.79.1.1" in route
+
+
+def test_link_down_during_traffic_then_up(lab_text):
+    needs_link_emulation("delay")
+    lab = pair(lab_text, "    delay: 5ms")
+    proc = subprocess.Popen(["ip", "netns", "exec", ns(lab, "a"), "ping", "-D", "-n", "-i", "0.02", "-c", "150",
+                             "10.77.0.2"], stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    runtime.set_admin(lab, "b:eth0", up=False)
+    time.sleep(1.0)
+    runtime.set_admin(lab, "b:eth0", up=True)
+    out, _ = proc.communicate(timeout=30)
+    # With the cable pulled nothing arrives; packets sent meanwhile wait for ARP (as on real hardware)
+    # or are lost, and traffic resumes once it is plugged back.
+    stamps = [float(x[1:x.index("]")]) for x in out.splitlines() if "time=" in x and x.startswith("[")]
+    gap = max(b - a for a, b in zip(stamps, stamps[1:]))
+    last_seq = max(int(x.split("icmp_seq=")[1].split()[0]) for x in out.splitlines() if "time=" in x)
+    print(f"{len(stamps)}/150 replies, longest silence {gap:.2f} s, last reply seq {last_seq}")
+    assert 0.8 <= gap <= 4.0
+    assert last_seq >= 145
+    assert ping_ok(lab, "a", "10.77.0.2") == 3
+
+
+def test_delay_into_a_switch(lab_text):
+    needs_link_emulation("delay", "bridge")
+    lab = lab_text("""
+name: NAME
+nodes:
+  h1: {}
+  h2: {}
+  sw: {kind: switch}
+links:
+  - endpoints: ["h1:eth0 10.80.0.1/24", sw]
+    delay: 10ms
+  - endpoints: ["h2:eth0 10.80.0.2/24", sw]
+""", prefix="lemu")
+    rtt = median(ping_rtts(lab, "h1", "10.80.0.2", count=20))
+    hs = median(measure.handshake_rtts(ns(lab, "h2"), ns(lab, "h1"), "10.80.0.1", count=15)) * 1000
+    print(f"via switch: ping -U {rtt:.2f} ms, TCP handshake {hs:.2f} ms (configured 20)")
+    assert within(rtt, 20.0) and within(hs, 20.0)
+    results = checkmod.check(lab)
+    assert [r.warnings for r in results] == [[]], results
+
+
+def test_check_reports_fidelity(lab_text):
+    needs_link_emulation("delay", "bandwidth")
+    lab = pair(lab_text, "    delay: 10ms\n    bandwidth: 20mbit")
+    (r,) = checkmod.check(lab, rate_seconds=2)
+    print(r)
+    assert r.warnings == [], r.warnings
+    assert within(r.rtt_ms, 20.0)
+    assert len(r.rates) == 2 and all(x["ok"] for x in r.rates)
+    # A lie is caught: cut the rate behind the model's back.
+    subprocess.run(["ip", "netns", "exec", ns(lab, "a"), "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf",
+                    "rate", "5mbit", "burst", "3028", "limit", "100000"], check=True)
+    (r,) = checkmod.check(lab, rate_seconds=2)
+    assert any("rate a:eth0 -> b:eth0" in w for w in r.warnings), r.warnings
+
+
+def test_down_removes_every_rule_and_process(lab_text):
+    needs_link_emulation("delay", "loss")
+    lab = pair(lab_text, "    delay: 5ms\n    loss: 1%")
+    pid = delay_pid(lab)
+    backend = statusmod.describe(lab)["backend"]
+    if backend == "fallback":
+        assert pid is not None and alive(pid)
+        assert len(raw_rules(lab, "b")) == 3  # jump, loss, queue
+    assert down(lab)
+    if pid is not None:
+        deadline = time.monotonic() + 3
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not alive(pid)
+    assert leftovers(lab) == []

@@ -1,0 +1,178 @@
+"""Path derivation from the topology model alone (no root): hops, MTUs, the narrowest hop."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from conftest import TOPOLOGIES
+from netemu.parse import load_topology, topology_from_text
+from netemu.scenarios import paths
+from netemu.scenarios.paths import PathError
+
+
+def topo(text: str):
+    return topology_from_text(text, "<test>")
+
+
+PMTUD = load_topology(str(TOPOLOGIES / "pmtud.yaml"))
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_pmtud_path_and_narrowest_hop(family):
+    p = paths.between(PMTUD, "sender", "receiver", family)
+    assert p.nodes() == ["sender", "r1", "r2", "receiver"]
+    assert [h.mtu for h in p.hops] == [1500, 1400, 1500]
+    assert p.mtu == 1400
+    hop = p.narrowest()
+    assert (hop.node, hop.ifname, hop.next_node) == ("r1", "eth1", "r2")
+    assert p.describe() == "sender -eth0/1500-> r1 -eth1/1400-> r2 -eth1/1500-> receiver"
+    back = paths.between(PMTUD, "receiver", "sender", family)
+    assert back.nodes() == ["receiver", "r2", "r1", "sender"]
+    assert back.narrowest().node == "r2"
+
+
+def test_no_narrower_hop_is_reported_as_none():
+    t = load_topology(str(TOPOLOGIES / "nagle.yaml"))
+    p = paths.between(t, "client", "server", 4)
+    assert p.mtu == 1500 and p.narrowest() is None and len(p.hops) == 1
+
+
+def test_sender_link_narrowest_is_not_a_discovery():
+    t = topo("""
+name: x
+nodes:
+  a: {routes: [default via 10.0.1.1]}
+  r: {kind: router}
+  b: {routes: [default via 10.0.2.1]}
+links:
+  - {endpoints: ["a 10.0.1.2/24", "r 10.0.1.1/24"], mtu: 1300}
+  - {endpoints: ["r 10.0.2.1/24", "b 10.0.2.2/24"]}
+""")
+    p = paths.between(t, "a", "b", 4)
+    assert p.mtu == 1300 and p.narrowest() is None  # a knows its own MTU: nothing to discover
+    assert paths.between(t, "b", "a", 4).narrowest().node == "r"
+
+
+def test_path_through_a_switch_and_longest_prefix():
+    t = topo("""
+name: x
+nodes:
+  h1: {routes: [default via 10.0.0.1, 10.9.0.0/16 via 10.0.0.3]}
+  sw: {kind: switch}
+  r1: {kind: router, routes: [default via 10.0.5.2]}
+  r2: {kind: router}
+  far: {routes: [default via 10.0.5.1]}
+links:
+  - {endpoints: ["h1 10.0.0.2/24", sw], mtu: 1500}
+  - {endpoints: ["r1:eth0 10.0.0.1/24", sw]}
+  - {endpoints: ["r2:eth0 10.0.0.3/24", sw]}
+  - {endpoints: ["r1:eth1 10.0.5.1/24", "far 10.0.5.2/24 10.9.1.1/16"], mtu: 1450}
+""")
+    via_r1 = paths.derive(t, "h1", ipaddress.ip_address("10.0.5.2"))
+    assert via_r1.nodes() == ["h1", "r1", "far"] and via_r1.mtu == 1450
+    # the /16 route (longer than default) goes to r2, which has no route onwards
+    with pytest.raises(PathError, match="r2 has no route"):
+        paths.derive(t, "h1", ipaddress.ip_address("10.9.1.1"))
+
+
+def test_ipv6_link_local_gateway_is_found_by_its_mac():
+    base = topo("""
+name: x
+nodes:
+  a: {}
+  r: {kind: router}
+  b: {routes: [default via 2001:db8:2::1]}
+links:
+  - {endpoints: ["a:eth0 2001:db8:1::2/64", "r:eth0 2001:db8:1::1/64"]}
+  - {endpoints: ["r:eth1 2001:db8:2::1/64", "b:eth0 2001:db8:2::2/64"]}
+""")
+    ll = paths.link_local(base.node("r").interface("eth0").mac)
+    assert ll.is_link_local
+    t = topo(f"""
+name: x
+nodes:
+  a: {{routes: ["default via {ll} dev eth0"]}}
+  r: {{kind: router}}
+  b: {{routes: [default via 2001:db8:2::1]}}
+links:
+  - {{endpoints: ["a:eth0 2001:db8:1::2/64", "r:eth0 2001:db8:1::1/64"]}}
+  - {{endpoints: ["r:eth1 2001:db8:2::1/64", "b:eth0 2001:db8:2::2/64"]}}
+""")
+    assert paths.between(t, "a", "b", 6).nodes() == ["a", "r", "b"]
+
+
+def test_link_local_of_a_mac():
+    assert str(paths.link_local("02:00:00:00:00:01")) == "fe80::ff:fe00:1"
+
+
+def test_a_host_does_not_forward():
+    t = topo("""
+name: x
+nodes:
+  a: {routes: [default via 10.0.1.1]}
+  h: {}
+  b: {routes: [default via 10.0.2.1]}
+links:
+  - {endpoints: ["a 10.0.1.2/24", "h 10.0.1.1/24"]}
+  - {endpoints: ["h 10.0.2.1/24", "b 10.0.2.2/24"]}
+""")
+    with pytest.raises(PathError, match="h is a host without IPv4 forwarding"):
+        paths.between(t, "a", "b", 4)
+    forwarding = topo("""
+name: x
+nodes:
+  a: {routes: [default via 10.0.1.1]}
+  h: {sysctls: {net.ipv4.ip_forward: 1}}
+  b: {routes: [default via 10.0.2.1]}
+links:
+  - {endpoints: ["a 10.0.1.2/24", "h 10.0.1.1/24"]}
+  - {endpoints: ["h 10.0.2.1/24", "b 10.0.2.2/24"]}
+""")
+    assert paths.between(forwarding, "a", "b", 4).nodes() == ["a", "h", "b"]
+
+
+def test_missing_owner_route_and_family():
+    t = topo("""
+name: x
+nodes:
+  a: {routes: [default via 10.0.1.1]}
+  r1: {kind: router, routes: [default via 10.0.2.2]}
+  r2: {kind: router, routes: [default via 10.0.2.1]}
+  b: {}
+links:
+  - {endpoints: ["a 10.0.1.2/24", "r1 10.0.1.1/24"]}
+  - {endpoints: ["r1 10.0.2.1/24", "r2 10.0.2.2/24"]}
+  - {endpoints: ["r2 10.0.3.1/24", "b 10.0.3.2/24"]}
+""")
+    with pytest.raises(PathError, match="no node owns"):
+        paths.derive(t, "a", ipaddress.ip_address("10.0.4.9"))
+    with pytest.raises(PathError, match="has no IPv6 address"):
+        paths.between(t, "a", "b", 6)
+    with pytest.raises(PathError, match="no route to 10.0.1.2"):
+        paths.between(t, "b", "a", 4)
+
+
+def test_real_routing_loop():
+    t = topo("""
+name: x
+nodes:
+  a: {routes: [default via 10.0.1.1]}
+  r1: {kind: router, routes: [10.0.9.0/24 via 10.0.2.2]}
+  r2: {kind: router, routes: [10.0.9.0/24 via 10.0.2.1]}
+  b: {}
+links:
+  - {endpoints: ["a 10.0.1.2/24", "r1 10.0.1.1/24"]}
+  - {endpoints: ["r1 10.0.2.1/24", "r2 10.0.2.2/24"]}
+  - {endpoints: ["b 10.0.9.2/24", "a 10.0.8.1/24"]}
+""")
+    with pytest.raises(PathError, match="routing loop"):
+        paths.derive(t, "r1", ipaddress.ip_address("10.0.9.2"))  # r1 -> r2 -> r1 ...
+
+
+def test_to_json_and_source_address():
+    p = paths.between(PMTUD, "sender", "receiver", 4)
+    j = p.to_json()
+    assert j["mtu"] == 1400 and j["hops"][1]["interface"] == "eth1" and j["dst_address"] == "10.0.3.2"
+    assert str(paths.source_address(PMTUD, p)) == "10.0.1.2"

@@ -1,0 +1,118 @@
+"""The built-in scenarios on real namespaces (root): checks pass, JSON plausible, nothing left behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import ROOT, TOPOLOGIES, host_snapshot, leftovers, needs_root, needs_tool, shipped, unique_name
+from netemu.cli.run import run as run_cmd
+from netemu.scenarios import RequirementError, RunOptions, load, run
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture(autouse=True)
+def _root():
+    needs_root()
+    needs_tool("tracepath", "tcpdump", "iptables-restore", "ip6tables-restore", "ping")
+
+
+def run_quick(name: str, tmp_path: Path, **kw):
+    lab = kw.pop("lab_name", None) or unique_name("sc")
+    before = host_snapshot()
+    result = run(load(name), RunOptions(quick=True, lab_name=lab, report_dir=str(tmp_path / lab), **kw))
+    assert leftovers(lab) == []
+    assert host_snapshot() == before
+    failed = [f"{c.name}: {c.reason}" for c in result.checks if not c.passed]
+    assert result.passed, f"{name} failed: {failed} {result.error or ''}"
+    d = Path(result.report_dir)
+    assert {"results.json", "report.html", "report.md"} <= {p.name for p in d.iterdir()}
+    assert any(p.suffix == ".svg" for p in d.iterdir())
+    return result, json.loads((d / "results.json").read_text())
+
+
+def test_pmtud(tmp_path):
+    _, data = run_quick("pmtud", tmp_path)
+    r, cases = data["results"], data["cases"]
+    assert r["path_mtu"] == r["expected_path_mtu"] == 1400
+    assert r["path_mtu_v6"] == r["expected_path_mtu_v6"] == 1400
+    assert r["tracepath_pmtu"] == 1400 and r["router"] == "r1"
+    for sfx in ("", "_v6"):
+        for case in ("baseline", "blackhole", "plpmtud", "clamp"):
+            c = cases[case + sfx]
+            assert {"completed", "seconds", "bytes", "final_mss"} <= set(c)
+        assert cases["baseline" + sfx]["completed"] and cases["clamp" + sfx]["completed"]
+        assert not cases["blackhole" + sfx]["completed"] and cases["blackhole" + sfx]["bytes"] == 0
+        assert cases["plpmtud" + sfx]["completed"] and 1 < cases["plpmtud" + sfx]["recovery_seconds"] < 20
+        assert cases["clamp" + sfx]["final_mss"] <= 1400 - (40 if sfx == "" else 60) - 12
+
+
+def test_nagle(tmp_path):
+    _, data = run_quick("nagle", tmp_path)
+    cases = data["cases"]
+    assert cases["default"]["p50_ms"] > 30 and cases["quickack-once"]["p50_ms"] > 30
+    assert cases["nodelay"]["p50_ms"] < 5 and cases["nodelay"]["requests"] == 50
+    for variant in ("quickack-every", "cork", "single-write", "route-quickack"):
+        assert cases[variant]["p50_ms"] < 5 and cases[variant]["p99_ms"] is not None
+    assert 40 <= data["results"]["stall_ms"] < 60
+
+
+def test_tfo_twice_in_a_row_under_one_name(tmp_path):
+    lab = unique_name("sc")
+    for _ in range(2):
+        _, data = run_quick("tfo", tmp_path, lab_name=lab)
+        r = data["results"]
+        assert r["cookie_requested"] is True and r["syn_data_accepted"] > 0
+        assert r["ttfb_ms_without"] > 0 and r["ttfb_ms_with"] > 0 and r["rtt_ms"] > 0
+        assert r["saving_measurable"] is False  # no link delay in the shipped topology
+
+
+def test_requirements_fail_before_anything_is_touched(tmp_path):
+    lab = unique_name("sc")
+    with pytest.raises(RequirementError, match="nothing for path MTU discovery to find"):
+        run(load("pmtud"), RunOptions(topology=str(TOPOLOGIES / "nagle.yaml"), lab_name=lab,
+                                      nodes={"client": "client", "server": "server"}, report_dir=str(tmp_path)))
+    assert leftovers(lab) == [] and not any(tmp_path.iterdir())
+
+
+def test_on_a_running_lab_with_chosen_nodes(lab_text, tmp_path):
+    from netemu.lab import Lab
+
+    name = lab_text(shipped("pmtud.yaml", "NAME"), prefix="sc")
+    result = run(load("tfo"), RunOptions(lab=name, quick=True, nodes={"client": "sender", "server": "receiver"},
+                                         report_dir=str(tmp_path / "r")))
+    assert result.passed, [c for c in result.checks if not c.passed]
+    assert result.fields["path"] == "sender -eth0/1500-> r1 -eth1/1400-> r2 -eth1/1500-> receiver"
+    lab = Lab.attach(name)  # still up, every sysctl back to its value
+    assert lab.node("sender").sysctl("net.ipv4.tcp_fastopen") == "1"
+    assert lab.node("receiver").sysctl("net.ipv4.tcp_fastopen") == "1"
+
+
+def test_user_example_scenario(tmp_path):
+    result, data = run_quick(str(ROOT / "examples" / "my_scenario.py"), tmp_path)
+    assert data["cases"]["echo"]["requests"] == 5
+
+
+def test_cli_json_and_exit_status(tmp_path):
+    lab = unique_name("sc")
+    r = CliRunner().invoke(run_cmd, ["tfo", "--quick", "--json", "--lab-name", lab, "--report-dir", str(tmp_path / "a")])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["passed"] and data["results"]["syn_data_accepted"] > 0
+    failing = tmp_path / "failing.py"
+    failing.write_text(
+        "from netemu.scenarios import Scenario\n"
+        "class Fails(Scenario):\n"
+        "    name = 'fails'\n"
+        "    topology = 'nagle.yaml'\n"
+        "    roles = {'client': 'client'}\n"
+        "    def run(self, ctx):\n"
+        "        ctx.check('always fails', False, 'on purpose')\n")
+    lab2 = unique_name("sc")
+    r = CliRunner().invoke(run_cmd, [str(failing), "--lab-name", lab2, "--report-dir", str(tmp_path / "b")])
+    assert r.exit_code == 1 and "FAIL  always fails: on purpose" in r.stdout
+    assert leftovers(lab) == [] and leftovers(lab2) == []
