@@ -13,6 +13,7 @@ and a picture. netemu brings the lab up and down and writes the report.
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from netemu.scenarios import Context, Scenario, Setup, stats, svg
 
@@ -30,7 +31,7 @@ links:
   - endpoints: ["client 10.1.0.2/24", "router 10.1.0.1/24"]
   - endpoints: ["router 10.2.0.1/24", "server 10.2.0.2/24"]
 """
-    roles = {"client": "client", "server": "server"}
+    roles: ClassVar[dict[str, str]] = {"client": "client", "server": "server"}
 
     def requirements(self, setup: Setup) -> list[str]:
         """Nothing runs unless the client can reach the server over IPv4 (from the model alone)."""

@@ -7,8 +7,9 @@ contributes kernel operations to the plan. The core knows nothing else about it.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .errors import Issue
@@ -29,11 +30,15 @@ class Feature:
     node_keys: frozenset[str] = frozenset()
     link_keys: frozenset[str] = frozenset()
     # (source, core topology) -> (parsed model or None, issues)
-    parse: Callable[["Source", "Topology"], tuple[Any, list["Issue"]]] | None = None
+    parse: Callable[[Source, Topology], tuple[Any, list[Issue]]] | None = None
     # (topology, parsed model) -> operations appended after the core's
-    plan: Callable[["Topology", Any], list["Op"]] | None = None
+    plan: Callable[[Topology, Any], list[Op]] | None = None
     # (topology, parsed model) -> problems with this machine, checked before `up` creates anything
-    preflight: Callable[["Topology", Any], list[str]] | None = None
+    preflight: Callable[[Topology, Any], list[str]] | None = None
+    # lab name -> (JSON-ready dict, text lines) for `netemu status LAB`; empty lines = nothing to say
+    lab_status: Callable[[str], tuple[dict, list[str]]] | None = None
+    # namespace -> (JSON-ready dict, text lines) for `netemu status LAB NODE`
+    node_status: Callable[[str], tuple[dict, list[str]]] | None = None
 
 
 def registered() -> list[Feature]:

@@ -16,6 +16,7 @@ class Created:
     files: list[str] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
     processes: dict[int, int | None] = field(default_factory=dict)  # pid -> start time
+    process_names: dict[int, str] = field(default_factory=dict)  # pid -> the lab's name for it
 
 
 class Journal:
@@ -57,6 +58,7 @@ def read(path: Path) -> Created:
             created.dirs.append(rec["path"])
         elif kind == "proc":
             created.processes[int(rec["pid"])] = rec.get("start")
+            created.process_names[int(rec["pid"])] = rec.get("name", "?")
     return created
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+
 from . import features, names, sysctls
 from .errors import Issue, TopologyError
 from .model import KINDS, Interface, Link, Node, Route, Topology

@@ -88,6 +88,9 @@ def parse_text(text: str, filename: str | None = None) -> Source:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(e, "problem", None) or str(e)
+        context, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
+        if context and cmark is not None:
+            problem += f" ({context} that starts at line {cmark.line + 1})"
         raise TopologyError(filename, [Issue("", f"YAML syntax error: {problem}", line)]) from None
     if issues:
         raise TopologyError(filename, issues)

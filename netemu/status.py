@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 
+from . import features
 from . import journal as journal_mod
+from .errors import LabError
 from .kernel import netns, procs
 from .labdir import LabDir, all_labs
-from .errors import LabError
 
 _SCOPES = {0: "global", 200: "site", 253: "link", 254: "host"}
 
@@ -30,8 +31,11 @@ def labs() -> list[dict]:
     return out
 
 
-def lab(name: str) -> dict:
-    """Live state of one lab read from the kernel (not from the YAML)."""
+def lab(name: str, node: str | None = None) -> dict:
+    """Live state of one lab (or one node of it) read from the kernel, not from the YAML.
+
+    Features add their part: text lines go under "feature_lines" (lab-wide, or the node's).
+    """
     d = LabDir(name)
     if not d.exists():
         up = ", ".join(x.name for x in all_labs()) or "none"
@@ -42,9 +46,11 @@ def lab(name: str) -> dict:
     from pyroute2 import IPRoute  # the full pyroute2 (~100 ms to import) only where dumps are parsed
 
     nodes = []
-    for ns in created.namespaces:
-        node = ns[len(name) + 1:]
-        entry = {"node": node, "kind": kinds.get(node, "?"), "namespace": ns}
+    namespaces = [ns for ns in created.namespaces if node is None or ns == f"{name}-{node}"]
+    if node is not None and not namespaces:
+        raise LabError(f"lab {name!r} has no node {node!r}")
+    for ns in namespaces:
+        entry = {"node": ns[len(name) + 1:], "kind": kinds.get(ns[len(name) + 1:], "?"), "namespace": ns}
         if not netns.exists(ns):
             entry["missing"] = True
             nodes.append(entry)
@@ -57,9 +63,20 @@ def lab(name: str) -> dict:
         finally:
             ipr.close()
         nodes.append(entry)
-    processes = [{"pid": pid, "running": procs.alive(pid, st)} for pid, st in created.processes.items()]
-    return {"name": name, "state": meta.get("state", "unknown"), "source": meta.get("source"),
-            "nodes": nodes, "processes": processes}
+    processes = [{"pid": pid, "name": created.process_names.get(pid, "?"), "running": procs.alive(pid, st)}
+                 for pid, st in created.processes.items()]
+    result = {"name": name, "state": meta.get("state", "unknown"), "source": meta.get("source"),
+              "nodes": nodes, "processes": processes, "features": {}, "feature_lines": []}
+    for feature in features.registered():
+        if node is None and feature.lab_status is not None:
+            data, text = feature.lab_status(name)
+        elif node is not None and feature.node_status is not None and not nodes[0].get("missing"):
+            data, text = feature.node_status(nodes[0]["namespace"])
+        else:
+            continue
+        result["features"][feature.name] = data
+        result["feature_lines"] += text
+    return result
 
 
 def _kinds(d: LabDir) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -83,7 +84,7 @@ def leftovers(lab: str) -> list[str]:
 def lab_text():
     """Bring up labs from YAML text under unique names; each is removed and leak-checked afterwards.
 
-    Usage: name = lab_text(yaml_text_with_NAME_placeholder)  -> the lab's name (already up).
+    Usage: name = lab_text(yaml_text)  -> the lab's name (already up); the text's `name:` is replaced.
     """
     needs_root()
     names: list[str] = []
@@ -93,7 +94,7 @@ def lab_text():
         from netemu.parse import topology_from_text
 
         name = unique_name(prefix)
-        text = text.replace("NAME", name)
+        text = renamed(text, name)
         names.append(name)
         Lab.up(topology_from_text(text, f"<{name}>"), text)
         return name
@@ -111,4 +112,4 @@ def shipped(name: str, new_name: str) -> str:
     text = (TOPOLOGIES / name).read_text()
     import re
 
-    return re.sub(r"^name: .*$", f"name: {new_name}", text, count=1, flags=re.M)
+    return re.sub(r"^name: .*$", f"name: {new_name}", text, count=1, flags=re.MULTILINE)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import sys
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, host_snapshot, leftovers, needs_root, netemu, shipped, unique_name
 
 pytestmark = pytest.mark.root
@@ -28,7 +26,7 @@ def ns_run(ns: str, *argv: str, timeout: float = 20) -> subprocess.CompletedProc
 
 def test_two_routers_end_to_end(lab_text):
     before = host_snapshot()
-    lab = lab_text(shipped("two-routers.yaml", "NAME"))
+    lab = lab_text(shipped("two-routers.yaml"))
     # ping across both routers, IPv4 and IPv6
     assert ns_run(f"{lab}-h1", "ping", "-c", "2", "-W", "2", "10.0.2.2").returncode == 0
     assert ns_run(f"{lab}-h1", "ping", "-6", "-c", "2", "-W", "2", "2001:db8:2::2").returncode == 0
@@ -176,8 +174,8 @@ def test_interrupt_during_up_rolls_back(tmp_path, sig):
 
 def test_two_labs_side_by_side_do_not_interfere(lab_text):
     # the same addresses in both labs: namespaces keep them apart
-    a = lab_text(shipped("minimal.yaml", "NAME"))
-    b = lab_text(shipped("minimal.yaml", "NAME"))
+    a = lab_text(shipped("minimal.yaml"))
+    b = lab_text(shipped("minimal.yaml"))
     for lab in (a, b):
         assert ns_run(f"{lab}-a", "ping", "-c", "1", "-W", "2", "10.0.0.2").returncode == 0
     from netemu.apply import down
@@ -188,7 +186,7 @@ def test_two_labs_side_by_side_do_not_interfere(lab_text):
 
 
 def test_down_kills_processes_started_in_the_lab(lab_text):
-    lab = lab_text(shipped("minimal.yaml", "NAME"))
+    lab = lab_text(shipped("minimal.yaml"))
     proc = subprocess.Popen(["ip", "netns", "exec", f"{lab}-b", "sleep", "300"])
     time.sleep(0.2)
     from netemu.apply import down
@@ -199,7 +197,7 @@ def test_down_kills_processes_started_in_the_lab(lab_text):
 
 
 def test_mtu_chain_path_mtu_both_families(lab_text):
-    lab = lab_text(shipped("mtu-chain.yaml", "NAME"))
+    lab = lab_text(shipped("mtu-chain.yaml"))
     assert "pmtu 1280" in ns_run(f"{lab}-src", "tracepath", "-n", "10.0.5.2").stdout
     assert "pmtu 1280" in ns_run(f"{lab}-src", "tracepath", "-6", "-n", "2001:db8:5::2").stdout
     big = ns_run(f"{lab}-src", "ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1472", "10.0.5.2")

@@ -10,10 +10,10 @@ import click
 
 from .. import apply as apply_mod
 from .. import status as status_mod
-from ..errors import LabError, NotRootError, UsageError
+from ..errors import NotRootError, UsageError
 from ..kernel import procs
-from ..labdir import all_labs
 from ..lab import Lab
+from ..labdir import all_labs
 from ..parse import load_topology
 from ..plan import build
 from ..source import load
@@ -136,7 +136,8 @@ def _lab_name(arg: str) -> str:
 @click.argument("node", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(lab: str | None, node: str | None, as_json: bool) -> None:
-    """Show labs, or one lab's nodes, interfaces, addresses, MTUs and routes (read from the kernel).
+    """Show labs, or one lab's nodes, interfaces, addresses, MTUs, routes, processes and impaired
+    links; for one NODE also its NAT and firewall rules with counters and live translations.
 
     \b
     Examples:
@@ -155,12 +156,7 @@ def status(lab: str | None, node: str | None, as_json: bool) -> None:
         for d in data:
             click.echo(f"{d['name']:<20} {d['state']:<9} {d['nodes']:>4} nodes  {d['source'] or ''}")
         return
-    data = status_mod.lab(lab)
-    if node is not None:
-        match = [n for n in data["nodes"] if n["node"] == node]
-        if not match:
-            raise LabError(f"lab {lab!r} has no node {node!r}")
-        data = {**data, "nodes": match}
+    data = status_mod.lab(lab, node)
     if as_json:
         click.echo(json.dumps(data, indent=1))
         return
@@ -176,9 +172,15 @@ def status(lab: str | None, node: str | None, as_json: bool) -> None:
                        f"{' '.join(i['addresses'])}")
         for r in n["routes"]:
             click.echo(f"  route {r}")
-    if data["processes"]:
+    if data["processes"] and node is None:
         running = sum(p["running"] for p in data["processes"])
         click.echo(f"\nprocesses: {running}/{len(data['processes'])} running")
+        for p in data["processes"]:
+            click.echo(f"  {p['name']:<28} pid {p['pid']:<8} {'running' if p['running'] else 'NOT RUNNING'}")
+    if data["feature_lines"]:
+        click.echo("")
+        for line in data["feature_lines"]:
+            click.echo(line)
 
 
 @click.command(name="exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})

@@ -9,7 +9,12 @@ from ..dns import trace as trace_mod
 
 @click.group()
 def dns() -> None:
-    """Inspect the lab's DNS hierarchy."""
+    """Inspect the lab's DNS hierarchy (trace a resolution, flush a resolver's cache).
+
+    \b
+    Example:
+      sudo netemu dns trace internet alice www.bob.com
+    """
 
 
 @dns.command("trace")

@@ -72,6 +72,9 @@ def run(scenario: str | None, list_only: bool, as_json: bool, lab: str | None, t
     except NetemuError as e:
         click.secho(f"error: {e}", err=True, fg="red")
         sys.exit(e.exit_code)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the run has already undone its changes and torn down
+        click.secho("interrupted: everything the run changed was restored", err=True, fg="red")
+        sys.exit(130)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=1))
         click.echo(f"{'PASS' if result.passed else 'FAIL'}: report in {result.report_dir}", err=True)

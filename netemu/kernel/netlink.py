@@ -91,9 +91,8 @@ class Netlink:
 
     def write_sysctl(self, ns: str, path: str, value: str) -> None:
         """Write /proc/sys/… as seen from `ns` (the file is resolved in the opener's namespace)."""
-        with netns.entered_fd(self.fd(ns)):
-            with open(path, "w") as f:
-                f.write(value)
+        with netns.entered_fd(self.fd(ns)), open(path, "w") as f:
+            f.write(value)
 
     def close(self) -> None:
         """Close every socket."""

@@ -13,13 +13,14 @@ import os
 import socket
 import struct
 
-from . import pyroute2_lazy  # noqa: F401  (must precede the pyroute2 imports)
 from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST
 from pyroute2.netlink.rtnl import RTM_GETLINK, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWNEIGH, RTM_NEWROUTE
 from pyroute2.netlink.rtnl.ifaddrmsg import IFA_F_NODAD, ifaddrmsg
 from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 from pyroute2.netlink.rtnl.ndmsg import ndmsg
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
+
+from . import pyroute2_lazy  # noqa: F401  (must precede the pyroute2 imports)
 
 NETLINK_ROUTE = 0
 NLM_F_ECHO = 0x8

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MissingFeatureError
+from ..labdir import RUN_DIR
 
-CACHE = "/run/netemu/linkemu-caps.json"
+CACHE = str(RUN_DIR / "linkemu-caps.json")
 PROBE = str(Path(__file__).with_name("probe.py"))
 BACKEND_ENV = "NETEMU_LINKEMU_BACKEND"  # 'netem' or 'fallback': force a backend (tests, plans without root)
 
@@ -93,7 +94,7 @@ def probe(fresh: bool = False) -> Caps:
     if os.geteuid() != 0:
         raise MissingFeatureError("probing link emulation needs root (it tries qdiscs in a throwaway namespace)")
     p = subprocess.run(["unshare", "--net", "--", sys.executable, PROBE], capture_output=True, text=True,
-                       timeout=60)
+                       timeout=60, check=False)
     if p.returncode != 0:
         raise MissingFeatureError(f"link-emulation probe failed: {p.stderr.strip()[-300:]}")
     results = json.loads(p.stdout)

@@ -102,10 +102,18 @@ def preflight(topo: Topology, model: LinkEmu) -> list[str]:
     return problems(model, caps, topo)
 
 
+def lab_status(lab: str) -> tuple[dict, list[str]]:
+    """Impaired links and the delay line's health, for `netemu status LAB`."""
+    from . import status
+
+    return status.describe(lab), status.lines(lab)
+
+
 FEATURE = Feature(
     name="linkemu",
     link_keys=LINK_KEYS,
     parse=parse,
     plan=plan,
     preflight=preflight,
+    lab_status=lab_status,
 )

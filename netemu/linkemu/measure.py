@@ -171,5 +171,5 @@ def percentile(xs: list[float], p: float) -> float | None:
     if not xs:
         return None
     s = sorted(xs)
-    k = max(0, min(len(s) - 1, int(round(p / 100 * len(s) + 0.5)) - 1))
+    k = max(0, min(len(s) - 1, round(p / 100 * len(s) + 0.5) - 1))
     return s[k]

@@ -24,7 +24,7 @@ import sys
 def _run(argv: list[str]) -> bool | str:
     if shutil.which(argv[0]) is None:
         return f"{argv[0]} not installed"
-    p = subprocess.run(argv, capture_output=True, text=True)
+    p = subprocess.run(argv, capture_output=True, text=True, check=False)
     if p.returncode == 0:
         return True
     return (p.stderr or p.stdout).strip().splitlines()[-1][:200] if (p.stderr or p.stdout).strip() else f"exit {p.returncode}"

@@ -13,7 +13,6 @@ Where each impairment goes:
 
 from __future__ import annotations
 
-
 from . import units
 from .model import Impairment
 from .state import CHAIN, Direction, directions

@@ -154,7 +154,8 @@ def delayline_pid(state: dict) -> int | None:
     """The pid of the lab's delay line if it is running."""
     ready = os.path.join(state["run_dir"], READY)
     try:
-        pid = int(open(ready).read().split()[0])
+        with open(ready) as f:
+            pid = int(f.read().split()[0])
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             if b"delayline" not in f.read():
                 return None
@@ -165,7 +166,8 @@ def delayline_pid(state: dict) -> int | None:
 
 def _ready_generation(state: dict) -> int | None:
     try:
-        return int(open(os.path.join(state["run_dir"], READY)).read().split()[1])
+        with open(os.path.join(state["run_dir"], READY)) as f:
+            return int(f.read().split()[1])
     except (OSError, ValueError, IndexError):
         return None
 

@@ -49,7 +49,7 @@ def rate(value: object) -> tuple[int | None, str | None, str | None]:
             "for bits per second")
     if u not in _RATE_UNITS:
         return None, f"unknown rate unit {unit!r}", f"use one of {', '.join(_RATE_UNITS)}"
-    bps = int(round(number * _RATE_UNITS[u]))
+    bps = round(number * _RATE_UNITS[u])
     if bps < MIN_RATE:
         return None, f"{text} is below the minimum of 8kbit", None
     if bps > MAX_RATE:
@@ -75,7 +75,7 @@ def time_us(value: object, what: str = "delay") -> tuple[int | None, str | None,
     u = unit.lower() if unit != "µs" else unit
     if u not in _TIME_UNITS:
         return None, f"unknown time unit {unit!r}", "use us, ms or s"
-    us = int(round(number * _TIME_UNITS[u]))
+    us = round(number * _TIME_UNITS[u])
     if us > MAX_DELAY_US:
         return None, f"{text} is more than 60s", None
     return us, None, None
@@ -114,7 +114,7 @@ def queue(value: object) -> tuple[tuple[str, int] | None, str | None, str | None
             return None, f"{text} must be a whole number of packets 1..1000000", None
         return ("packets", int(number)), None, None
     if u in _SIZE_UNITS:
-        size = int(round(number * _SIZE_UNITS[u]))
+        size = round(number * _SIZE_UNITS[u])
         if not 1 <= size <= 1 << 30:
             return None, f"{text} must be 1b..1gib", None
         return ("bytes", size), None, None

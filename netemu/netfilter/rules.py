@@ -72,7 +72,9 @@ def build(node: Node, nf: NodeNetfilter, family: int) -> list[Table]:
             mangle.add("FORWARD", "-p tcp -m tcp --tcp-flags SYN,RST SYN", "TCPMSS --clamp-mss-to-pmtu",
                        "clamp_mss: shrink the MSS of forwarded SYNs to the path MTU (cures PMTUD black holes)")
             tables["mangle"] = mangle
-        tables["filter"] = _filter(node, nf, fw, family)
+        flt = _filter(node, nf, fw, family)
+        if flt.rules or set(flt.policies.values()) != {"ACCEPT"}:
+            tables["filter"] = flt
     return [tables[t] for t in TABLE_ORDER if t in tables]
 
 

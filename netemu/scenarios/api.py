@@ -147,17 +147,11 @@ class Setup:
         """Whether the node has a global address of `family`."""
         return paths.address_of(self.topology, self.node_name(role), family) is not None
 
-    def link_option(self, key: str, path: paths.Path) -> list[Any]:
-        """The values of a link key (e.g. `delay`, owned by a feature) on the links of `path`."""
-        found = []
-        for hop in path.hops:
-            iface = self.topology.node(hop.node).interface(hop.ifname)
-            if iface is None:
-                continue
-            link = self.topology.links[iface.link] if iface.link < len(self.topology.links) else None
-            if link is not None and key in dict(link.extra):
-                found.append(dict(link.extra)[key])
-        return found
+    def added_rtt_ms(self, src: str, dst: str, family: int = 4) -> float:
+        """The round-trip delay link emulation adds between two roles/nodes (0.0 when none)."""
+        there = paths.added_delay_us(self.topology, self.path(src, dst, family))
+        back = paths.added_delay_us(self.topology, self.path(dst, src, family))
+        return (there + back) / 1000
 
 
 class Scenario:
@@ -196,12 +190,12 @@ class _Scope:
         for bg in reversed(self.procs):
             try:
                 bg.stop()
-            except Exception as e:  # keep undoing the rest
+            except Exception as e:  # noqa: BLE001 - keep undoing the rest
                 errors.append(f"stopping {bg.argv[0]} in {bg.node}: {e}")
         for action, what in reversed(self.undo):
             try:
                 action()
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - keep restoring the rest
                 errors.append(f"restoring {what}: {e}")
         self.undo.clear()
         self.procs.clear()
@@ -295,7 +289,7 @@ class Context:
         try:
             self.flush_learned()
             yield case
-        except Exception as e:  # recorded as a failed check; the run and its cleanup go on
+        except Exception as e:  # noqa: BLE001 - recorded as a failed check; the run and its cleanup go on
             result.error = f"{type(e).__name__}: {e}"
             if not isinstance(e, NetemuError):
                 result.error += "\n" + "".join(traceback.format_exception(e)[-3:])

@@ -209,3 +209,20 @@ def source_address(topo: Topology, path: Path) -> IPAddress | None:
     if iface is None:
         return None
     return next((a.ip for a in iface.addresses if a.version == path.family and not a.ip.is_link_local), None)
+
+
+def added_delay_us(topo: Topology, path: Path) -> int:
+    """One-way delay that link emulation adds along `path` (0 without the feature or any delay)."""
+    model = topo.feature("linkemu")
+    if model is None or not hasattr(model, "of"):
+        return 0
+    total = 0
+    for hop in path.hops:
+        iface = topo.node(hop.node).interface(hop.ifname)
+        li = model.of(iface.link) if iface is not None else None
+        if li is None:
+            continue
+        link = topo.links[iface.link]
+        sender_is_a = link.a.node == hop.node and link.a.name == hop.ifname
+        total += getattr(li.direction(sender_is_a), "delay_us", 0) or 0
+    return total

@@ -38,7 +38,8 @@ class RunOptions:
     params: dict[str, Any] = field(default_factory=dict)  # scenario-specific options
 
 
-def _rename(text: str, name: str, source: str) -> str:
+def _rename(text: str, name: str) -> str:
+    """The topology text with another lab name (comments are lost; line numbers were checked before)."""
     data = yaml.safe_load(text)
     data["name"] = name
     return yaml.safe_dump(data, sort_keys=False)
@@ -57,7 +58,7 @@ def resolve_topology(scenario: Scenario, options: RunOptions) -> tuple[Topology,
         text, source = topology_text(scenario)
     topo = topology_from_text(text, source)  # errors carry the original file's line numbers
     if options.lab_name and options.lab_name != topo.name:
-        text = _rename(text, options.lab_name, source)
+        text = _rename(text, options.lab_name)
         topo = topology_from_text(text, source)
     return topo, text, source
 
@@ -144,7 +145,7 @@ def run(scenario: Scenario, options: RunOptions | None = None, lab_class: Any = 
             scenario.run(ctx)
         except NetemuError as e:
             result.error = str(e)
-        except Exception as e:  # a bug in a scenario: report it, still clean up
+        except Exception as e:  # noqa: BLE001 - a bug in a scenario: report it, still clean up
             result.error = f"{type(e).__name__}: {e}\n" + "".join(traceback.format_exception(e)[-4:])
         finally:
             ctx.close()

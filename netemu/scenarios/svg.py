@@ -68,8 +68,8 @@ def line_chart(title: str, series: list[tuple[str, list[tuple[float, float]]]], 
     left, right, top, bottom = 80, width - 190, 40, height - 55
     xs = _Axis(min(pos_x) if log_x else min(p[0] for p in pts), max(p[0] for p in pts), left, right, log_x)
     ys = _Axis(min(pos_y) if log_y else min(p[1] for p in pts), max(p[1] for p in pts), bottom, top, log_y)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" {FONT} font-size="12">',
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" {FONT} font-size="12">'),
            f'<rect width="{width}" height="{height}" fill="white"/>',
            f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">{escape(title)}</text>']
     for t in xs.ticks:
@@ -117,8 +117,8 @@ def bar_chart(title: str, bars: list[tuple[str, float]], unit: str, log: bool = 
     values = [v for _, v in bars if v is not None] + [v for _, v in marks]
     lo = min([v for v in values if v > 0] or [1]) if log else 0.0
     axis = _Axis(lo, max(values or [1]), left, right, log)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" {FONT} font-size="12">',
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" {FONT} font-size="12">'),
            f'<rect width="{width}" height="{height}" fill="white"/>',
            f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">{escape(title)}</text>']
     for t in axis.ticks:

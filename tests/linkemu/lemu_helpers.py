@@ -7,7 +7,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import needs_root
+from conftest import leftovers, needs_root, unique_name
 
 from netemu.linkemu import caps as capsmod
 from netemu.linkemu.runtime import delayline_pid
@@ -45,14 +45,14 @@ def ns(lab: str, node: str) -> str:
 def ping_rtts(lab: str, node: str, dst: str, count: int = 20, interval: float = 0.05) -> list[float]:
     """RTTs in ms of `ping -U` (user-to-user timing: correct when delay is added at PREROUTING)."""
     res = subprocess.run(["ip", "netns", "exec", ns(lab, node), "ping", "-U", "-n", "-c", str(count),
-                          "-i", str(interval), "-W", "2", dst], capture_output=True, text=True, timeout=count * 3 + 10)
+                          "-i", str(interval), "-W", "2", dst], capture_output=True, text=True, timeout=count * 3 + 10, check=False)
     return [float(m) for m in re.findall(r"time=([0-9.]+) ms", res.stdout)]
 
 
 def ping_ok(lab: str, node: str, dst: str, count: int = 3, wait: float = 1.0) -> int:
     """How many of `count` pings were answered."""
     res = subprocess.run(["ip", "netns", "exec", ns(lab, node), "ping", "-n", "-c", str(count), "-i", "0.2",
-                          "-W", str(wait), dst], capture_output=True, text=True, timeout=count * (wait + 1) + 10)
+                          "-W", str(wait), dst], capture_output=True, text=True, timeout=count * (wait + 1) + 10, check=False)
     return len(re.findall(r"time=", res.stdout))
 
 
@@ -64,7 +64,7 @@ def delay_pid(lab: str) -> int | None:
 def raw_rules(lab: str, node: str, tool: str = "iptables-save") -> list[str]:
     """The raw table rules of the node (without counters and comments lines)."""
     out = subprocess.run(["ip", "netns", "exec", ns(lab, node), tool, "-t", "raw"], capture_output=True,
-                         text=True).stdout
+                         text=True, check=False).stdout
     return [x for x in out.splitlines() if x.startswith("-A")]
 
 
@@ -88,3 +88,31 @@ def median(xs: list[float]) -> float:
 def quiet_env() -> dict:
     """Environment for subprocesses."""
     return dict(os.environ)
+
+
+@pytest.fixture
+def lemu_lab():
+    """Bring up labs from YAML text (its `name:` line is replaced by a unique `lemu-…` name).
+
+    Usage: name = lemu_lab(yaml_text) -> the lab's name (already up). Every lab is taken down at
+    the end and must leave nothing behind (namespaces, /etc/netns, /run/netemu).
+    """
+    needs_root()
+    names: list[str] = []
+
+    def up(text: str) -> str:
+        from netemu.lab import Lab
+        from netemu.parse import topology_from_text
+
+        name = unique_name("lemu")
+        text = re.sub(r"^name: .*$", f"name: {name}", text, count=1, flags=re.MULTILINE)
+        names.append(name)
+        Lab.up(topology_from_text(text, f"<{name}>"), text)
+        return name
+
+    yield up
+    from netemu.apply import down
+
+    for name in names:
+        down(name)
+        assert leftovers(name) == [], f"lab {name} left {leftovers(name)}"

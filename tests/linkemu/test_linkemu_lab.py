@@ -4,8 +4,10 @@ On a kernel without netem (the development and CI machines) these exercise the N
 Timings use medians of many samples and ±10 % bands, so a busy 2-core machine still passes.
 """
 
+# ruff: noqa: F811 - test arguments named after the imported fixture
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -14,7 +16,17 @@ import time
 
 import pytest
 from conftest import leftovers, needs_tool
-from lemu_helpers import alive, delay_pid, median, needs_link_emulation, ns, ping_ok, ping_rtts, raw_rules
+from lemu_helpers import (
+    alive,
+    delay_pid,
+    lemu_lab,  # noqa: F401 - the fixture
+    median,
+    needs_link_emulation,
+    ns,
+    ping_ok,
+    ping_rtts,
+    raw_rules,
+)
 
 from netemu.apply import down
 from netemu.linkemu import check as checkmod
@@ -34,18 +46,18 @@ LINK
 """
 
 
-def pair(lab_text, link_yaml: str = "") -> str:
+def pair(lemu_lab, link_yaml: str = "") -> str:
     """Bring up two hosts on one link with `link_yaml` (indented keys) added to the link."""
-    return lab_text(PAIR.replace("LINK", link_yaml), prefix="lemu")
+    return lemu_lab(PAIR.replace("LINK", link_yaml))
 
 
 def within(value: float, target: float, tol: float = 0.10) -> bool:
     return abs(value - target) <= tol * target
 
 
-def test_delay_20ms_each_way_gives_40ms_rtt(lab_text):
+def test_delay_20ms_each_way_gives_40ms_rtt(lemu_lab):
     needs_link_emulation("delay")
-    lab = pair(lab_text, "    delay: 20ms")
+    lab = pair(lemu_lab, "    delay: 20ms")
     hs = measure.handshake_rtts(ns(lab, "a"), ns(lab, "b"), "10.77.0.2", count=20)
     tcp = median(hs) * 1000
     icmp = median(ping_rtts(lab, "a", "10.77.0.2", count=20))
@@ -56,16 +68,16 @@ def test_delay_20ms_each_way_gives_40ms_rtt(lab_text):
     assert within(icmp6, 40.0), f"IPv6 ping -U {icmp6:.2f} ms, want 40 ± 4"
 
 
-def test_bandwidth_10mbit(lab_text):
+def test_bandwidth_10mbit(lemu_lab):
     needs_link_emulation("bandwidth")
     needs_tool("iperf3")
-    lab = pair(lab_text, "    bandwidth: 10mbit")
+    lab = pair(lemu_lab, "    bandwidth: 10mbit")
     server = subprocess.Popen(["ip", "netns", "exec", ns(lab, "b"), "iperf3", "-s", "-1", "-B", "10.77.0.2"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.3)
         res = subprocess.run(["ip", "netns", "exec", ns(lab, "a"), "iperf3", "-c", "10.77.0.2", "-t", "4", "-O", "1",
-                              "-J"], capture_output=True, text=True, timeout=30)
+                              "-J"], capture_output=True, text=True, timeout=30, check=False)
         data = json.loads(res.stdout)
         bps = data["end"]["sum_received"]["bits_per_second"]
     finally:
@@ -77,9 +89,9 @@ def test_bandwidth_10mbit(lab_text):
     assert within(back, 10e6), f"b->a {back / 1e6:.2f} Mbit/s"
 
 
-def test_loss_10_percent_one_way(lab_text):
+def test_loss_10_percent_one_way(lemu_lab):
     needs_link_emulation("loss")
-    lab = lab_text(PAIR.replace("LINK", "    from: {a: {loss: 10%}}"), prefix="lemu")
+    lab = lemu_lab(PAIR.replace("LINK", "    from: {a: {loss: 10%}}"))
     delays, sent = measure.one_way(ns(lab, "a"), ns(lab, "b"), "10.77.0.2", count=2000, interval=0.0005, wait=0.5)
     lost = 1 - len(delays) / sent
     back, sent_back = measure.one_way(ns(lab, "b"), ns(lab, "a"), "10.77.0.1", count=500, interval=0.0005, wait=0.5)
@@ -89,9 +101,9 @@ def test_loss_10_percent_one_way(lab_text):
     assert len(back) == sent_back, "the other direction must be lossless"
 
 
-def test_jitter_widens_the_distribution(lab_text):
+def test_jitter_widens_the_distribution(lemu_lab):
     needs_link_emulation("delay", "jitter")
-    lab = lab_text("""
+    lab = lemu_lab("""
 name: NAME
 nodes: {a: {}, b: {}, c: {}}
 links:
@@ -99,7 +111,7 @@ links:
     from: {a: {delay: 20ms}}
   - endpoints: ["a:eth1 10.78.2.1/24", "c:eth0 10.78.2.2/24"]
     from: {a: {delay: 20ms, jitter: 5ms}}
-""", prefix="lemu")
+""")
     plain, _ = measure.one_way(ns(lab, "a"), ns(lab, "b"), "10.78.1.2", count=150, interval=0.012)
     jittery, _ = measure.one_way(ns(lab, "a"), ns(lab, "c"), "10.78.2.2", count=150, interval=0.012)
     spread = [(measure.percentile(x, 90) - measure.percentile(x, 10)) * 1000 for x in (plain, jittery)]
@@ -112,9 +124,9 @@ links:
     assert measure.percentile(jittery, 5) * 1000 >= 14.5 and measure.percentile(jittery, 95) * 1000 <= 26.0
 
 
-def test_killing_the_delay_line_never_leaves_the_link_dead(lab_text):
+def test_killing_the_delay_line_never_leaves_the_link_dead(lemu_lab):
     needs_link_emulation("delay", "fallback")
-    lab = pair(lab_text, "    delay: 20ms")
+    lab = pair(lemu_lab, "    delay: 20ms")
     pid = delay_pid(lab)
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
@@ -127,13 +139,20 @@ def test_killing_the_delay_line_never_leaves_the_link_dead(lab_text):
     assert any("not running" in w for r in checkmod.check(lab) for w in r.warnings)
     # any `set` restarts it
     runtime.set_impairment(lab, "a:eth0", {})
-    assert delay_pid(lab) not in (None, pid)
+    restarted = delay_pid(lab)
+    assert restarted not in (None, pid)
     assert within(median(ping_rtts(lab, "a", "10.77.0.2", count=10)), 40.0)
+    # a delay line started at runtime is not in the journal, yet `down` stops it too
+    assert down(lab)
+    deadline = time.monotonic() + 3
+    while alive(restarted) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not alive(restarted)
 
 
-def test_runtime_changes_faults_and_route_restore(lab_text):
+def test_runtime_changes_faults_and_route_restore(lemu_lab):
     needs_link_emulation("delay", "bandwidth")
-    lab = lab_text("""
+    lab = lemu_lab("""
 name: NAME
 nodes:
   h1: {routes: ["default via 10.79.1.1"]}
@@ -142,7 +161,7 @@ nodes:
 links:
   - endpoints: ["h1:eth0 10.79.1.2/24", "r1:eth0 10.79.1.1/24"]
   - endpoints: ["r1:eth1 10.79.2.1/24", "h2:eth0 10.79.2.2/24"]
-""", prefix="lemu")
+""")
     base = median(ping_rtts(lab, "h1", "10.79.2.2", count=10))
     assert base < 5
     # A lab built without impairments gets them at runtime.
@@ -165,13 +184,13 @@ links:
     print(runtime.set_admin(lab, "h1:eth0", up=True))
     assert ping_ok(lab, "h1", "10.79.2.2", count=3) == 3
     route = subprocess.run(["ip", "-n", ns(lab, "h1"), "route", "show", "default"], capture_output=True,
-                           text=True).stdout
+                           text=True, check=False).stdout
     assert "via 10.79.1.1" in route
 
 
-def test_link_down_during_traffic_then_up(lab_text):
+def test_link_down_during_traffic_then_up(lemu_lab):
     needs_link_emulation("delay")
-    lab = pair(lab_text, "    delay: 5ms")
+    lab = pair(lemu_lab, "    delay: 5ms")
     proc = subprocess.Popen(["ip", "netns", "exec", ns(lab, "a"), "ping", "-D", "-n", "-i", "0.02", "-c", "150",
                              "10.77.0.2"], stdout=subprocess.PIPE, text=True)
     time.sleep(1.0)
@@ -182,7 +201,7 @@ def test_link_down_during_traffic_then_up(lab_text):
     # With the cable pulled nothing arrives; packets sent meanwhile wait for ARP (as on real hardware)
     # or are lost, and traffic resumes once it is plugged back.
     stamps = [float(x[1:x.index("]")]) for x in out.splitlines() if "time=" in x and x.startswith("[")]
-    gap = max(b - a for a, b in zip(stamps, stamps[1:]))
+    gap = max(b - a for a, b in itertools.pairwise(stamps))
     last_seq = max(int(x.split("icmp_seq=")[1].split()[0]) for x in out.splitlines() if "time=" in x)
     print(f"{len(stamps)}/150 replies, longest silence {gap:.2f} s, last reply seq {last_seq}")
     assert 0.8 <= gap <= 4.0
@@ -190,9 +209,9 @@ def test_link_down_during_traffic_then_up(lab_text):
     assert ping_ok(lab, "a", "10.77.0.2") == 3
 
 
-def test_delay_into_a_switch(lab_text):
+def test_delay_into_a_switch(lemu_lab):
     needs_link_emulation("delay", "bridge")
-    lab = lab_text("""
+    lab = lemu_lab("""
 name: NAME
 nodes:
   h1: {}
@@ -202,7 +221,7 @@ links:
   - endpoints: ["h1:eth0 10.80.0.1/24", sw]
     delay: 10ms
   - endpoints: ["h2:eth0 10.80.0.2/24", sw]
-""", prefix="lemu")
+""")
     rtt = median(ping_rtts(lab, "h1", "10.80.0.2", count=20))
     hs = median(measure.handshake_rtts(ns(lab, "h2"), ns(lab, "h1"), "10.80.0.1", count=15)) * 1000
     print(f"via switch: ping -U {rtt:.2f} ms, TCP handshake {hs:.2f} ms (configured 20)")
@@ -211,9 +230,9 @@ links:
     assert [r.warnings for r in results] == [[]], results
 
 
-def test_check_reports_fidelity(lab_text):
+def test_check_reports_fidelity(lemu_lab):
     needs_link_emulation("delay", "bandwidth")
-    lab = pair(lab_text, "    delay: 10ms\n    bandwidth: 20mbit")
+    lab = pair(lemu_lab, "    delay: 10ms\n    bandwidth: 20mbit")
     (r,) = checkmod.check(lab, rate_seconds=2)
     print(r)
     assert r.warnings == [], r.warnings
@@ -226,9 +245,9 @@ def test_check_reports_fidelity(lab_text):
     assert any("rate a:eth0 -> b:eth0" in w for w in r.warnings), r.warnings
 
 
-def test_down_removes_every_rule_and_process(lab_text):
+def test_down_removes_every_rule_and_process(lemu_lab):
     needs_link_emulation("delay", "loss")
-    lab = pair(lab_text, "    delay: 5ms\n    loss: 1%")
+    lab = pair(lemu_lab, "    delay: 5ms\n    loss: 1%")
     pid = delay_pid(lab)
     backend = statusmod.describe(lab)["backend"]
     if backend == "fallback":

@@ -108,3 +108,30 @@ def test_every_rendered_rule_set_loads(backend):
     finally:
         subprocess.run(["ip", "netns", "del", name], check=True)
     assert name not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+
+
+def test_a_rejected_rule_set_fails_up_and_rolls_back(monkeypatch):
+    """iptables-restore's complaint reaches the user, and nothing of the lab stays behind."""
+    from conftest import leftovers, unique_name
+
+    from netemu.apply import down
+    from netemu.errors import NetemuError
+    from netemu.lab import Lab
+    from netemu.netfilter import feature
+
+    real = feature.render
+
+    def broken(*args):
+        return real(*args).replace("-j ACCEPT", "-j NO-SUCH-TARGET", 1)
+
+    monkeypatch.setattr(feature, "render", broken)
+    name = unique_name("fw")
+    text = LAB.replace("NAME", name).replace("FIREWALL", json.dumps({"input": "drop", "allow": [HTTP_IN]}))
+    try:
+        with pytest.raises(NetemuError) as exc:
+            Lab.up(topology_from_text(text, "broken.yaml"), text)
+        assert "iptables-restore" in str(exc.value) and "NO-SUCH-TARGET" in str(exc.value), str(exc.value)
+    finally:
+        if leftovers(name):
+            down(name)
+    assert leftovers(name) == []

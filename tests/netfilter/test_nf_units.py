@@ -157,3 +157,15 @@ def test_errors_name_file_line_and_path(nat, message):
     with pytest.raises(TopologyError) as exc:
         topo(nat)
     assert message in str(exc.value)
+
+
+def test_preflight_names_missing_programs(monkeypatch):
+    from netemu.netfilter import backend
+    from netemu.netfilter.feature import preflight
+
+    t = topo("nat: {masquerade: eth1}")
+    monkeypatch.setattr(backend.shutil, "which", lambda name: None)
+    [problem] = preflight(t, t.feature("netfilter"))
+    assert "iptables-restore" in problem and "apt-get install iptables" in problem
+    monkeypatch.setattr(backend.shutil, "which", lambda name: f"/usr/sbin/{name}")
+    assert preflight(t, t.feature("netfilter")) == []

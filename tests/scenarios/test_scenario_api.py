@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import ROOT, TOPOLOGIES
+
 from netemu.cli.run import run as run_cmd
 from netemu.errors import UsageError
 from netemu.parse import load_topology
-from netemu.scenarios import Context, RequirementError, Result, Scenario, Setup, load, stats, svg
-from netemu.scenarios import registry, report
+from netemu.scenarios import Context, RequirementError, Result, Scenario, Setup, load, registry, report, stats, svg
 from netemu.scenarios.runner import RunOptions, check_requirements, resolve_roles, resolve_topology
 
 EXAMPLE = ROOT / "examples" / "my_scenario.py"
@@ -156,7 +154,7 @@ def test_case_flushes_first_and_restores_after():
 
 
 def test_error_in_a_case_is_a_failed_check_and_the_run_goes_on():
-    ctx, lab = fake_context()
+    ctx, _lab = fake_context()
     client = ctx.node("client")
     with ctx.case("bad"):
         client.set_sysctl("net.ipv4.tcp_mtu_probing", 1)
@@ -170,7 +168,7 @@ def test_error_in_a_case_is_a_failed_check_and_the_run_goes_on():
 
 
 def test_run_level_changes_are_undone_at_close_in_reverse_order():
-    ctx, lab = fake_context()
+    ctx, _lab = fake_context()
     server = ctx.node("server")
     server.set_sysctl("net.ipv4.tcp_fastopen", 3)
     server.set_sysctl("net.ipv4.tcp_fastopen", 515)

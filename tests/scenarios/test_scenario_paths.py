@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-
 from conftest import TOPOLOGIES
+
 from netemu.parse import load_topology, topology_from_text
 from netemu.scenarios import paths
 from netemu.scenarios.paths import PathError

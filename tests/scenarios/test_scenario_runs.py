@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import ROOT, TOPOLOGIES, host_snapshot, leftovers, needs_root, needs_tool, shipped, unique_name
+
 from netemu.cli.run import run as run_cmd
 from netemu.scenarios import RequirementError, RunOptions, load, run
 
@@ -59,6 +59,10 @@ def test_nagle(tmp_path):
     for variant in ("quickack-every", "cork", "single-write", "route-quickack"):
         assert cases[variant]["p50_ms"] < 5 and cases[variant]["p99_ms"] is not None
     assert 40 <= data["results"]["stall_ms"] < 60
+    sweep = [c for name, c in cases.items() if name.startswith("rtt-")]  # link emulation present here
+    assert [c["added_rtt_ms"] for c in sweep] == [10, 40]
+    for c in sweep:
+        assert c["added_rtt_ms"] + 30 < c["stall_ms"] < c["added_rtt_ms"] + 60
 
 
 def test_tfo_twice_in_a_row_under_one_name(tmp_path):
@@ -67,8 +71,17 @@ def test_tfo_twice_in_a_row_under_one_name(tmp_path):
         _, data = run_quick("tfo", tmp_path, lab_name=lab)
         r = data["results"]
         assert r["cookie_requested"] is True and r["syn_data_accepted"] > 0
-        assert r["ttfb_ms_without"] > 0 and r["ttfb_ms_with"] > 0 and r["rtt_ms"] > 0
-        assert r["saving_measurable"] is False  # no link delay in the shipped topology
+        # the shipped link is delayed 10 ms each way: one handshake RTT (~20 ms) saved
+        assert r["saving_measurable"] is True and r["added_rtt_ms"] == 20
+        assert 18 < r["rtt_ms"] < 30 and 36 < r["ttfb_ms_without"] < 60 and 18 < r["ttfb_ms_with"] < 30
+        assert 0.5 * r["rtt_ms"] < r["saving_ms"] < 1.5 * r["rtt_ms"]
+
+
+def test_tfo_without_delay_checks_the_mechanism_only(tmp_path):
+    _result, data = run_quick("tfo", tmp_path, topology=str(TOPOLOGIES / "nagle.yaml"))
+    r = data["results"]
+    assert r["saving_measurable"] is False and r["syn_data_accepted"] > 0 and r["ttfb_ms_with"] > 0
+    assert any("No added delay: saving not measurable" in n for n in data["notes"])
 
 
 def test_requirements_fail_before_anything_is_touched(tmp_path):
@@ -93,7 +106,7 @@ def test_on_a_running_lab_with_chosen_nodes(lab_text, tmp_path):
 
 
 def test_user_example_scenario(tmp_path):
-    result, data = run_quick(str(ROOT / "examples" / "my_scenario.py"), tmp_path)
+    _result, data = run_quick(str(ROOT / "examples" / "my_scenario.py"), tmp_path)
     assert data["cases"]["echo"]["requests"] == 5
 
 
@@ -116,3 +129,31 @@ def test_cli_json_and_exit_status(tmp_path):
     r = CliRunner().invoke(run_cmd, [str(failing), "--lab-name", lab2, "--report-dir", str(tmp_path / "b")])
     assert r.exit_code == 1 and "FAIL  always fails: on purpose" in r.stdout
     assert leftovers(lab) == [] and leftovers(lab2) == []
+
+
+def test_sigterm_mid_run_restores_and_tears_down(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    lab = unique_name("sc")
+    before = host_snapshot()
+    proc = subprocess.Popen([sys.executable, "-c", "from netemu.cli.run import run; run()", "pmtud", "--quick",
+                             "--lab-name", lab, "--report-dir", str(tmp_path / "r")], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not leftovers(lab):
+            time.sleep(0.1)
+        time.sleep(2.5)  # somewhere in the cases, with rules and sysctls in place
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130 and "interrupted" in err
+    assert leftovers(lab) == []
+    assert host_snapshot() == before

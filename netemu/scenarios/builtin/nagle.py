@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from .. import stats, svg
 from ..api import Context, Scenario, Setup
 from ..nodes import ScenarioNode
-from ..paths import PathError
 
 DELACK_MIN_MS = 40.0  # TCP_DELACK_MIN: the kernel's shortest delayed-ACK timer
 STALL_MS = 30.0  # a p50 above this is the delayed-ACK stall; below FIX_MS it is gone
@@ -35,7 +36,7 @@ class Nagle(Scenario):
     name = "nagle"
     description = "Nagle vs delayed ACK: the ~40 ms write-write-read stall, its fixes, and a size sweep"
     topology = "nagle.yaml"
-    roles = {"client": "client", "server": "server"}
+    roles: ClassVar[dict[str, str]] = {"client": "client", "server": "server"}
 
     def requirements(self, setup: Setup) -> list[str]:
         fams = _families(setup)
@@ -92,6 +93,10 @@ class Nagle(Scenario):
         ctx.table(f"Size sweep: two writes of N bytes each (MSS {mss})",
                   ["write bytes", "below MSS", "p50 ms", "p99 ms", "stalled", "expected stall"], sweep_rows)
         ctx.record(variants={k: ctx.result.case(k).fields.get("p50_ms") for k in VARIANTS if ctx.result.case(k)})
+        rtt_rows = self._rtt_sweep(ctx, server, client, address, family, header, body, response)
+        if rtt_rows:
+            ctx.table("RTT sweep (link emulation): default vs TCP_NODELAY",
+                      ["added RTT ms", "default p50 ms", "nodelay p50 ms", "stall ms", "expected stall ms"], rtt_rows)
 
         ctx.picture("latency_cdf.svg", _cdf(samples), "Request latency per variant (cumulative, log scale): "
                     "the default and QUICKACK-once sit at ~44 ms, every fix at tens of microseconds")
@@ -117,13 +122,62 @@ class Nagle(Scenario):
         ctx.check("size sweep: stall only when both writes are below the MSS", ok,
                   "; ".join(f"{r[0]} B: {'stall' if r[4] else 'fast'} ({_ms(r[2])})" for r in rows))
         ctx.note("A full-sized segment is neither held back by Nagle nor does it leave the ACK delayed "
-                 "(the receiver acknowledges at once once more than one MSS is pending).")
+                 "(the receiver acknowledges at once as soon as more than one MSS is pending).")
         return rows
 
 
+    def _rtt_sweep(self, ctx: Context, server: ScenarioNode, client: ScenarioNode, address: str, family: int,
+                   header: int, body: int, response: int) -> list[list]:
+        """Default vs TCP_NODELAY with delay added on the client's link: the stall is one RTT + ~44 ms."""
+        try:
+            from ...linkemu import runtime
+        except ImportError:
+            ctx.note("RTT sweep skipped: link emulation (netemu.linkemu) is not available.")
+            return []
+        hop = ctx.path("client", "server", family).hops[0]
+        end = f"{hop.node}:{hop.ifname}"
+        original = _link_delays(ctx, hop.node, hop.ifname)
+        n = 10 if ctx.quick else 25
+        rows, ok, reasons = [], True, []
+        for one_way_ms in (5, 20):
+            rtt = 2 * one_way_ms + ctx.setup.added_rtt_ms("client", "server", family) - sum(original) / 1000
+            with ctx.case(f"rtt-{rtt:g}ms", f"write-write-read with {rtt:g} ms added RTT") as case:
+                runtime.set_impairment(ctx.topology.name, end, {"delay_us": one_way_ms * 1000}, "both")
+                for direction, us in zip(("out", "in"), original):
+                    ctx.defer(lambda d=direction, v=us: runtime.set_impairment(ctx.topology.name, end,
+                                                                                  {"delay_us": v}, d),
+                              f"delay of {end} ({direction}) back to {us} µs")
+                slow = stats.summary(_rr(server, client, address, [header, body], response, n, "default",
+                                         "none", extra=rtt)["latencies_ms"])
+                fast = stats.summary(_rr(server, client, address, [header, body], response, n, "nodelay",
+                                         "none", extra=rtt)["latencies_ms"])
+                stall = None if slow["p50_ms"] is None or fast["p50_ms"] is None else slow["p50_ms"] - fast["p50_ms"]
+                case.record(added_rtt_ms=rtt, default=slow, nodelay=fast, stall_ms=stall)
+                good = stall is not None and rtt + 30 <= stall <= rtt + 60 and fast["p50_ms"] < rtt * 1.5 + 2
+                ok &= good
+                reasons.append(f"RTT {rtt:g} ms: default {_ms(slow['p50_ms'])}, nodelay {_ms(fast['p50_ms'])}")
+                rows.append([rtt, slow["p50_ms"], fast["p50_ms"], stall, f"{rtt + DELACK_MIN_MS:g} + tick"])
+        ctx.check("RTT sweep: the stall costs one RTT plus the delayed ACK", ok, "; ".join(reasons))
+        ctx.note("With an RTT, the default pays 2 RTT + ~44 ms (the body waits for the delayed ACK of the header) "
+                 "while TCP_NODELAY pays 1 RTT: the stall grows with the path.")
+        return rows
+
+
+def _link_delays(ctx: Context, node: str, ifname: str) -> tuple[int, int]:
+    """Delay (µs) the topology gives the link at node:ifname, traffic sent by it and received by it."""
+    model = ctx.topology.feature("linkemu")
+    iface = ctx.topology.node(node).interface(ifname)
+    li = model.of(iface.link) if model is not None and iface is not None else None
+    if li is None:
+        return (0, 0)
+    link = ctx.topology.links[iface.link]
+    is_a = link.a.node == node and link.a.name == ifname
+    return (li.direction(is_a).delay_us, li.direction(not is_a).delay_us)
+
+
 def _rr(server: ScenarioNode, client: ScenarioNode, address: str, writes: list[int], response: int, n: int,
-        mode: str, quickack: str) -> dict:
-    timeout = 10 + n * 0.1
+        mode: str, quickack: str, extra: float = 0.0) -> dict:
+    timeout = 10 + n * (0.1 + 3 * extra / 1000)
     _, ready = server.serve("rr", "serve", "--bind", address, "--request", sum(writes), "--response", response,
                             "--quickack", quickack, "--timeout", timeout + 5)
     return client.probe("rr", "client", "--to", address, "--port", ready["port"], "--writes",

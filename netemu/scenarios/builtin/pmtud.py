@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
 from .. import svg
 from ..api import Case, Context, Scenario, Setup
@@ -49,7 +50,7 @@ class Pmtud(Scenario):
     name = "pmtud"
     description = "Path MTU discovery: baseline, ICMP black hole, PLPMTUD recovery, MSS clamping (IPv4 + IPv6)"
     topology = "pmtud.yaml"
-    roles = {"client": "sender", "server": "receiver"}
+    roles: ClassVar[dict[str, str]] = {"client": "sender", "server": "receiver"}
 
     def requirements(self, setup: Setup) -> list[str]:
         found, skipped = usable_paths(setup)
