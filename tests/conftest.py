@@ -107,9 +107,11 @@ def lab_text():
         assert leftovers(name) == [], f"lab {name} left {leftovers(name)}"
 
 
-def shipped(name: str, new_name: str) -> str:
-    """A shipped topology's text, renamed so tests never clash with a user's lab."""
-    text = (TOPOLOGIES / name).read_text()
-    import re
-
+def renamed(text: str, new_name: str) -> str:
+    """Topology text with its lab name replaced, so tests never clash with a user's lab."""
     return re.sub(r"^name: .*$", f"name: {new_name}", text, count=1, flags=re.MULTILINE)
+
+
+def shipped(name: str, new_name: str = "renamed-by-fixture") -> str:
+    """A shipped topology's text under another lab name."""
+    return renamed((TOPOLOGIES / name).read_text(), new_name)

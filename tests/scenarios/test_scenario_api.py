@@ -249,3 +249,12 @@ def test_cli_usage_errors():
     assert r.exit_code == 2 and "expected ROLE=NODE" in r.output
     r = CliRunner().invoke(run_cmd, ["nope"])
     assert r.exit_code == 2 and "unknown scenario" in r.output
+
+
+def test_run_needs_root_and_says_so(monkeypatch):
+    from netemu.errors import NotRootError
+    from netemu.scenarios import run
+
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    with pytest.raises(NotRootError, match="'netemu run' needs root"):
+        run(load("tfo"), RunOptions(lab_name="never-created"))

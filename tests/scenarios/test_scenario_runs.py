@@ -92,17 +92,24 @@ def test_requirements_fail_before_anything_is_touched(tmp_path):
     assert leftovers(lab) == [] and not any(tmp_path.iterdir())
 
 
-def test_on_a_running_lab_with_chosen_nodes(lab_text, tmp_path):
+def test_on_a_running_lab_with_chosen_nodes(tmp_path):
     from netemu.lab import Lab
+    from netemu.parse import topology_from_text
 
-    name = lab_text(shipped("pmtud.yaml", "NAME"), prefix="sc")
-    result = run(load("tfo"), RunOptions(lab=name, quick=True, nodes={"client": "sender", "server": "receiver"},
-                                         report_dir=str(tmp_path / "r")))
-    assert result.passed, [c for c in result.checks if not c.passed]
-    assert result.fields["path"] == "sender -eth0/1500-> r1 -eth1/1400-> r2 -eth1/1500-> receiver"
-    lab = Lab.attach(name)  # still up, every sysctl back to its value
-    assert lab.node("sender").sysctl("net.ipv4.tcp_fastopen") == "1"
-    assert lab.node("receiver").sysctl("net.ipv4.tcp_fastopen") == "1"
+    name = unique_name("sc")
+    text = shipped("pmtud.yaml", name)
+    Lab.up(topology_from_text(text, f"<{name}>"), text)
+    try:
+        result = run(load("tfo"), RunOptions(lab=name, quick=True, nodes={"client": "sender", "server": "receiver"},
+                                             report_dir=str(tmp_path / "r")))
+        assert result.passed, [c for c in result.checks if not c.passed]
+        assert result.fields["path"] == "sender -eth0/1500-> r1 -eth1/1400-> r2 -eth1/1500-> receiver"
+        lab = Lab.attach(name)  # still up, every sysctl back to its value
+        assert lab.node("sender").sysctl("net.ipv4.tcp_fastopen") == "1"
+        assert lab.node("receiver").sysctl("net.ipv4.tcp_fastopen") == "1"
+    finally:
+        Lab.attach(name).down()
+    assert leftovers(name) == []
 
 
 def test_user_example_scenario(tmp_path):
