@@ -65,6 +65,16 @@ def preflight(topo: Topology, model: NetfilterModel) -> list[str]:
     return [f"NAT/firewall rules need {', '.join(missing)}, which is not installed (Debian: apt-get install iptables)"]
 
 
+def node_status(namespace: str) -> tuple[dict, list[str]]:
+    """Rules with counters and live translations of one node, for `netemu status LAB NODE`."""
+    from .status import node_report, render_text
+
+    report = node_report(namespace)
+    if not report["tables"] and not report["translations"]:
+        return report, []  # nothing to say about a node without NAT or filtering
+    return report, ["NAT and firewall:"] + ["  " + line for line in render_text(report).splitlines()]
+
+
 FEATURE = Feature(
     name="netfilter",
     top_keys=frozenset({"netfilter"}),
@@ -72,4 +82,5 @@ FEATURE = Feature(
     parse=parse,
     plan=plan,
     preflight=preflight,
+    node_status=node_status,
 )

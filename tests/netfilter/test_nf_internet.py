@@ -179,8 +179,11 @@ def test_cli_up_down_leaves_no_rule_anywhere(tmp_path):
         nodes = ("home", "isp", "cloud", "web")
         saved = {n: ns_run(ns(name, n), "iptables-save").stdout for n in nodes}
         assert all(f'"netemu:{name}"' in text for text in saved.values()), saved
-        status = netemu("status", name, check=True)
-        assert "home" in status.stdout
+        netemu("exec", name, "alice", "--", "ping", "-c1", "-W2", WEB_PUBLIC, check=True)
+        status = netemu("status", name, "home", check=True).stdout
+        assert "NAT and firewall:" in status and "-o eth1 -j MASQUERADE" in status, status
+        assert "icmp 192.168.1.10 -> 192.0.2.80  SNAT to 100.64.1.2" in status, status
+        assert "NAT and firewall:" not in netemu("status", name, "alice", check=True).stdout
     finally:
         netemu("down", name, check=True)
     assert leftovers(name) == []
