@@ -1,0 +1,89 @@
+"""The flagship topology end to end (root): Alice finds www.bob.com through the lab's DNS hierarchy and
+fetches it across two NATs, the 1400-byte core and Bob's 1:1 NAT and security group."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import needs_root, needs_tool, netemu, shipped
+
+pytestmark = pytest.mark.root
+
+WEB_PUBLIC = "192.0.2.80"  # Bob's web server, 1:1 NATed to 10.20.0.80
+RESOLVER = "203.0.113.53"  # isp-resolver, alice's `resolver:`
+BOB_NS_PUBLIC = "192.0.2.53"  # bob-ns, 1:1 NATed to 10.20.0.53
+POOL = ipaddress.ip_network("203.0.113.16/29")  # the ISP's CGNAT pool
+
+
+@pytest.fixture(autouse=True)
+def _root():
+    needs_root()
+    needs_tool("curl", "dig", "getent")
+
+
+def run_in(lab: str, node: str, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    """Run argv inside a node (with its /etc/netns resolv.conf and hosts), bounded by `timeout`."""
+    return subprocess.run(["ip", "netns", "exec", f"{lab}-{node}", *argv], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+
+
+def wait_for(path: Path, pattern: str, timeout: float) -> str:
+    """The first line of `path` matching `pattern`, waiting at most `timeout` seconds ('' if none)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = path.read_text(errors="replace") if path.exists() else ""
+        for line in text.splitlines():
+            if re.search(pattern, line):
+                return line
+        if time.monotonic() > deadline:
+            return ""
+        time.sleep(0.1)
+
+
+def test_alice_fetches_www_bob_com_by_name(lab_text, tmp_path):
+    lab = lab_text(shipped("internet.yaml"), prefix="inet")
+
+    # the name is not in the lab's hosts files: it comes from DNS, through alice's resolver
+    assert "bob.com" not in Path(f"/etc/netns/{lab}-alice/hosts").read_text()
+    res = run_in(lab, "alice", "dig", "+time=4", "+tries=2", "www.bob.com", "A")
+    assert "status: NOERROR" in res.stdout, res.stdout + res.stderr
+    assert re.search(rf"^www\.bob\.com\.\s+\d+\s+IN\s+A\s+{re.escape(WEB_PUBLIC)}$", res.stdout, re.MULTILINE), res.stdout
+    assert f"SERVER: {RESOLVER}#53" in res.stdout, res.stdout
+    res = run_in(lab, "alice", "getent", "hosts", "www.bob.com")  # the system resolver, as curl uses it
+    assert res.returncode == 0 and res.stdout.split()[0] == WEB_PUBLIC, res.stdout + res.stderr
+
+    # Bob's web server; it logs each request with the client's address to stderr
+    log = tmp_path / "http.log"
+    with log.open("wb") as out:
+        srv = subprocess.Popen(["ip", "netns", "exec", f"{lab}-web", sys.executable, "-u", "-m", "http.server",
+                                "80", "--bind", "0.0.0.0"], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        assert wait_for(log, r"^Serving HTTP on", 10), log.read_text()
+        res = run_in(lab, "alice", "curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code} %{remote_ip}",
+                     "http://www.bob.com/")
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.split() == ["200", WEB_PUBLIC], res.stdout
+        line = wait_for(log, r'"GET / HTTP/1\.1" 200', 5)
+        assert line, log.read_text()
+    finally:
+        srv.kill()
+        srv.wait(timeout=10)
+    # Bob sees neither 192.168.1.10 nor 100.64.1.2, but an address of the ISP's CGNAT pool
+    assert ipaddress.ip_address(line.split()[0]) in POOL, line
+
+    # the resolver's way there: a referral from the root to com., from com. to bob.com., then the answer
+    res = netemu("dns", "trace", lab, "alice", "www.bob.com", "--fresh", timeout=30)
+    assert res.returncode == 0, res.stdout + res.stderr
+    rows = [line.split() for line in res.stdout.splitlines() if re.match(r"^\s+\d+\s", line)]
+    assert [(r[3], r[5]) for r in rows] == [("root", "[.]"), ("tld-com", "[com.]"), ("bob-ns", "[bob.com.]")], \
+        res.stdout
+    assert "referral to com. NS" in res.stdout and "referral to bob.com. NS" in res.stdout, res.stdout
+    assert rows[2][4] == BOB_NS_PUBLIC, res.stdout  # asked at its 1:1 public address, through cloud's NAT
+    assert f"answer www.bob.com. 3600 A {WEB_PUBLIC}" in res.stdout, res.stdout
+    assert "NOERROR" in res.stdout, res.stdout
