@@ -7,7 +7,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import leftovers, needs_root, unique_name
+from conftest import needs_root
 
 from netemu.linkemu import caps as capsmod
 from netemu.linkemu.runtime import delayline_pid
@@ -91,28 +91,6 @@ def quiet_env() -> dict:
 
 
 @pytest.fixture
-def lemu_lab():
-    """Bring up labs from YAML text (its `name:` line is replaced by a unique `lemu-…` name).
-
-    Usage: name = lemu_lab(yaml_text) -> the lab's name (already up). Every lab is taken down at
-    the end and must leave nothing behind (namespaces, /etc/netns, /run/netemu).
-    """
-    needs_root()
-    names: list[str] = []
-
-    def up(text: str) -> str:
-        from netemu.lab import Lab
-        from netemu.parse import topology_from_text
-
-        name = unique_name("lemu")
-        text = re.sub(r"^name: .*$", f"name: {name}", text, count=1, flags=re.MULTILINE)
-        names.append(name)
-        Lab.up(topology_from_text(text, f"<{name}>"), text)
-        return name
-
-    yield up
-    from netemu.apply import down
-
-    for name in names:
-        down(name)
-        assert leftovers(name) == [], f"lab {name} left {leftovers(name)}"
+def lemu_lab(lab_text):
+    """conftest's lab_text under `lemu-…` names: name = lemu_lab(yaml_text), torn down and leak-checked."""
+    return lambda text: lab_text(text, prefix="lemu")
