@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,7 +60,3 @@ def read(path: Path) -> Created:
             created.process_names[int(rec["pid"])] = rec.get("name", "?")
     return created
 
-
-def exists(path: Path) -> bool:
-    """Whether a journal file is present."""
-    return os.path.exists(path)

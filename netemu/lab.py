@@ -11,7 +11,7 @@ from .errors import LabError
 from .kernel import netns, procs
 from .labdir import LabDir, all_labs
 from .model import Node, Topology
-from .parse import load_topology, topology_from_text
+from .parse import topology_from_text
 from .plan import build
 
 
@@ -83,13 +83,6 @@ class Lab:
         except OSError:
             raise LabError(f"lab {name!r} has no saved topology; run 'netemu down {name}' and up it again") from None
         return cls(topology_from_text(text, d.read_meta().get("source")))
-
-    @classmethod
-    def from_file(cls, path: str) -> Lab:
-        """Load, validate and build a topology file."""
-        with open(path) as f:
-            text = f.read()
-        return cls.up(load_topology(path), text)
 
     def node(self, name: str) -> NodeHandle:
         """The handle of node `name`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -91,12 +92,13 @@ class Topology:
     features: tuple[tuple[str, Any], ...] = field(default=())  # feature name → its parsed model
     warnings: tuple[str, ...] = ()  # valid, but worth telling the user
 
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Node]:
+        return {n.name: n for n in self.nodes}
+
     def node(self, name: str) -> Node:
         """The node called `name` (KeyError if absent)."""
-        for n in self.nodes:
-            if n.name == name:
-                return n
-        raise KeyError(name)
+        return self._by_name[name]
 
     def feature(self, name: str) -> Any:
         """The parsed model a feature attached, or None."""

@@ -90,17 +90,6 @@ class AddAddress(Op):
 
 
 @dataclass(frozen=True)
-class SetUp(Op):
-    """Bring an interface up."""
-
-    ns: str
-    ifname: str
-
-    def text(self) -> str:
-        return f"ip -n {self.ns} link set {self.ifname} up"
-
-
-@dataclass(frozen=True)
 class AddRoute(Op):
     """A static route."""
 
@@ -173,7 +162,7 @@ class StartProcess(Op):
         return f"ip netns exec {self.ns} {shlex.join(self.argv)} &  # process {self.name}"
 
 
-ALL = (CreateNamespace, Sysctl, CreateBridge, CreateVeth, AddAddress, SetUp, AddRoute, AddNeighbour, WriteFile,
+ALL = (CreateNamespace, Sysctl, CreateBridge, CreateVeth, AddAddress, AddRoute, AddNeighbour, WriteFile,
        RunCommand, StartProcess)
 
 

@@ -33,6 +33,8 @@ class _Parser:
         self.src = src
         self.issues: list[Issue] = []
         self._claimed: list[_Endpoint] = []  # named ends of links that are invalid for other reasons
+        self.node_keys = NODE_KEYS | features.owned_keys("node")
+        self.link_keys = LINK_KEYS | features.owned_keys("link")
 
     def err(self, path, message, hint=None):
         self.issues.append(self.src.issue(path, message, hint))
@@ -121,7 +123,7 @@ class _Parser:
         path = ("nodes", name)
         if not isinstance(spec, dict):
             spec = {}
-        self.unknown_keys(path, spec, NODE_KEYS | features.owned_keys("node"))
+        self.unknown_keys(path, spec, self.node_keys)
         routes = self.routes(path, spec.get("routes"), kind, ifaces)
         sysctl_items = self.sysctls(path, spec.get("sysctls"), kind)
         if kind is None:
@@ -251,7 +253,7 @@ class _Parser:
         if not isinstance(raw, dict):
             self.err(path, "must be a mapping with 'endpoints'")
             return None
-        self.unknown_keys(path, raw, LINK_KEYS | features.owned_keys("link"))
+        self.unknown_keys(path, raw, self.link_keys)
         eps = raw.get("endpoints")
         if not isinstance(eps, list) or len(eps) != 2:
             self.err(path + ("endpoints",), "must list exactly two endpoints",
@@ -347,7 +349,7 @@ class _Parser:
                 seen = used.setdefault(ep.node, {})
                 if ep.ifname in seen:
                     self.err(ep.path, f"interface {ep.ifname!r} of {ep.node!r} is already used",
-                             f"at {_fmt(seen[ep.ifname])}")
+                             f"at {fmt_path(seen[ep.ifname])}")
                 seen[ep.ifname] = ep.path
         counters: dict[str, int] = {}
         for i, link in enumerate(links):
@@ -409,10 +411,6 @@ class _Parser:
                 desc = ", ".join(f"{m} at links[{i}]" for m, i in first)
                 self.err(("links", first[1][1], "mtu"), f"links into switch {sw!r} have different MTUs ({desc})",
                          "a bridge drops frames larger than a port's MTU without any ICMP error; use one MTU per switch")
-
-
-def _fmt(path) -> str:
-    return fmt_path(path)
 
 
 def _closest(word: str, options: set) -> str | None:

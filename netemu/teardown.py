@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import time
 from dataclasses import dataclass
 
 from . import journal as journal_mod
@@ -49,9 +48,3 @@ def teardown(lab: LabDir) -> Removed:
     lab.remove()
     return Removed(removed_ns, len(victims), removed_files)
 
-
-def wait_gone(names: list[str], timeout: float = 3.0) -> None:
-    """Wait until namespace names are gone from /run/netns (they are removed synchronously)."""
-    deadline = time.monotonic() + timeout
-    while any(netns.exists(n) for n in names) and time.monotonic() < deadline:
-        time.sleep(0.01)

@@ -73,10 +73,6 @@ class Netlink:
         peer_master_index = self.index(peer_ns, peer_master) if peer_master else None
         self.sock(peer_ns).set_link(peer_index, up=True, master=peer_master_index)
 
-    def set_link(self, ns: str, ifname: str, up: bool) -> None:
-        """Administratively bring an interface up or down."""
-        self.sock(ns).set_link(self.index(ns, ifname), up=up)
-
     def add_address(self, ns: str, ifname: str, address: str) -> None:
         """Add an address; IPv6 without DAD so it is usable at once."""
         self.sock(ns).add_address(self.index(ns, ifname), address)

@@ -130,11 +130,6 @@ def entered_fd(fd: int) -> Iterator[None]:
         h.back()
 
 
-def setns_fd(fd: int) -> None:
-    """Move the calling thread (or a freshly forked child) into the namespace behind `fd`."""
-    _check(_libc.setns(fd, CLONE_NEWNET), "setns")
-
-
 def delete(name: str) -> bool:
     """Unmount and remove a namespace's name; the kernel frees it once no process holds it."""
     path = path_of(name)

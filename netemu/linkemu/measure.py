@@ -25,15 +25,20 @@ def _sock(ns: str, family: int, kind: int) -> socket.socket:
         return socket.socket(family, kind)
 
 
+def _listener(ns: str, addr: str, backlog: int) -> tuple[socket.socket, int]:
+    """A listening TCP socket on `addr` inside `ns`, on a free port: (socket, port)."""
+    srv = _sock(ns, _family(addr), socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((addr, 0))
+    srv.listen(backlog)
+    return srv, srv.getsockname()[1]
+
+
 def handshake_rtts(client_ns: str, server_ns: str, server_addr: str, count: int = 15,
                    timeout: float = 3.0, pause: float = 0.01) -> list[float]:
     """Seconds taken by each of `count` TCP connects (one RTT each); failed connects are left out."""
     fam = _family(server_addr)
-    srv = _sock(server_ns, fam, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((server_addr, 0))
-    srv.listen(128)
-    port = srv.getsockname()[1]
+    srv, port = _listener(server_ns, server_addr, 128)
     stop = threading.Event()
 
     def acceptor():
@@ -72,11 +77,7 @@ def goodput(sender_ns: str, receiver_ns: str, receiver_addr: str, seconds: float
             warmup: float = 0.5) -> float:
     """Bits per second of TCP payload received after `warmup`, over `seconds` of bulk sending."""
     fam = _family(receiver_addr)
-    srv = _sock(receiver_ns, fam, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((receiver_addr, 0))
-    srv.listen(1)
-    port = srv.getsockname()[1]
+    srv, port = _listener(receiver_ns, receiver_addr, 1)
     result: dict[str, float] = {}
 
     def receiver():

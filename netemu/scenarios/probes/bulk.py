@@ -16,19 +16,15 @@ import socket
 import struct
 import time
 
-from .common import abort, accept, emit, family_of, listener, tcp_info
+from .common import abort, emit, family_of, serve_one, tcp_info
 
 CHUNK = 256 * 1024
 
 
 def serve(args: argparse.Namespace) -> None:
     """Accept one connection, count bytes to EOF, answer with the count (8 bytes)."""
-    deadline = time.monotonic() + args.timeout
-    lsock = listener(args.bind)
-    emit({"ready": True, "port": lsock.getsockname()[1]})
-    conn = accept(lsock, deadline)
+    conn, deadline = serve_one(args.bind, args.timeout, {"received": 0})
     if conn is None:
-        emit({"received": 0, "error": "no connection before the deadline"})
         return
     total = 0
     t0 = time.monotonic()

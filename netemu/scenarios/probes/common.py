@@ -85,6 +85,20 @@ def listener(bind: str, port: int = 0, backlog: int = 64, fastopen: int = 0) -> 
     return s
 
 
+def serve_one(bind: str, timeout: float, empty: dict) -> tuple[socket.socket | None, float]:
+    """Listen on `bind`, announce the port, accept one connection within `timeout` s.
+
+    Returns (connection, deadline); without a connection, emits `empty` with an error and returns None.
+    """
+    deadline = time.monotonic() + timeout
+    lsock = listener(bind)
+    emit({"ready": True, "port": lsock.getsockname()[1]})
+    conn = accept(lsock, deadline)
+    if conn is None:
+        emit({**empty, "error": "no connection before the deadline"})
+    return conn, deadline
+
+
 def accept(lsock: socket.socket, deadline: float) -> socket.socket | None:
     """Accept one connection before `deadline` (time.monotonic), or None."""
     remaining = deadline - time.monotonic()

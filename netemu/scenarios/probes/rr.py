@@ -13,7 +13,7 @@ import argparse
 import socket
 import time
 
-from .common import abort, accept, emit, family_of, listener, recv_exact, tcp_info
+from .common import abort, emit, family_of, recv_exact, serve_one, tcp_info
 
 MODES = ("default", "nodelay", "cork", "single", "more")
 QUICKACK = ("none", "once", "every")
@@ -21,12 +21,8 @@ QUICKACK = ("none", "once", "every")
 
 def serve(args: argparse.Namespace) -> None:
     """Answer each request of exactly --request bytes with --response bytes, until EOF."""
-    deadline = time.monotonic() + args.timeout
-    lsock = listener(args.bind)
-    emit({"ready": True, "port": lsock.getsockname()[1]})
-    conn = accept(lsock, deadline)
+    conn, deadline = serve_one(args.bind, args.timeout, {"served": 0})
     if conn is None:
-        emit({"served": 0, "error": "no connection before the deadline"})
         return
 
     def quickack() -> None:
