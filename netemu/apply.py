@@ -23,6 +23,7 @@ from .ops import (
     CreateBridge,
     CreateNamespace,
     CreateVeth,
+    LinkDir,
     Op,
     RunCommand,
     StartProcess,
@@ -103,14 +104,24 @@ class _Applier:
     def _AddNeighbour(self, op: AddNeighbour) -> None:
         self.nl.add_neighbour(op.ns, op.ifname, op.address, op.mac)
 
+    def _LinkDir(self, op: LinkDir) -> None:
+        self._mkdirs(Path(op.target))
+        self._mkdirs(Path(op.path).parent)
+        self.journal.record("file", path=op.path)  # teardown unlinks the symlink, never what it points at
+        os.symlink(op.target, op.path)
+
     def _WriteFile(self, op: WriteFile) -> None:
         path = Path(op.path)
         self._mkdirs(path.parent)
         self.journal.record("file", path=op.path)
-        tmp = path.with_name(path.name + ".netemu-tmp")
-        tmp.write_text(op.content)
-        os.chmod(tmp, op.mode)
-        os.replace(tmp, path)
+        # Written in place: every path is written once per `up` (the plan keeps the last write), and
+        # nothing reads the lab's files before `up` returns or starts the process that needs them.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, op.mode)
+        try:
+            os.fchmod(fd, op.mode)  # whatever the umask: files like hosts must stay world-readable
+            os.write(fd, op.content.encode())
+        finally:
+            os.close(fd)
 
     def _mkdirs(self, d: Path) -> None:
         missing = []

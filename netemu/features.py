@@ -40,6 +40,21 @@ class Feature:
     # namespace -> (JSON-ready dict, text lines) for `netemu status LAB NODE`
     node_status: Callable[[str], tuple[dict, list[str]]] | None = None
 
+    def used_by(self, data: Any) -> bool:
+        """Whether a raw topology document sets any key this feature owns (only then is it parsed)."""
+        if not isinstance(data, dict):
+            return False
+        if self.top_keys & data.keys():
+            return True
+        nodes = data.get("nodes")
+        if self.node_keys and isinstance(nodes, dict):
+            if any(isinstance(n, dict) and self.node_keys & n.keys() for n in nodes.values()):
+                return True
+        links = data.get("links")
+        if self.link_keys and isinstance(links, list):
+            return any(isinstance(li, dict) and self.link_keys & li.keys() for li in links)
+        return False
+
 
 def registered() -> list[Feature]:
     """Every feature, in the order their operations are planned."""

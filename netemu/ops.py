@@ -125,6 +125,17 @@ class AddNeighbour(Op):
 
 
 @dataclass(frozen=True)
+class LinkDir(Op):
+    """A symlink the lab owns pointing at a directory it creates (e.g. /etc/netns/NS -> its run dir)."""
+
+    path: str
+    target: str
+
+    def text(self) -> str:
+        return f"ln -s {self.target} {self.path}"
+
+
+@dataclass(frozen=True)
 class WriteFile(Op):
     """A file the lab owns (e.g. /etc/netns/NS/hosts), removed by `down`."""
 
@@ -162,7 +173,7 @@ class StartProcess(Op):
         return f"ip netns exec {self.ns} {shlex.join(self.argv)} &  # process {self.name}"
 
 
-ALL = (CreateNamespace, Sysctl, CreateBridge, CreateVeth, AddAddress, AddRoute, AddNeighbour, WriteFile,
+ALL = (CreateNamespace, Sysctl, CreateBridge, CreateVeth, AddAddress, AddRoute, AddNeighbour, LinkDir, WriteFile,
        RunCommand, StartProcess)
 
 

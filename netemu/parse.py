@@ -428,8 +428,8 @@ def from_source(src: Source) -> Topology:
     if topo is not None:
         attached = []
         for feature in features.registered():
-            if feature.parse is None:
-                continue
+            if feature.parse is None or not feature.used_by(src.data):
+                continue  # a feature the file does not use attaches no model (and is not imported)
             model, found = feature.parse(src, topo)
             issues += found
             if model is not None:

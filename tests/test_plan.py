@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from netemu import plan as plan_mod
-from netemu.ops import AddNeighbour, CreateNamespace, CreateVeth, from_json
+from netemu.ops import AddNeighbour, CreateNamespace, CreateVeth, LinkDir, WriteFile, from_json
 from netemu.parse import load_topology, topology_from_text
 
 ROOT = Path(__file__).parent.parent
@@ -80,3 +80,23 @@ def test_switch_ports_are_created_from_the_switch_and_enslaved():
         ("two-routers-lan", "h2-eth1", "two-routers-h2", "eth1"),
         ("two-routers-lan", "h3-eth0", "two-routers-h3", "eth0"),
     ]
+
+
+def test_netns_files_are_shared_between_nodes_with_identical_files():
+    plan = plan_mod.build(load_topology(str(ROOT / "topologies" / "internet.yaml")))
+    links = {op.path: op.target for op in plan.ops if isinstance(op, LinkDir)}
+    topo = load_topology(str(ROOT / "topologies" / "internet.yaml"))
+    # every non-switch node has its /etc/netns directory, as a link into the lab's run dir
+    assert set(links) == {f"/etc/netns/{topo.namespace(n.name)}" for n in topo.nodes if not n.is_switch}
+    assert all(t.startswith("/run/netemu/internet/etc/files-") for t in links.values())
+    # alice uses the ISP resolver, web does not: different sets; web and core1 share the default set
+    alice, web, core1 = (links[f"/etc/netns/internet-{n}"] for n in ("alice", "web", "core1"))
+    assert alice != web and web == core1
+    assert "nameserver" in plan.netns_file("/etc/netns/internet-alice/resolv.conf")
+    assert "nameserver" not in plan.netns_file("/etc/netns/internet-web/resolv.conf")
+    assert "alice" in plan.netns_file("/etc/netns/internet-web/hosts")
+    # each distinct set is written once, and before any node links to it
+    writes = [i for i, op in enumerate(plan.ops)
+              if isinstance(op, WriteFile) and op.path.startswith("/run/netemu/internet/etc/")]
+    assert len(writes) == 2 * len(set(links.values()))
+    assert max(writes) < min(i for i, op in enumerate(plan.ops) if isinstance(op, LinkDir))

@@ -69,5 +69,8 @@ echo "==> installing netemu from $REPO"
 extra=""
 [ "$WITH_TEST" = 1 ] && extra="[test]"
 "$VENV/bin/pip" install -q --disable-pip-version-check -e "$REPO$extra"
+# An editable install leaves netemu's own modules uncompiled (a regular pip install compiles them);
+# precompile so every command starts from bytecode even where PYTHONDONTWRITEBYTECODE is set.
+"$VENV/bin/python" -m compileall -q "$REPO/netemu" >/dev/null
 ln -sf "$VENV/bin/netemu" /usr/local/bin/netemu
 echo "==> ready: $(netemu --version)"

@@ -29,6 +29,9 @@ def _print_warnings(topo) -> None:
         click.secho(w, err=True, fg="yellow")
 
 
+SUMMARY_NODES = 12  # a big lab's summary names this many nodes, then counts the rest
+
+
 @click.command()
 @click.argument("topology", type=click.Path(dir_okay=False))
 def validate(topology: str) -> None:
@@ -87,7 +90,9 @@ def up(topology: str, verbose: bool, fail_at: int | None) -> None:
     res = apply_mod.up(topo, p, text, fail_at=fail_at, progress=progress)
     click.echo(f"lab {res.lab} is up: {res.nodes} nodes, {res.links} links, {res.ops} operations "
                f"in {res.seconds:.2f} s")
-    click.echo(f"  nodes: {', '.join(f'{n.name} ({n.kind})' for n in topo.nodes)}")
+    shown = [f"{n.name} ({n.kind})" for n in topo.nodes[:SUMMARY_NODES]]
+    more = len(topo.nodes) - len(shown)
+    click.echo(f"  nodes: {', '.join(shown)}" + (f", … and {more} more (netemu status {topo.name})" if more else ""))
     click.echo(f"  try:   sudo netemu status {res.lab}")
     first = next((n for n in topo.nodes if not n.is_switch), None)
     if first:

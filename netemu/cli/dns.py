@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from ..dns import trace as trace_mod
-
 
 @click.group()
 def dns() -> None:
@@ -31,6 +29,8 @@ def trace(lab: str, node: str, name: str, qtype: str, fresh: bool) -> None:
       sudo netemu dns trace internet alice www.bob.com
       sudo netemu dns trace internet alice bob.com MX --fresh
     """
+    from ..dns import trace as trace_mod
+
     click.echo(trace_mod.render(trace_mod.trace(lab, node, name, qtype, fresh)))
 
 
@@ -44,6 +44,8 @@ def flush(lab: str, node: str) -> None:
     Example:
       sudo netemu dns flush internet alice
     """
+    from ..dns import trace as trace_mod
+
     resolver = trace_mod.flush(lab, node)
     click.echo(f"flushed the cache of resolver {resolver}")
 

@@ -1,21 +1,29 @@
-"""Registration of the DNS feature: owns the top-level `dns:` key and the node key `resolver:`."""
+"""Registration of the DNS feature: owns the top-level `dns:` key and the node key `resolver:`.
+
+The feature's modules (dnslib, zone building) are imported only when a topology uses DNS, so labs
+without it start fast.
+"""
 
 from __future__ import annotations
 
 import importlib.util
+from typing import TYPE_CHECKING
 
-from ..errors import Issue
 from ..features import Feature
-from ..model import Topology
-from ..source import Source
-from . import parse as dns_parse
-from . import plan as dns_plan
-from .spec import DnsSpec
-from .zonedata import check
+
+if TYPE_CHECKING:
+    from ..errors import Issue
+    from ..model import Topology
+    from ..ops import Op
+    from ..source import Source
+    from .spec import DnsSpec
 
 
 def parse(src: Source, topo: Topology) -> tuple[DnsSpec | None, list[Issue]]:
     """Validate the DNS section, then make sure every derived zone can actually be served."""
+    from . import parse as dns_parse
+    from .zonedata import check
+
     spec, issues = dns_parse.parse(src, topo)
     if spec is not None:
         for origin, why in check(spec).items():
@@ -23,6 +31,13 @@ def parse(src: Source, topo: Topology) -> tuple[DnsSpec | None, list[Issue]]:
         if any(not i.warning for i in issues):
             spec = None
     return spec, issues
+
+
+def plan(topo: Topology, spec: DnsSpec) -> list[Op]:
+    """Zone files, resolver configuration and the DNS server processes."""
+    from . import plan as dns_plan
+
+    return dns_plan.plan(topo, spec)
 
 
 def preflight(topo: Topology, spec: DnsSpec) -> list[str]:
@@ -37,6 +52,6 @@ FEATURE = Feature(
     top_keys=frozenset({"dns"}),
     node_keys=frozenset({"resolver"}),
     parse=parse,
-    plan=dns_plan.plan,
+    plan=plan,
     preflight=preflight,
 )

@@ -20,8 +20,6 @@ from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 from pyroute2.netlink.rtnl.ndmsg import ndmsg
 from pyroute2.netlink.rtnl.rtmsg import rtmsg
 
-from . import pyroute2_lazy  # noqa: F401  (must precede the pyroute2 imports)
-
 NETLINK_ROUTE = 0
 NLM_F_ECHO = 0x8
 NLMSG_ERROR = 2

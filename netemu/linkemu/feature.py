@@ -1,20 +1,28 @@
-"""The link-emulation feature: the keys it owns, its plan and its preflight."""
+"""The link-emulation feature: the keys it owns, its plan and its preflight.
+
+Its modules are imported only when a topology impairs a link, so plain labs start fast.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import MissingFeatureError
 from ..features import Feature
-from ..model import Topology
 from ..ops import Op, RunCommand, StartProcess, Sysctl, WriteFile
-from . import caps as capsmod
-from . import render
-from .model import LinkEmu
-from .parse import LINK_KEYS, parse
-from .state import build, delay_queues, dumps, state_path
+
+if TYPE_CHECKING:
+    from ..errors import Issue
+    from ..model import Topology
+    from ..source import Source
+    from . import caps as capsmod
+    from .model import LinkEmu
+
+# The per-link keys this feature owns (linkemu.model.FIELDS plus `from:`; a unit test keeps them equal).
+LINK_KEYS = frozenset({"bandwidth", "delay", "jitter", "loss", "queue", "from"})
 
 DELAYLINE = str(Path(__file__).with_name("delayline.py"))
 PROCESS = "linkemu-delay"
@@ -26,10 +34,21 @@ def delayline_argv(state_file: str) -> tuple[str, ...]:
     return (sys.executable, DELAYLINE, state_file)
 
 
+def parse(src: Source, topo: Topology) -> tuple[LinkEmu, list[Issue]]:
+    """The impairments of every link, and the problems found."""
+    from .parse import parse as le_parse
+
+    return le_parse(src, topo)
+
+
 def plan(topo: Topology, model: LinkEmu) -> list[Op]:
     """Operations that impair the lab's links, run after links, addresses and routes exist."""
     if not model.links:
         return []  # runtime changes build the state from the saved topology when needed
+    from . import caps as capsmod
+    from . import render
+    from .state import build, delay_queues, dumps, state_path
+
     st = build(topo, model, capsmod.backend())
     path = state_path(topo.name)
     ops: list[Op] = [WriteFile(path, dumps(st))]
@@ -57,6 +76,8 @@ def plan(topo: Topology, model: LinkEmu) -> list[Op]:
 
 def problems(model: LinkEmu, caps: capsmod.Caps, topo: Topology | None = None) -> list[str]:
     """What the lab needs that this machine lacks (empty: it can run)."""
+    from . import caps as capsmod
+
     needs = model.needs()
     out: list[str] = []
     if "bandwidth" in needs and not caps.rate:
@@ -95,6 +116,8 @@ def preflight(topo: Topology, model: LinkEmu) -> list[str]:
     """Problems with this machine, checked before `up` creates anything."""
     if not model.links:
         return []
+    from . import caps as capsmod
+
     try:
         caps = capsmod.probe()
     except MissingFeatureError as e:

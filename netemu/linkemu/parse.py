@@ -24,9 +24,8 @@ from ..errors import Issue
 from ..model import Link, Topology
 from ..source import Source
 from . import units, validate
+from .feature import LINK_KEYS
 from .model import FIELDS, Impairment, LinkEmu, LinkImpairment
-
-LINK_KEYS = frozenset(FIELDS) | {"from"}
 
 
 def parse(src: Source, topo: Topology) -> tuple[LinkEmu, list[Issue]]:

@@ -1,21 +1,37 @@
-"""The netfilter feature: node keys `nat:` and `firewall:`, top-level `netfilter:`; iptables-restore ops."""
+"""The netfilter feature: node keys `nat:` and `firewall:`, top-level `netfilter:`; iptables-restore ops.
+
+Its modules (rule building, jinja2 templates) are imported only when a topology uses NAT or a
+firewall, so labs without them start fast.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 from ..features import Feature
-from ..model import Topology
 from ..ops import Op, RunCommand
-from .backend import missing_tools, restore_tool
-from .model import NetfilterModel
-from .parse import parse
-from .render import render
-from .rules import build, families_of
+
+if TYPE_CHECKING:
+    from ..errors import Issue
+    from ..model import Topology
+    from ..source import Source
+    from .model import NetfilterModel
+
+
+def parse(src: Source, topo: Topology) -> tuple[NetfilterModel | None, list[Issue]]:
+    """Every node's `nat:`/`firewall:` and the lab's `netfilter:` settings."""
+    from .parse import parse as nf_parse
+
+    return nf_parse(src, topo)
 
 
 def rule_files(topo: Topology, model: NetfilterModel) -> list[tuple[str, int, str, str]]:
     """(node, family, restore tool, rendered rules) for every node and family that has rules."""
+    from .backend import restore_tool
+    from .render import render
+    from .rules import build, families_of
+
     out = []
     for nf in model.nodes:
         node = topo.node(nf.node)
@@ -58,6 +74,8 @@ def plan(topo: Topology, model: NetfilterModel) -> list[Op]:
 
 def preflight(topo: Topology, model: NetfilterModel) -> list[str]:
     """Problems with this machine: restore programs that are missing."""
+    from .backend import missing_tools
+
     families = {family for _n, family, _t, _x in rule_files(topo, model)}
     missing = missing_tools(model.backend, families)
     if not missing:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from netemu.errors import TopologyError
-from netemu.ops import StartProcess, WriteFile
+from netemu.ops import StartProcess
 from netemu.parse import topology_from_text
 from netemu.plan import build as build_plan
 
@@ -49,15 +49,15 @@ def test_shipped_test_lab_is_valid_and_derives_delegations_and_glue():
 
 def test_plan_writes_configs_resolv_conf_and_starts_one_process_per_dns_node():
     topo = topology_from_text(LAB.replace("name: dnslab", "name: plantest"), "lab.yaml")
-    ops = build_plan(topo).ops
+    plan = build_plan(topo)
+    ops = plan.ops
     starts = [op for op in ops if isinstance(op, StartProcess)]
     assert [op.name for op in starts] == ["dns-root-a", "dns-root-b", "dns-tld-com", "dns-tld-org", "dns-bob-dns",
                                           "dns-bob-dns2", "dns-isp-dns"]
     assert starts[0].argv[:3] == (sys.executable, "-m", "netemu.dns.server") and starts[0].ns == "plantest-root-a"
-    resolv = {op.path: op.content for op in ops if isinstance(op, WriteFile) and op.path.endswith("resolv.conf")}
-    assert "nameserver 10.53.0.53" in resolv["/etc/netns/plantest-alice/resolv.conf"]
-    assert "nameserver 10.53.0.53" in resolv["/etc/netns/plantest-isp-dns/resolv.conf"]
-    assert "nameserver" not in resolv["/etc/netns/plantest-root-a/resolv.conf"]  # the core's default stays
+    assert "nameserver 10.53.0.53" in plan.netns_file("/etc/netns/plantest-alice/resolv.conf")
+    assert "nameserver 10.53.0.53" in plan.netns_file("/etc/netns/plantest-isp-dns/resolv.conf")
+    assert "nameserver" not in plan.netns_file("/etc/netns/plantest-root-a/resolv.conf")  # the core's default stays
 
 
 def test_errors_have_lines_and_hints():

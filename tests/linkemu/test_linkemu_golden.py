@@ -14,6 +14,7 @@ import pytest
 from netemu.errors import TopologyError
 from netemu.linkemu import feature
 from netemu.parse import topology_from_text
+from netemu.plan import build
 
 HERE = Path(__file__).resolve().parent / "golden"
 
@@ -55,4 +56,9 @@ def test_errors_golden():
 def test_unimpaired_lab_plans_nothing():
     text = 'name: plain\nnodes: {a: {}, b: {}}\nlinks: [{endpoints: ["a 10.0.0.1/24", "b 10.0.0.2/24"]}]\n'
     topo = topology_from_text(text)
-    assert feature.plan(topo, topo.feature("linkemu")) == []
+    assert topo.feature("linkemu") is None  # not used: not parsed, nothing attached
+    ops = build(topo).ops
+    assert not [op for op in ops if "tc" in op.text().split() or "NETEMU" in op.text()]
+    impaired = text.replace("links: [{", "links: [{delay: 5ms, ")
+    topo = topology_from_text(impaired)
+    assert topo.feature("linkemu") is not None and feature.plan(topo, topo.feature("linkemu"))

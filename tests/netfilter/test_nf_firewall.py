@@ -117,14 +117,14 @@ def test_a_rejected_rule_set_fails_up_and_rolls_back(monkeypatch):
     from netemu.apply import down
     from netemu.errors import NetemuError
     from netemu.lab import Lab
-    from netemu.netfilter import feature
+    from netemu.netfilter import render
 
-    real = feature.render
+    real = render.render
 
     def broken(*args):
         return real(*args).replace("-j ACCEPT", "-j NO-SUCH-TARGET", 1)
 
-    monkeypatch.setattr(feature, "render", broken)
+    monkeypatch.setattr(render, "render", broken)
     name = unique_name("fw")
     text = LAB.replace("NAME", name).replace("FIREWALL", json.dumps({"input": "drop", "allow": [HTTP_IN]}))
     try:
