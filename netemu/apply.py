@@ -59,6 +59,10 @@ def preflight(topo: Topology, plan: Plan) -> None:
     if taken:
         raise LabError(f"namespace(s) already exist and are not this lab's: {', '.join(taken[:5])}"
                        f"{' …' if len(taken) > 5 else ''}; another lab or tool owns them (see 'ip netns')")
+    stale = [op.path for op in plan.ops if isinstance(op, LinkDir) and os.path.lexists(op.path)]
+    if stale:
+        raise LabError(f"{', '.join(stale[:5])}{' …' if len(stale) > 5 else ''} already exist(s) and are not this "
+                       f"lab's (left by another tool?); remove them, then run 'netemu up' again")
     problems = []
     for feature in features.registered():
         model = topo.feature(feature.name)

@@ -36,7 +36,11 @@ def teardown(lab: LabDir) -> Removed:
     removed_files = 0
     for path in created.files:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+            if os.path.isdir(path) and not os.path.islink(path):
+                # /etc/netns/NS is our symlink; if someone replaced it with a directory, the name is still ours
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
             removed_files += 1
     for d in reversed(created.dirs):
         # Only directories the journal says we created, and only under /etc/netns or our run dir.

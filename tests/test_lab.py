@@ -97,7 +97,7 @@ def test_invalid_file_creates_nothing(tmp_path):
     assert leftovers(name) == []
 
 
-@pytest.mark.parametrize("fail_at", [1, 20, 45])
+@pytest.mark.parametrize("fail_at", [1, 20, 45, 57])  # 57: after some /etc/netns links exist
 def test_failure_half_way_rolls_back(tmp_path, fail_at):
     name = unique_name()
     path = tmp_path / "lab.yaml"
@@ -109,6 +109,23 @@ def test_failure_half_way_rolls_back(tmp_path, fail_at):
     assert "everything created was removed" in res.stderr
     assert leftovers(name) == []
     assert host_snapshot() == before
+
+
+def test_stale_etc_netns_entry_is_refused_and_left_alone(tmp_path):
+    name = unique_name()
+    path = tmp_path / "lab.yaml"
+    path.write_text(shipped("minimal.yaml", name))
+    stale = Path(f"/etc/netns/{name}-b")
+    stale.mkdir(parents=True)
+    (stale / "hosts").write_text("someone else's\n")
+    try:
+        res = netemu("up", str(path))
+        assert res.returncode == 1 and str(stale) in res.stderr and "already exist" in res.stderr, res.stderr
+        assert (stale / "hosts").read_text() == "someone else's\n"
+        assert leftovers(name) == [str(stale)]  # only what was there before
+    finally:
+        (stale / "hosts").unlink()
+        stale.rmdir()
 
 
 def test_kernel_failure_names_the_step_and_rolls_back(tmp_path):
