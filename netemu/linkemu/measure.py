@@ -74,54 +74,77 @@ def handshake_rtts(client_ns: str, server_ns: str, server_addr: str, count: int 
 
 
 def goodput(sender_ns: str, receiver_ns: str, receiver_addr: str, seconds: float = 3.0,
-            warmup: float = 0.5) -> float:
-    """Bits per second of TCP payload received after `warmup`, over `seconds` of bulk sending."""
+            warmup: float = 1.0) -> float:
+    """Bits per second of TCP payload received after `warmup` (past slow start), over `seconds` of bulk sending.
+
+    The receiver's kernel counts the bytes (TCP_INFO bytes_received) at the start and the end of the
+    window, so when the reading thread runs (it shares the GIL with the sender) does not matter.
+    """
+    from ..scenarios.probes.common import tcp_info
+
     fam = _family(receiver_addr)
     srv, port = _listener(receiver_ns, receiver_addr, 1)
-    result: dict[str, float] = {}
+    accepted: list[socket.socket] = []
+    ready, stop = threading.Event(), threading.Event()
 
     def receiver():
-        srv.settimeout(seconds + 10)
-        conn, _ = srv.accept()
+        srv.settimeout(10)
+        try:
+            conn, _ = srv.accept()
+        except OSError:
+            ready.set()
+            return
+        accepted.append(conn)
+        ready.set()
         conn.settimeout(2.0)
         buf = bytearray(1 << 18)
-        start = time.monotonic()
-        counted = 0
-        t_first = t_last = None
         try:
-            while True:
-                n = conn.recv_into(buf)
-                if not n:
-                    break
-                now = time.monotonic()
-                if now - start >= warmup:
-                    if t_first is None:
-                        t_first = now
-                    else:
-                        counted += n
-                    t_last = now
+            while conn.recv_into(buf):
+                pass
         except OSError:
             pass
-        finally:
-            conn.close()
-        if t_first is not None and t_last is not None and t_last > t_first:
-            result["bps"] = counted * 8 / (t_last - t_first)
 
-    t = threading.Thread(target=receiver, daemon=True)
-    t.start()
+    def sender(c: socket.socket):
+        chunk = b"\0" * (1 << 16)
+        try:
+            while not stop.is_set():
+                c.sendall(chunk)
+        except OSError:
+            pass
+
+    rx = threading.Thread(target=receiver, daemon=True)
+    rx.start()
     c = _sock(sender_ns, fam, socket.SOCK_STREAM)
+    tx = None
     try:
         c.settimeout(5.0)
         c.connect((receiver_addr, port))
-        chunk = b"\0" * (1 << 16)
-        end = time.monotonic() + seconds + warmup
-        while time.monotonic() < end:
-            c.sendall(chunk)
+        tx = threading.Thread(target=sender, args=(c,), daemon=True)
+        tx.start()
+        if not ready.wait(10) or not accepted:
+            return 0.0
+        def sample() -> tuple[float, int]:
+            # During loss recovery the receiver holds out-of-order data it has not counted yet, and
+            # counts it all at once when the hole fills: sample only while the sender is in Open state.
+            deadline = time.monotonic() + 0.5
+            while tcp_info(c).ca_state != 0 and time.monotonic() < deadline:
+                time.sleep(0.001)
+            return time.monotonic(), tcp_info(accepted[0]).bytes_received
+
+        time.sleep(warmup)
+        t0, b0 = sample()
+        time.sleep(seconds)
+        t1, b1 = sample()
+        return (b1 - b0) * 8 / (t1 - t0)
     finally:
-        c.close()
-        t.join(seconds + 15)
+        stop.set()
+        if tx is not None:
+            tx.join(6)  # the receiver keeps draining, so the last sendall completes (or times out)
+        c.close()  # the receiver sees EOF
+        rx.join(5)
+        for conn in accepted:
+            conn.close()
         srv.close()
-    return result.get("bps", 0.0)
 
 
 def one_way(sender_ns: str, receiver_ns: str, receiver_addr: str, count: int = 200,

@@ -89,6 +89,7 @@ def test_bandwidth_10mbit(lemu_lab):
     assert within(bps, payload), f"{bps / 1e6:.2f} Mbit/s, want {payload / 1e6:.2f} ± 10 %"
     # The Python bulk sender used by `netemu check` agrees, in the other direction too.
     back = measure.goodput(ns(lab, "b"), ns(lab, "a"), "10.77.0.1", seconds=3)
+    print(f"goodput() measured {back / 1e6:.2f} Mbit/s b->a")
     assert within(back, payload), f"b->a {back / 1e6:.2f} Mbit/s, want {payload / 1e6:.2f} ± 10 %"
 
 

@@ -26,6 +26,7 @@ class TcpInfo:
     """The fields of struct tcp_info the scenarios use."""
 
     state: int
+    ca_state: int  # 0 = Open: no loss recovery in progress, so no hole in the receiver's stream
     options: int
     fastopen_client_fail: int
     snd_mss: int
@@ -56,7 +57,7 @@ def tcp_info(sock: socket.socket) -> TcpInfo:
     # delivered, delivered_ce, bytes_sent, bytes_retrans
     rest = v[32:]
     return TcpInfo(
-        state=v[0], options=v[5], fastopen_client_fail=(v[7] >> 1) & 3,
+        state=v[0], ca_state=v[1], options=v[5], fastopen_client_fail=(v[7] >> 1) & 3,
         snd_mss=u32["snd_mss"], rcv_mss=u32["rcv_mss"], pmtu=u32["pmtu"], rtt_us=u32["rtt"],
         min_rtt_us=rest[7], total_retrans=u32["total_retrans"], bytes_acked=rest[2], bytes_received=rest[3],
         bytes_sent=rest[16], bytes_retrans=rest[17],
