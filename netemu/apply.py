@@ -14,7 +14,7 @@ from .errors import KernelError, LabError, MissingFeatureError, NotRootError
 from .journal import Journal
 from .kernel import netns, procs
 from .kernel.netlink import Netlink, describe
-from .labdir import ETC_NETNS, LabDir, locked
+from .labdir import ETC_NETNS, LabDir, locked, tidy
 from .model import Topology
 from .ops import (
     AddAddress,
@@ -54,7 +54,8 @@ def preflight(topo: Topology, plan: Plan) -> None:
     lab = LabDir(topo.name)
     if lab.exists():
         src = lab.read_meta().get("source") or "?"
-        raise LabError(f"lab {topo.name!r} is already up (from {src}); run 'netemu down {topo.name}' first")
+        raise LabError(lab.unfinished() or f"lab {topo.name!r} is already up (from {src}); "
+                                            f"run 'netemu down {topo.name}' first")
     taken = [op.ns for op in plan.ops if isinstance(op, CreateNamespace) and netns.exists(op.ns)]
     if taken:
         raise LabError(f"namespace(s) already exist and are not this lab's: {', '.join(taken[:5])}"
@@ -166,6 +167,15 @@ def up(topo: Topology, plan: Plan, topology_text: str | None = None,
     """
     if os.geteuid() != 0:
         raise NotRootError("up")
+    try:
+        return _up(topo, plan, topology_text, fail_at, progress)
+    except BaseException:
+        tidy()  # a failed first lab leaves no /run/netemu behind
+        raise
+
+
+def _up(topo: Topology, plan: Plan, topology_text: str | None, fail_at: int | None,
+        progress: Callable[[int, Op], None] | None) -> UpResult:
     lab = LabDir(topo.name)
     with locked(topo.name):
         preflight(topo, plan)
@@ -235,4 +245,5 @@ def down(name: str) -> bool:
         if not lab.exists():
             return False
         teardown(lab)
+    tidy()
     return True

@@ -56,17 +56,31 @@ class TopologyError(UsageError):
 
 
 class NotRootError(NetemuError):
-    """A command that changes the kernel was run without root."""
+    """A command that needs root (it enters, reads or changes network namespaces) was run without it."""
+
+    # what each command does that needs root; others get the general reason
+    _WHY = {"up": "create network namespaces", "run": "build its lab's network namespaces",
+            "down": "remove network namespaces", "doctor": "probe the kernel in a throwaway namespace"}
 
     def __init__(self, command: str):
+        why = self._WHY.get(command.split()[0], "enter the lab's network namespaces")
         super().__init__(
-            f"'netemu {command}' needs root to create network namespaces; run it with sudo "
+            f"'netemu {command}' needs root to {why}; run it with sudo "
             f"(validate and plan work without root)."
         )
 
 
 class LabError(NetemuError):
     """A lab is missing, already up, or in a state that forbids the request."""
+
+
+class NotFoundError(LabError):
+    """A lab, node or interface named on the command line does not exist (bad input: exit 2).
+
+    Exit 2 also keeps `netemu exec` unambiguous: 1 could be the command's own status.
+    """
+
+    exit_code = EXIT_USAGE
 
 
 class KernelError(NetemuError):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from . import apply as apply_mod
 from . import sysctls
-from .errors import LabError
+from .errors import LabError, NotFoundError
 from .kernel import netns, procs
 from .labdir import LabDir, all_labs
 from .model import Node, Topology
@@ -74,10 +74,9 @@ class Lab:
         d = LabDir(name)
         if not d.exists():
             up = ", ".join(lab.name for lab in all_labs()) or "none"
-            raise LabError(f"no lab named {name!r} is up (labs up: {up})")
+            raise NotFoundError(f"no lab named {name!r} is up (labs up: {up})")
         if d.read_meta().get("state") != "up":
-            raise LabError(f"lab {name!r} is not fully up (state: {d.read_meta().get('state', 'unknown')}); "
-                           f"run 'netemu down {name}'")
+            raise LabError(d.unfinished() or f"lab {name!r} is not up")
         try:
             text = d.topology_copy.read_text()
         except OSError:
@@ -89,7 +88,7 @@ class Lab:
         try:
             model = self.topology.node(name)
         except KeyError:
-            raise LabError(f"lab {self.name!r} has no node {name!r} "
+            raise NotFoundError(f"lab {self.name!r} has no node {name!r} "
                            f"(nodes: {', '.join(n.name for n in self.topology.nodes)})") from None
         return NodeHandle(self.name, model, self.topology.namespace(name))
 

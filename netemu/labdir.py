@@ -64,9 +64,33 @@ class LabDir:
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, self.meta)
 
+    def unfinished(self) -> str | None:
+        """Why the lab is not usable yet (an `up` still running, or one that died), or None if it is up."""
+        meta = self.read_meta()
+        if meta.get("state") == "up":
+            return None
+        pid = meta.get("pid")
+        alive = isinstance(pid, int) and os.path.exists(f"/proc/{pid}")
+        if alive:
+            return f"lab {self.name!r} is still coming up (netemu up, pid {pid})"
+        return (f"lab {self.name!r} did not finish coming up (its 'netemu up' was killed?); "
+                f"run 'netemu down {self.name}' to clean up")
+
     def remove(self) -> None:
         """Delete the whole state directory."""
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+CACHE_DIR = RUN_DIR / ".cache"  # per-boot caches (e.g. what the kernel can do); removed with the last lab
+
+
+def tidy() -> None:
+    """Once no lab is left, remove netemu's caches and /run/netemu itself: nothing stays on the host."""
+    if all_labs():
+        return
+    shutil.rmtree(CACHE_DIR, ignore_errors=True)
+    with contextlib.suppress(OSError):  # not empty: another command is starting a lab right now
+        RUN_DIR.rmdir()
 
 
 def all_labs() -> list[LabDir]:
@@ -79,9 +103,15 @@ def all_labs() -> list[LabDir]:
 @contextlib.contextmanager
 def locked(name: str, wait: float = 10.0) -> Iterator[None]:
     """An exclusive lock per lab name, so `up` and `down` of one lab never interleave."""
-    RUN_DIR.mkdir(parents=True, exist_ok=True)
     lock_path = RUN_DIR / f".{name}.lock"
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    for attempt in range(5):
+        RUN_DIR.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            break
+        except FileNotFoundError:  # tidy() of a concurrent `down` removed the empty dir in between
+            if attempt == 4:
+                raise
     try:
         deadline = time.monotonic() + wait
         while True:

@@ -89,6 +89,8 @@ class _Parser:
         self.segment_mtus(nodes, links)
         if any(not i.warning for i in self.issues):
             return None
+        self.unreachable_ends(links)
+        self.unanswered_gateways(nodes)
         topo_links = [
             Link(i, self._by_link[(i, 0)], self._by_link[(i, 1)], pair[2], pair[3])
             for i, pair in enumerate(links)
@@ -394,6 +396,31 @@ class _Parser:
                         self.err(("links", iface.link), f"address {a.ip} of {n.name}:{iface.name} is also on {seen[a.ip]}")
                     else:
                         seen[a.ip] = f"{n.name}:{iface.name}"
+
+    def unreachable_ends(self, links):
+        """Warn about point-to-point links whose two ends share no subnet: they cannot talk directly."""
+        for i, pair in enumerate(links):
+            if pair is None:
+                continue
+            a, b = self._by_link[(i, 0)], self._by_link[(i, 1)]
+            for version in (4, 6):
+                mine = [x for x in a.addresses if x.version == version and not x.ip.is_link_local]
+                theirs = [x for x in b.addresses if x.version == version and not x.ip.is_link_local]
+                if mine and theirs and not any(x.ip in y.network or y.ip in x.network for x in mine for y in theirs):
+                    self.warn(("links", i, "endpoints"),
+                              f"{a.node} {', '.join(map(str, mine))} and {b.node} {', '.join(map(str, theirs))} "
+                              f"share no subnet: they cannot reach each other over this link",
+                              "give both ends addresses in one prefix")
+
+    def unanswered_gateways(self, nodes):
+        """Warn about gateways no node of the lab owns: the next hop's ARP/ND will go unanswered."""
+        owned = {a.ip for n in nodes for i in n.interfaces for a in i.addresses}
+        for node in nodes:
+            for k, route in enumerate(node.routes):
+                if route.via is not None and route.via not in owned and not route.via.is_link_local:
+                    self.warn(("nodes", node.name, "routes", k),
+                              f"no node of this lab has the gateway address {route.via}: "
+                              f"packets on this route will not get past the first hop")
 
     def segment_mtus(self, nodes, links):
         """Ports of one switch must agree on MTU: a mismatch drops big frames silently, with no ICMP."""

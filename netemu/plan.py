@@ -40,10 +40,16 @@ class Plan:
     lab: str
     ops: tuple[Op, ...]
 
-    def text(self) -> str:
-        """One numbered line per operation."""
+    def text(self, full: bool = False) -> str:
+        """One numbered line per operation; with `full`, followed by the text it feeds in (rules, files)."""
         width = len(str(len(self.ops)))
-        return "\n".join(f"{i:>{width}}  {op.text()}" for i, op in enumerate(self.ops, 1))
+        out = []
+        for i, op in enumerate(self.ops, 1):
+            out.append(f"{i:>{width}}  {op.text()}")
+            body = (getattr(op, "stdin", None) or getattr(op, "content", None)) if full else None
+            if body:
+                out += [f"{'':>{width}}  | {line}" for line in body.rstrip("\n").splitlines()]
+        return "\n".join(out)
 
     def netns_file(self, path: str) -> str | None:
         """The content `up` gives /etc/netns/NS/NAME (following the node's link to its shared set), or None."""

@@ -91,7 +91,10 @@ def parse_text(text: str, filename: str | None = None) -> Source:
         context, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
         if context and cmark is not None:
             problem += f" ({context} that starts at line {cmark.line + 1})"
-        raise TopologyError(filename, [Issue("", f"YAML syntax error: {problem}", line)]) from None
+        hint = None
+        if line is not None and "\t" in "".join(text.splitlines()[max(0, line - 2):line]):
+            hint = "YAML indents with spaces only: replace the tab characters"
+        raise TopologyError(filename, [Issue("", f"YAML syntax error: {problem}", line, hint)]) from None
     if issues:
         raise TopologyError(filename, issues)
     if not isinstance(data, dict):

@@ -12,6 +12,20 @@ from .labdir import LabDir, all_labs
 
 _SCOPES = {0: "global", 200: "site", 253: "link", 254: "host"}
 
+# Interface flags (linux/if.h), in the order `ip link` prints them.
+IFF_UP = 0x1
+IFF_RUNNING = 0x40
+IFF_LOWER_UP = 0x10000
+_IFF_NAMES = ((0x8, "LOOPBACK"), (0x2, "BROADCAST"), (0x10, "POINTOPOINT"), (0x1000, "MULTICAST"),
+              (0x80, "NOARP"), (0x200, "ALLMULTI"), (0x100, "PROMISC"), (0x400, "MASTER"), (0x800, "SLAVE"),
+              (IFF_UP, "UP"), (IFF_RUNNING, "RUNNING"), (IFF_LOWER_UP, "LOWER_UP"), (0x20000, "DORMANT"))
+
+RTNH_F_DEAD = 0x1  # a next hop whose device is down (linux/rtnetlink.h)
+
+# Route types (linux/rtnetlink.h) other than unicast, named as `ip route` names them.
+_ROUTE_TYPES = {2: "local", 3: "broadcast", 4: "anycast", 5: "multicast", 6: "blackhole", 7: "unreachable",
+                8: "prohibit", 9: "throw", 10: "nat"}
+
 
 def labs() -> list[dict]:
     """A summary per lab: name, state, node count, source file, age."""
@@ -90,23 +104,31 @@ def _kinds(d: LabDir) -> dict[str, str]:
 
 
 def _interfaces(ipr) -> list[dict]:
+    """Each interface but lo: state from its flags (see link_state), MTU, MAC, master, addresses."""
     addrs: dict[int, list[str]] = {}
     for a in ipr.get_addr():
         if a["scope"] == 253 and a["family"] == 10:
             continue  # IPv6 link-local: always there, noise in a summary
-        addrs.setdefault(a["index"], []).append(f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}")
+        # IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer's on a point-to-point address
+        local, addr = a.get_attr("IFA_LOCAL"), a.get_attr("IFA_ADDRESS")
+        text = f"{local} peer {addr}" if local and addr and local != addr else (local or addr)
+        addrs.setdefault(a["index"], []).append(f"{text}/{a['prefixlen']}")
+    links = ipr.get_links()  # one dump, so names and states come from the same instant
+    names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in links}
     out = []
-    names = {}
-    for link in ipr.get_links():
-        names[link["index"]] = link.get_attr("IFLA_IFNAME")
-    for link in ipr.get_links():
+    for link in links:
         ifname = link.get_attr("IFLA_IFNAME")
         if ifname == "lo":
             continue
         master = link.get_attr("IFLA_MASTER")
+        flags = link["flags"]
         out.append({
             "name": ifname,
-            "state": link.get_attr("IFLA_OPERSTATE"),
+            "state": link_state(flags),
+            "admin_up": bool(flags & IFF_UP),
+            "carrier": bool(flags & IFF_LOWER_UP),
+            "operstate": link.get_attr("IFLA_OPERSTATE"),  # the kernel's RFC 2863 view: may lag, see link_state
+            "flags": [n for bit, n in _IFF_NAMES if flags & bit],
             "mtu": link.get_attr("IFLA_MTU"),
             "mac": link.get_attr("IFLA_ADDRESS"),
             "addresses": addrs.get(link["index"], []),
@@ -115,7 +137,19 @@ def _interfaces(ipr) -> list[dict]:
     return out
 
 
+def link_state(flags: int) -> str:
+    """UP, NO-CARRIER or DOWN from an interface's flags: admin state (IFF_UP) and carrier (IFF_LOWER_UP).
+
+    Not IFLA_OPERSTATE, nor IFF_RUNNING (derived from it): the kernel's linkwatch updates those up to a
+    second after the carrier changes, so right after `up` a working veth or bridge would read DOWN or UNKNOWN.
+    """
+    if not flags & IFF_UP:
+        return "DOWN"
+    return "UP" if flags & IFF_LOWER_UP else "NO-CARRIER"
+
+
 def _routes(ipr) -> list[str]:
+    """The main table (IPv4, then IPv6) as `ip route` writes it, short: [type] dst [via gw] [dev if]."""
     out = []
     names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
     for family in (2, 10):
@@ -124,9 +158,30 @@ def _routes(ipr) -> list[str]:
             if family == 10 and dst and dst.startswith("fe80"):
                 continue
             text = f"{dst}/{r['dst_len']}" if dst else "default"
-            if gw := r.get_attr("RTA_GATEWAY"):
-                text += f" via {gw}"
-            if oif := r.get_attr("RTA_OIF"):
-                text += f" dev {names.get(oif, oif)}"
+            rtype = _ROUTE_TYPES.get(r["type"])
+            if rtype:
+                text = f"{rtype} {text}"
+            if rtype in ("blackhole", "unreachable", "prohibit", "throw"):
+                out.append(text)  # IPv6 gives these "dev lo": an artefact, nothing is sent there
+                continue
+            text += _nexthop(r.get_attr("RTA_GATEWAY"), r.get_attr("RTA_VIA"), r.get_attr("RTA_OIF"), names)
+            for hop in r.get_attr("RTA_MULTIPATH") or ():
+                text += " nexthop" + _nexthop(hop.get_attr("RTA_GATEWAY"), hop.get_attr("RTA_VIA"), hop["oif"],
+                                              names)
+                if hop["hops"]:
+                    text += f" weight {hop['hops'] + 1}"
+                if hop["flags"] & RTNH_F_DEAD:  # set at once when the device goes down (unlike linkdown)
+                    text += " dead"
             out.append(text)
     return out
+
+
+def _nexthop(gw: str | None, via: dict | None, oif: int | None, names: dict[int, str]) -> str:
+    text = ""
+    if gw:
+        text += f" via {gw}"
+    elif via:  # an IPv4 route through an IPv6 gateway (RFC 5549)
+        text += f" via inet6 {via['addr']}"
+    if oif:
+        text += f" dev {names.get(oif, oif)}"
+    return text

@@ -61,13 +61,18 @@ def test_cli_up_exec_down_and_exit_codes(tmp_path):
     before = host_snapshot()
     try:
         up = netemu("up", str(path), check=True)
-        assert f"lab {name} is up: 2 nodes, 1 links" in up.stdout
+        assert f"lab {name} is up: 2 nodes, 1 link," in up.stdout
         again = netemu("up", str(path))
         assert again.returncode == 1 and "already up" in again.stderr and f"netemu down {name}" in again.stderr
         ping = netemu("exec", name, "a", "--", "ping", "-c", "1", "-W", "2", "b")
         assert ping.returncode == 0 and "1 received" in ping.stdout
         assert netemu("exec", name, "a", "--", "sh", "-c", "exit 7").returncode == 7
-        assert netemu("exec", name, "nosuch", "--", "true").returncode == 1
+        assert netemu("exec", name, "nosuch", "--", "true").returncode == 2  # bad input, not the command's 1
+        missing = netemu("exec", name, "a", "--", "no-such-command-xyz")
+        assert missing.returncode == 127 and "no-such-command-xyz: command not found" in missing.stderr
+        piped = subprocess.run([sys.executable, "-m", "netemu", "shell", name, "b"], input="ip -br addr show eth0\n",
+                               capture_output=True, text=True, cwd=ROOT, timeout=20)
+        assert piped.returncode == 0 and "10.0.0.2/24" in piped.stdout and "job control" not in piped.stderr
         # down works after the file is deleted (it reads the journal, not the YAML)
         path.unlink()
     finally:
@@ -76,6 +81,8 @@ def test_cli_up_exec_down_and_exit_codes(tmp_path):
     assert leftovers(name) == []
     assert host_snapshot() == before
     assert "not up" in netemu("down", name).stdout  # idempotent
+    typo = netemu("down", str(path) + "x")  # a mistyped file is not silently taken for a lab name
+    assert typo.returncode == 2 and "no such file" in typo.stderr
 
 
 def test_down_by_file_after_the_file_was_edited(tmp_path):
@@ -86,6 +93,26 @@ def test_down_by_file_after_the_file_was_edited(tmp_path):
     path.write_text(f"name: {name}\nnodes: {{only: {{}}}}\n")  # edited: different nodes now
     assert netemu("down", str(path)).returncode == 0
     assert leftovers(name) == []
+
+
+def test_last_down_leaves_no_run_dir(tmp_path):
+    from netemu.labdir import CACHE_DIR, RUN_DIR, all_labs
+
+    if all_labs():
+        pytest.skip(f"other labs are up ({', '.join(d.name for d in all_labs())}): /run/netemu must stay")
+    from netemu.linkemu import caps
+
+    if not caps.probe(fresh=True).rate:
+        pytest.skip("this kernel has no tbf qdisc: a rate-limited link cannot be built here")
+    name = unique_name()
+    path = tmp_path / "lab.yaml"
+    # a rate-limited link makes `up` consult the kernel's link-emulation capabilities (cached per boot)
+    path.write_text(f"name: {name}\nnodes: {{a: {{}}, b: {{}}}}\n"
+                    "links: [{endpoints: [\"a 10.9.9.1/30\", \"b 10.9.9.2/30\"], bandwidth: 10mbit}]\n")
+    netemu("up", str(path), check=True)
+    assert (CACHE_DIR / "linkemu-caps.json").is_file()
+    assert netemu("down", name).returncode == 0
+    assert not RUN_DIR.exists(), sorted(p.name for p in RUN_DIR.iterdir())
 
 
 def test_invalid_file_creates_nothing(tmp_path):
@@ -173,6 +200,12 @@ def test_kill_9_during_up_then_down_cleans_up(tmp_path):
     assert state == "creating", "up finished before it could be killed; the test proves nothing"
     assert any(n.startswith(name + "-") for n in subprocess.run(["ip", "netns", "list"], capture_output=True,
                                                                text=True).stdout.split())
+    # what the user sees next: up, exec and status say the lab died half-way and how to clean up
+    again = netemu("up", str(tmp_path / "big.yaml"))
+    assert again.returncode == 1 and "did not finish coming up" in again.stderr, again.stderr
+    assert f"netemu down {name}" in again.stderr
+    res = netemu("exec", name, "h0", "--", "true")
+    assert res.returncode == 1 and "did not finish coming up" in res.stderr, res.stderr
     res = netemu("down", name)
     assert res.returncode == 0
     assert leftovers(name) == []

@@ -100,3 +100,10 @@ def test_netns_files_are_shared_between_nodes_with_identical_files():
               if isinstance(op, WriteFile) and op.path.startswith("/run/netemu/internet/etc/")]
     assert len(writes) == 2 * len(set(links.values()))
     assert max(writes) < min(i for i, op in enumerate(plan.ops) if isinstance(op, LinkDir))
+
+
+def test_full_plan_shows_the_rules_and_files_each_step_loads():
+    plan = plan_mod.build(load_topology(str(ROOT / "topologies" / "internet.yaml")))
+    full, short = plan.text(full=True), plan.text()
+    assert "| *nat" in full and "| -A " in full and "|" not in short
+    assert len(full.splitlines()) > len(short.splitlines()) == len(plan.ops)

@@ -91,3 +91,22 @@ links:
   - endpoints: ["a 10.0.0.1/24", "a 10.0.0.2/24"]
 """)
     assert "both ends are on node 'a'" in str(exc.value)
+
+
+def test_warnings_for_ends_without_a_common_subnet_and_ownerless_gateways():
+    text = ('name: w\nnodes:\n  a: {routes: ["default via 10.0.0.9"]}\n  b: {routes: ["default via 10.0.9.2"]}\n'
+            '  c: {}\nlinks:\n  - endpoints: ["a 10.0.0.5/24", "b 10.0.9.1/24"]\n'
+            '  - endpoints: ["b 10.0.9.5/24", "c 10.0.9.2/24"]\n')
+    warnings = topology_from_text(text, "w.yaml").warnings  # warnings only: the lab is still valid
+    assert warnings == (
+        "w.yaml:3: warning: nodes.a.routes[0]: no node of this lab has the gateway address 10.0.0.9: "
+        "packets on this route will not get past the first hop",
+        "w.yaml:7: warning: links[0].endpoints: a 10.0.0.5/24 and b 10.0.9.1/24 share no subnet: they cannot "
+        "reach each other over this link (hint: give both ends addresses in one prefix)",
+    )
+
+
+def test_tab_indentation_gets_a_hint():
+    with pytest.raises(TopologyError) as exc:
+        topology_from_text("name: t\nnodes:\n\ta: {}\n", "t.yaml")
+    assert "tab" in exc.value.issues[0].hint and exc.value.issues[0].line == 3

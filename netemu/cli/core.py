@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 
 import click
@@ -44,18 +45,25 @@ def validate(topology: str) -> None:
     """
     topo = load_topology(topology)
     _print_warnings(topo)
-    click.echo(f"{topology}: valid: lab {topo.name!r}, {len(topo.nodes)} nodes, {len(topo.links)} links")
+    click.echo(f"{topology}: valid: lab {topo.name!r}, {_count(len(topo.nodes), 'node')}, "
+               f"{_count(len(topo.links), 'link')}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 @click.command()
 @click.argument("topology", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the operations as JSON.")
-def plan(topology: str, as_json: bool) -> None:
+@click.option("--full", is_flag=True, help="Also print what each step feeds in: rule sets, file contents.")
+def plan(topology: str, as_json: bool, full: bool) -> None:
     """Print the ordered kernel operations `up` would perform (no root needed).
 
     \b
-    Example:
+    Examples:
       netemu plan topologies/two-routers.yaml
+      netemu plan --full topologies/internet.yaml    # with the iptables rules and files it loads
     """
     topo = load_topology(topology)
     _print_warnings(topo)
@@ -64,7 +72,7 @@ def plan(topology: str, as_json: bool) -> None:
         click.echo(json.dumps({"lab": p.lab, "ops": [op.to_json() for op in p.ops]}, indent=1))
     else:
         click.echo(f"# lab {p.lab}: {len(p.ops)} operations")
-        click.echo(p.text())
+        click.echo(p.text(full=full))
 
 
 @click.command()
@@ -88,7 +96,7 @@ def up(topology: str, verbose: bool, fail_at: int | None) -> None:
     p = build(topo)
     progress = (lambda i, op: click.echo(f"[{i}/{len(p.ops)}] {op.text()}", err=True)) if verbose else None
     res = apply_mod.up(topo, p, text, fail_at=fail_at, progress=progress)
-    click.echo(f"lab {res.lab} is up: {res.nodes} nodes, {res.links} links, {res.ops} operations "
+    click.echo(f"lab {res.lab} is up: {_count(res.nodes, 'node')}, {_count(res.links, 'link')}, {res.ops} operations "
                f"in {res.seconds:.2f} s")
     shown = [f"{n.name} ({n.kind})" for n in topo.nodes[:SUMMARY_NODES]]
     more = len(topo.nodes) - len(shown)
@@ -127,6 +135,8 @@ def down(lab: str | None, all_labs_: bool) -> None:
 
 def _lab_name(arg: str) -> str:
     """A lab name given directly, or read from a topology file's `name` (nothing else is read)."""
+    if not os.path.isfile(arg) and ("/" in arg or arg.endswith((".yaml", ".yml"))):
+        raise UsageError(f"{arg}: no such file (give a lab name, or the topology file the lab came from)")
     if os.path.isfile(arg):
         src = load(arg)
         name = src.data.get("name")
@@ -173,7 +183,7 @@ def status(lab: str | None, node: str | None, as_json: bool) -> None:
             continue
         for i in n["interfaces"]:
             master = f" master {i['master']}" if "master" in i else ""
-            click.echo(f"  {i['name']:<15} {i['state']:<5} mtu {i['mtu']:<5} {i['mac']}{master}  "
+            click.echo(f"  {i['name']:<15} {i['state']:<10} mtu {i['mtu']:<5} {i['mac']}{master}  "
                        f"{' '.join(i['addresses'])}")
         for r in n["routes"]:
             click.echo(f"  route {r}")
@@ -205,6 +215,10 @@ def exec_(lab: str, node: str, command: tuple[str, ...]) -> None:
     command = command[1:] if command[:1] == ("--",) else command
     if not command:
         raise UsageError("give a command after '--', e.g. netemu exec LAB NODE -- ip addr")
+    # Nodes share the host's files, so the command is found (or not) exactly as here.
+    if shutil.which(command[0]) is None:
+        click.echo(f"error: {command[0]}: command not found", err=True)
+        sys.exit(127)  # the shell's status for it, so scripts can tell it from the command failing
     argv = procs.ns_argv(handle.ns, list(command))
     sys.stdout.flush()
     os.execvp(argv[0], argv)
@@ -225,7 +239,10 @@ def shell(lab: str, node: str) -> None:
     sh = os.environ.get("SHELL", "/bin/bash")
     os.environ["PS1"] = f"[{lab}:{node}] \\w# "
     os.environ["NETEMU_LAB"], os.environ["NETEMU_NODE"] = lab, node
-    argv = procs.ns_argv(handle.ns, [sh, "--norc", "-i"] if sh.endswith("bash") else [sh, "-i"])
+    if not sys.stdin.isatty():  # commands piped in: a plain shell reads them (no job control to set up)
+        argv = procs.ns_argv(handle.ns, [sh])
+    else:
+        argv = procs.ns_argv(handle.ns, [sh, "--norc", "-i"] if sh.endswith("bash") else [sh, "-i"])
     os.execvp(argv[0], argv)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .core import _need_root
+
 
 @click.group()
 def dns() -> None:
@@ -24,6 +26,8 @@ def dns() -> None:
 def trace(lab: str, node: str, name: str, qtype: str, fresh: bool) -> None:
     """Show the iterative path NODE's resolver takes for NAME: each server asked, its answer, timings, cache hits.
 
+    TYPE is a record type by name (A, AAAA, MX, TXT, NS, CNAME, SOA, …) or number (15 or TYPE15); default A.
+
     \b
     Examples:
       sudo netemu dns trace internet alice www.bob.com
@@ -31,6 +35,8 @@ def trace(lab: str, node: str, name: str, qtype: str, fresh: bool) -> None:
     """
     from ..dns import trace as trace_mod
 
+    name, qtype = trace_mod.check_name(name), trace_mod.check_qtype(qtype)  # bad input is exit 2, root or not
+    _need_root("dns trace")
     click.echo(trace_mod.render(trace_mod.trace(lab, node, name, qtype, fresh)))
 
 
@@ -46,6 +52,7 @@ def flush(lab: str, node: str) -> None:
     """
     from ..dns import trace as trace_mod
 
+    _need_root("dns flush")
     resolver = trace_mod.flush(lab, node)
     click.echo(f"flushed the cache of resolver {resolver}")
 

@@ -30,7 +30,10 @@ def doctor(as_json: bool) -> None:
     _need_root("doctor")
     from ..linkemu import doctor as doc
 
+    from ..labdir import tidy
+
     rows = doc.report(fresh=True)
+    tidy()  # the probe's cache serves labs; with none up, nothing stays behind
     if as_json:
         click.echo(json.dumps([r.__dict__ for r in rows], indent=1))
         return
@@ -45,8 +48,9 @@ def doctor(as_json: bool) -> None:
 
 @click.command()
 @click.argument("lab")
-@click.argument("endpoint", required=False, metavar="NODE[:IF]")
-@click.argument("action", required=False, type=click.Choice(["set", "down", "up", "show"]), metavar="[set|down|up]")
+@click.argument("endpoint", required=False, metavar="[NODE[:IF]]")
+@click.argument("action", required=False, type=click.Choice(["set", "down", "up", "show"]),
+                metavar="[set|down|up|show]")
 @click.option("--bandwidth", help="Rate limit, e.g. 10mbit ('none' removes it).")
 @click.option("--delay", help="One-way delay, e.g. 20ms (0 removes it).")
 @click.option("--jitter", help="Delay variation, e.g. 2ms (uniform ±).")
@@ -59,9 +63,12 @@ def link(lab: str, endpoint: str | None, action: str | None, bandwidth, delay, j
          clear: bool) -> None:
     """Show or change a running lab's links: impairments and faults.
 
+    Without NODE, or with 'show', lists the impaired or cut links (of NODE[:IF] when given).
+
     \b
     Examples:
       sudo netemu link mylab                                  # impaired links
+      sudo netemu link mylab h1                               # h1's links only
       sudo netemu link mylab h1:eth0 set --delay 50ms --loss 1%
       sudo netemu link mylab h1:eth0 set --bandwidth 2mbit --direction out
       sudo netemu link mylab h1 set --clear                   # plain wire again
@@ -76,8 +83,9 @@ def link(lab: str, endpoint: str | None, action: str | None, bandwidth, delay, j
     if endpoint is None or action in (None, "show"):
         if given:
             raise UsageError("impairment options need an endpoint and 'set': netemu link LAB NODE:IF set --delay 20ms")
-        text = status.lines(lab)
-        click.echo("\n".join(text) if text else f"lab {lab}: no impaired or cut links")
+        text = status.lines(lab, endpoint)
+        click.echo("\n".join(text) if text else
+                   f"lab {lab}: no impaired or cut links" + (f" at {endpoint}" if endpoint else ""))
         return
     if action == "set":
         changes = runtime.parse_changes(values)

@@ -7,6 +7,7 @@ import socket
 from dataclasses import dataclass, field
 
 from ..errors import LabError, NetemuError, UsageError
+from ..lab import Lab
 from .plan import INDEX, dns_dir
 from .resolver import Step
 
@@ -29,17 +30,76 @@ class Trace:
     names: dict[str, str] = field(default_factory=dict)  # address → node
 
 
-def _index(lab: str) -> dict:
+EXAMPLE_TYPES = "e.g. A, AAAA, MX, TXT, NS, CNAME, SOA"
+# Types that are not data a resolver can be asked for: a pseudo-record, zone transfers, transaction signatures.
+NOT_QUESTIONS = frozenset({"OPT", "AXFR", "IXFR", "TKEY", "TSIG"})
+MAX_LABEL = 63  # octets of one label (RFC 1035 2.3.4)
+MAX_NAME = 255  # octets of a whole name on the wire, length bytes and the root's included
+
+
+def check_qtype(qtype: str) -> str:
+    """The mnemonic of a record type given as a name (MX), a number (15) or RFC 3597 style (TYPE15)."""
+    from dnslib import QTYPE
+
+    text = qtype.strip().upper()
+    number = text.removeprefix("TYPE")
+    if number.isascii() and number.isdigit():
+        mnemonic = QTYPE.forward.get(int(number))
+        # dnslib's table names some numbers it cannot map back (53 reads as HIP, which is 55): refuse those too
+        if mnemonic is None or QTYPE.reverse.get(mnemonic) != int(number):
+            raise UsageError(f"record type {qtype!r} is not one netemu's resolver knows ({EXAMPLE_TYPES})")
+        text = mnemonic
+    if text not in QTYPE.reverse:
+        raise UsageError(f"unknown record type {qtype!r} ({EXAMPLE_TYPES})")
+    if text in NOT_QUESTIONS:
+        raise UsageError(f"record type {text} cannot be asked of a resolver ({EXAMPLE_TYPES})")
+    return text
+
+
+def check_name(name: str) -> str:
+    """`name` as an absolute domain name (trailing dot), or a UsageError saying what is wrong with it."""
+    from dnslib import DNSLabel
+
+    if name == ".":
+        return name
+    if not name:
+        raise UsageError("invalid domain name '': it is empty (the root is '.')")
+    labels = name.removesuffix(".").split(".")
+    size = 1
+    for label in labels:
+        if not label:
+            raise UsageError(f"invalid domain name {name!r}: empty label")
+        try:
+            encoded = label.encode("idna")
+        except UnicodeError:
+            if label.isascii():
+                raise UsageError(f"invalid domain name {name!r}: label {label[:16]!r}… is longer than "
+                                 f"{MAX_LABEL} bytes") from None
+            raise UsageError(f"invalid domain name {name!r}: label {label!r} is not a valid "
+                             f"internationalised (IDNA) label") from None
+        size += len(encoded) + 1
+    if size > MAX_NAME:
+        raise UsageError(f"invalid domain name {name[:24]!r}…: {size} bytes long, more than DNS allows ({MAX_NAME})")
+    try:
+        DNSLabel(name)  # what the resolver will do with it
+    except Exception:  # noqa: BLE001 - dnslib raises several kinds; the user needs only to know the name is bad
+        raise UsageError(f"invalid domain name {name!r}") from None
+    return name if name.endswith(".") else name + "."
+
+
+def _index(lab: str, node: str) -> dict:
+    """The lab's DNS index, after checking (as `netemu exec` does) that the lab is up and has `node`."""
+    Lab.attach(lab).node(node)
     path = dns_dir(lab) / INDEX
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise LabError(f"lab {lab!r} is not up, or has no DNS (no 'dns:' section)") from None
+        raise UsageError(f"lab {lab!r} has no DNS (its topology has no 'dns:' section)") from None
     except (OSError, ValueError) as e:
         raise LabError(f"cannot read {path}: {e}") from None
 
 
-def _request(path: str, req: dict, timeout: float) -> dict:
+def _request(path: str, req: dict, timeout: float, resolver: str) -> dict:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
@@ -47,14 +107,19 @@ def _request(path: str, req: dict, timeout: float) -> dict:
         sock.sendall(json.dumps(req).encode() + b"\n")
         data = sock.makefile("rb").readline()
     except (FileNotFoundError, ConnectionRefusedError):
-        raise LabError(f"the resolver is not running (no control socket {path})") from None
+        raise LabError(f"resolver {resolver} is not running (no control socket {path})") from None
     except TimeoutError:
-        raise LabError(f"the resolver did not answer within {timeout:g} s") from None
+        raise LabError(f"resolver {resolver} did not answer within {timeout:g} s") from None
+    except OSError as e:
+        raise LabError(f"cannot talk to resolver {resolver} over {path}: {e.strerror or e}") from None
     finally:
         sock.close()
-    resp = json.loads(data or b"{}")
+    try:
+        resp = json.loads(data or b"{}")
+    except ValueError:
+        raise LabError(f"resolver {resolver} sent an unreadable reply over {path}") from None
     if "error" in resp:
-        raise NetemuError(f"the resolver failed: {resp['error']}")
+        raise NetemuError(f"resolver {resolver} failed: {resp['error']}")
     return resp
 
 
@@ -71,24 +136,21 @@ def resolver_of(index: dict, node: str) -> str:
 
 def trace(lab: str, node: str, name: str, qtype: str = "A", fresh: bool = False, timeout: float = 15.0) -> Trace:
     """Resolve `name` through the resolver `node` uses; `fresh` starts from an empty cache (the full path)."""
-    from dnslib import QTYPE
-
-    if not hasattr(QTYPE, qtype.upper()):
-        raise UsageError(f"unknown record type {qtype!r} (e.g. A, AAAA, MX, TXT, NS, CNAME, SOA)")
-    index = _index(lab)
+    absolute, qtype = check_name(name), check_qtype(qtype)
+    index = _index(lab, node)
     resolver = resolver_of(index, node)
     control = index["resolvers"][resolver]["control"]
-    resp = _request(control, {"op": "trace", "name": name, "type": qtype.upper(), "fresh": fresh}, timeout)
-    return Trace(lab, node, resolver, name if name.endswith(".") else name + ".", qtype.upper(), fresh,
+    resp = _request(control, {"op": "trace", "name": absolute, "type": qtype, "fresh": fresh}, timeout, resolver)
+    return Trace(lab, node, resolver, absolute, qtype, fresh,
                  resp["rcode"], resp["answer"], resp["authority"], resp["ms"],
                  [Step(**s) for s in resp["steps"]], index.get("names", {}))
 
 
 def flush(lab: str, node: str) -> str:
     """Empty the cache of the resolver `node` uses; returns that resolver's name."""
-    index = _index(lab)
+    index = _index(lab, node)
     resolver = resolver_of(index, node)
-    _request(index["resolvers"][resolver]["control"], {"op": "flush"}, 5.0)
+    _request(index["resolvers"][resolver]["control"], {"op": "flush"}, 5.0, resolver)
     return resolver
 
 

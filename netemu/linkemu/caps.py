@@ -2,7 +2,7 @@
 
 The probe runs `unshare --net` on probe.py: the namespace is anonymous and vanishes with the
 process, so the caller's (host's) namespace is never touched. Results are cached per boot in
-/run/netemu/linkemu-caps.json; `netemu doctor` always probes afresh.
+/run/netemu/.cache/linkemu-caps.json (removed with the last lab); `netemu doctor` always probes afresh.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MissingFeatureError
-from ..labdir import RUN_DIR
+from ..labdir import CACHE_DIR
 
-CACHE = str(RUN_DIR / "linkemu-caps.json")
+CACHE = str(CACHE_DIR / "linkemu-caps.json")
 PROBE = str(Path(__file__).with_name("probe.py"))
 BACKEND_ENV = "NETEMU_LINKEMU_BACKEND"  # 'netem' or 'fallback': force a backend (tests, plans without root)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
 import time
 
@@ -71,14 +72,16 @@ def set_impairment(lab: str, endpoint: str, changes: dict[str, object], directio
         link, end = find_end(state, *_split_endpoint(endpoint))
         dirs = {"both": (0, 1), "out": (end,), "in": (1 - end,)}[direction]
         new_dirs = list(link["dirs"])
-        out_lines = []
+        out_lines: list[str] = []
+        warnings: list[str] = []
         for d in dirs:
             old = Impairment() if clear else Impairment.from_json(link["dirs"][d])
             imp = dataclasses.replace(old, **changes)
-            bad = [p for p in validate.problems(imp, link["mtu"]) if not p.warning]
+            found = validate.problems(imp, link["mtu"])
+            bad = [p for p in found if not p.warning]
             if bad:
-                raise UsageError("; ".join(f"--{p.field}: {p.message}" + (f" (hint: {p.hint})" if p.hint else "")
-                                           for p in bad))
+                raise UsageError("; ".join(_cli_problem(p) for p in bad))
+            warnings += [f"warning: {_cli_problem(p)}" for p in found if p.warning]
             new_dirs[d] = imp.to_json()
             sender, receiver = link["ends"][d], link["ends"][1 - d]
             out_lines.append(f"links[{link['index']}] {sender['node']}:{sender['ifname']} -> "
@@ -89,7 +92,16 @@ def set_impairment(lab: str, endpoint: str, changes: dict[str, object], directio
         _resolve_backend(new, new_link)
         new["generation"] = state.get("generation", 0) + 1
         _apply(state, new, link["index"])
-    return out_lines
+    return list(dict.fromkeys(warnings)) + out_lines
+
+
+def _cli_problem(p: validate.Problem) -> str:
+    """A problem in command-line terms: hint 'delay: 20ms' becomes --delay 20ms, 'bandwidth' --bandwidth."""
+    if not p.hint:
+        return f"--{p.field}: {p.message}"
+    hint = re.sub(r"'(\w+): ([^']+)'", r"--\1 \2", p.hint)
+    hint = re.sub(r"'(bandwidth|delay|jitter|loss|queue)'", r"--\1", hint)
+    return f"--{p.field}: {p.message} (hint: {hint})"
 
 
 def _resolve_backend(state: dict, link: dict) -> None:

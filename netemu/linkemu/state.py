@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import LabError
+from ..errors import LabError, NotFoundError, UsageError
 from ..labdir import LabDir
 from ..model import Interface, Topology
 from .model import Impairment, LinkEmu
@@ -169,6 +169,6 @@ def find_end(state: dict, node: str, ifname: str | None) -> tuple[dict, int]:
     here = sorted(f"{e['node']}:{e['ifname']}" for link in state["links"] for e in link["ends"] if e["node"] == node)
     if not hits:
         what = f"{node}:{ifname}" if ifname else node
-        raise LabError(f"lab {state['lab']!r} has no interface {what}"
+        raise NotFoundError(f"lab {state['lab']!r} has no interface {what}"
                        + (f"; {node} has {', '.join(here)}" if here else ""))
-    raise LabError(f"{node} has several interfaces ({', '.join(here)}): name one as NODE:IF")
+    raise UsageError(f"{node} has several interfaces ({', '.join(here)}): name one as NODE:IF")

@@ -50,9 +50,14 @@ def describe(lab: str) -> dict:
     return {"backend": state["backend"], "links": links, "delay_line": line}
 
 
-def lines(lab: str) -> list[str]:
-    """describe() as text lines for `netemu status`."""
+def lines(lab: str, node: str | None = None) -> list[str]:
+    """describe() as text lines for `netemu status` (only the links at NODE[:IF] when given)."""
     d = describe(lab)
+    if node is not None:
+        def at(end: str) -> bool:
+            return end == node if ":" in node else end.split(":")[0] == node
+
+        d["links"] = [x for x in d["links"] if any(at(e) for e in x["ends"])]
     if not d["links"]:
         return []
     how = "netem" if d["backend"] == "netem" else "fallback: NFQUEUE delay line, iptables loss"

@@ -264,3 +264,34 @@ def test_down_removes_every_rule_and_process(lemu_lab):
             time.sleep(0.02)
         assert not alive(pid)
     assert leftovers(lab) == []
+
+
+def test_link_cli_speaks_in_flags_and_filters_by_node(lemu_lab):
+    """`netemu link` hints use command-line flags, warns like validate does, and NODE lists only its links."""
+    from conftest import netemu
+
+    needs_link_emulation("delay")
+    lab = lemu_lab("""
+name: NAME
+nodes:
+  h1: {}
+  r1: {kind: router}
+  h2: {}
+links:
+  - endpoints: ["h1:eth0 10.81.1.2/24", "r1:eth0 10.81.1.1/24"]
+    delay: 5ms
+  - endpoints: ["r1:eth1 10.81.2.1/24", "h2:eth0 10.81.2.2/24"]
+""")
+    res = netemu("link", lab, "h2", "set", "--jitter", "2ms")
+    assert res.returncode == 2 and "--delay 20ms" in res.stderr and "delay: 20ms" not in res.stderr, res.stderr
+    res = netemu("link", lab, "h2", "set", "--loss", "100%")
+    assert res.returncode == 0 and "warning: --loss: 100% loss drops everything" in res.stdout, res.stdout
+    assert "netemu link … down" in res.stdout
+    shown = netemu("link", lab, "h1").stdout
+    assert "h1:eth0" in shown and "h2:eth0" not in shown, shown
+    assert "h2:eth0" in netemu("link", lab, "h2", "show").stdout
+    assert "no impaired or cut links at h1:eth9" in netemu("link", lab, "h1:eth9").stdout
+    res = netemu("link", lab, "r1", "down")
+    assert res.returncode == 2 and "name one as NODE:IF" in res.stderr, res.stderr
+    res = netemu("link", lab, "nosuch:eth0", "down")
+    assert res.returncode == 2 and "no interface nosuch:eth0" in res.stderr, res.stderr
