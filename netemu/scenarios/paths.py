@@ -4,6 +4,13 @@ Each node's forwarding decision is made as the kernel would: the longest matchin
 its connected subnets and static routes; the next hop is the node that owns the gateway (or the
 destination) on the outgoing interface's layer-2 segment. The path tells which hop is the
 narrowest and which router sits in front of it (the one that sends ICMP "too big").
+
+Source NAT on the way out (masquerade, snat, the outbound half of a 1:1 NAT) is followed as
+netfilter applies it in POSTROUTING: the path records every rewrite, and `reply()` derives the
+way back to the translated address, undoing each rewrite where conntrack does (on arrival at
+the NAT node, before routing). Destination NAT is not followed: a scenario connects to the
+server's own address, so a server reachable only through a port forward or a 1:1 NAT is
+reported as such (with nodes that would work).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from ..model import Interface, IPAddress, Node, Topology
+from ..model import Interface, IPAddress, IPNetwork, Node, Topology
 
 MAX_HOPS = 64
 
@@ -39,6 +46,35 @@ class Hop:
 
 
 @dataclass(frozen=True)
+class Translation:
+    """An address rewritten on the way: the source by NAT going out, or the destination back on a reply."""
+
+    node: str
+    kind: str  # "masquerade", "snat", "1:1 NAT" (source, going out) or "un-NAT" (destination of a reply)
+    before: IPAddress
+    first: IPAddress  # the new address; for a pool first..last (conntrack picks one per client)
+    last: IPAddress
+    where: str  # the YAML path of the rule
+
+    def after_text(self) -> str:
+        """The new address, or the pool as `first-last`."""
+        return str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
+
+    def contains(self, address: IPAddress) -> bool:
+        """Whether `address` is one this rewrite may produce."""
+        return address.version == self.first.version and self.first <= address <= self.last
+
+    def networks(self) -> list[IPNetwork]:
+        """The new address(es) as prefixes (a pool summarised)."""
+        return list(ipaddress.summarize_address_range(self.first, self.last))
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict."""
+        return {"node": self.node, "kind": self.kind, "before": str(self.before), "after": self.after_text(),
+                "rule": self.where}
+
+
+@dataclass(frozen=True)
 class Path:
     """The forward path from `src` to the address `dst_address` owned by `dst`."""
 
@@ -46,6 +82,18 @@ class Path:
     dst: str
     dst_address: IPAddress
     hops: tuple[Hop, ...]
+    src_address: IPAddress | None = None  # what the sender puts in the source field
+    nat: tuple[Translation, ...] = ()  # rewrites on the way, in order
+
+    @property
+    def seen_source(self) -> list[IPNetwork]:
+        """The source address(es) the destination sees: after source NAT, possibly a pool."""
+        snat = [t for t in self.nat if t.kind != "un-NAT"]
+        if snat:
+            return snat[-1].networks()
+        if self.src_address is None:
+            return []
+        return [ipaddress.ip_network(self.src_address)]
 
     @property
     def family(self) -> int:
@@ -76,12 +124,16 @@ class Path:
         out = self.src
         for h in self.hops:
             out += f" -{h.ifname}/{h.mtu}-> {h.next_node}"
+        if self.nat:
+            out += " (NAT: " + ", ".join(f"{t.node} {t.kind} {t.before} -> {t.after_text()}" for t in self.nat) + ")"
         return out
 
     def to_json(self) -> dict:
         """A JSON-ready dict."""
         return {"src": self.src, "dst": self.dst, "dst_address": str(self.dst_address), "mtu": self.mtu,
-                "hops": [h.to_json() for h in self.hops], "text": self.describe()}
+                "src_address": None if self.src_address is None else str(self.src_address),
+                "hops": [h.to_json() for h in self.hops], "nat": [t.to_json() for t in self.nat],
+                "text": self.describe()}
 
 
 def link_local(mac: str) -> ipaddress.IPv6Address:
@@ -163,6 +215,87 @@ def _receiver(topo: Topology, out: Interface, target: IPAddress) -> Interface | 
     return None
 
 
+def _nat_of(topo: Topology, node: str):
+    """The node's parsed `nat:` settings, or None (no netfilter feature, or no NAT on it)."""
+    model = topo.feature("netfilter")
+    nf = model.node(node) if model is not None and hasattr(model, "node") else None
+    return getattr(nf, "nat", None)
+
+
+def _first_address(iface: Interface, family: int) -> IPAddress | None:
+    return next((a.ip for a in iface.addresses if a.version == family and not a.ip.is_link_local), None)
+
+
+def _source_nat(topo: Topology, node: Node, out: Interface, src: IPAddress) -> Translation | None:
+    """The rewrite `node`'s POSTROUTING applies to a new connection from `src` leaving by `out`, if any.
+
+    Same order as the rendered rules (first match wins): 1:1 outbound, snat, masquerade.
+    """
+    nat = _nat_of(topo, node.name)
+    if nat is None:
+        return None
+    fam = src.version
+    for o in nat.one_to_one:
+        if o.family == fam and o.iface in (None, out.name) and o.private == src:
+            return Translation(node.name, "1:1 NAT", src, o.public, o.public, o.where)
+    for r in nat.snat:
+        if r.family == fam and r.out in (None, out.name) and any(src in n for n in r.sources):
+            return Translation(node.name, "snat", src, r.first, r.last, r.where)
+    for m in nat.masquerade:
+        if m.family == fam and m.out == out.name and (not m.sources or any(src in n for n in m.sources)):
+            new = _first_address(out, fam)
+            if new is None:
+                raise PathError(f"{node.name} masquerades out of {out.name}, which has no IPv{fam} address")
+            return Translation(node.name, "masquerade", src, new, new, m.where)
+    return None
+
+
+def _walk(topo: Topology, src: str, src_address: IPAddress | None, dst_address: IPAddress,
+          undo: tuple[Translation, ...] | None = None) -> tuple[list[Hop], list[Translation], IPAddress, Node]:
+    """Follow the routes from `src` to `dst_address`.
+
+    Going out (`undo` None) source NAT rewrites `src_address`; on a reply (`undo` given) each node
+    whose rewrite produced the destination turns it back, as conntrack does on arrival.
+    """
+    hops: list[Hop] = []
+    nat: list[Translation] = []
+    here = topo.node(src)
+    seen = {src}
+    target = dst_address
+    while True:
+        for t in undo or ():
+            if t.node == here.name and hops and t.contains(target):
+                nat.append(Translation(here.name, "un-NAT", target, t.before, t.before, t.where))
+                target = t.before
+        if owns(here, target):
+            return hops, nat, target, here
+        if len(hops) >= MAX_HOPS:
+            raise PathError(f"path {src} -> {dst_address} is longer than {MAX_HOPS} hops")
+        if hops and not forwards(here, target.version):
+            raise PathError(f"{here.name} is a {here.kind} without IPv{target.version} forwarding: "
+                            f"the path {src} -> {target} stops there")
+        choice = _route(here, target)
+        if choice is None:
+            raise PathError(f"{here.name} has no route to {target}",)
+        out, gw = choice
+        nxt = _receiver(topo, out, gw or target)
+        if nxt is None:
+            what = f"gateway {gw}" if gw else f"{target}"
+            raise PathError(f"{here.name}: {what} is not on any node reachable through {out.name}")
+        if not hops and src_address is None:
+            src_address = _first_address(out, target.version)
+        if undo is None and src_address is not None:
+            t = _source_nat(topo, here, out, src_address)
+            if t is not None:
+                nat.append(t)
+                src_address = t.first
+        hops.append(Hop(here.name, out.name, out.mtu, nxt.node, nxt.name, None if gw is None else str(gw)))
+        if nxt.node in seen:
+            raise PathError(f"routing loop towards {target}: " + " -> ".join([h.node for h in hops] + [nxt.node]))
+        seen.add(nxt.node)
+        here = topo.node(nxt.node)
+
+
 def derive(topo: Topology, src: str, dst_address: IPAddress) -> Path:
     """The forward path from node `src` to `dst_address`, or PathError saying where it breaks."""
     dst_node = owner(topo, dst_address)
@@ -170,29 +303,49 @@ def derive(topo: Topology, src: str, dst_address: IPAddress) -> Path:
         raise PathError(f"no node owns {dst_address}")
     if dst_node.name == src:
         raise PathError(f"{src} owns {dst_address} itself: there is no path to measure")
-    hops: list[Hop] = []
-    here = topo.node(src)
-    seen = {src}
-    while not owns(here, dst_address):
-        if len(hops) >= MAX_HOPS:
-            raise PathError(f"path {src} -> {dst_address} is longer than {MAX_HOPS} hops")
-        if hops and not forwards(here, dst_address.version):
-            raise PathError(f"{here.name} is a {here.kind} without IPv{dst_address.version} forwarding: "
-                            f"the path {src} -> {dst_address} stops there")
-        choice = _route(here, dst_address)
-        if choice is None:
-            raise PathError(f"{here.name} has no route to {dst_address}",)
-        out, gw = choice
-        nxt = _receiver(topo, out, gw or dst_address)
-        if nxt is None:
-            what = f"gateway {gw}" if gw else f"{dst_address}"
-            raise PathError(f"{here.name}: {what} is not on any node reachable through {out.name}")
-        hops.append(Hop(here.name, out.name, out.mtu, nxt.node, nxt.name, None if gw is None else str(gw)))
-        if nxt.node in seen:
-            raise PathError(f"routing loop towards {dst_address}: " + " -> ".join([h.node for h in hops] + [nxt.node]))
-        seen.add(nxt.node)
-        here = topo.node(nxt.node)
-    return Path(src, here.name, dst_address, tuple(hops))
+    hops, nat, _, here = _walk(topo, src, None, dst_address)
+    first = topo.node(src).interface(hops[0].ifname)
+    return Path(src, here.name, dst_address, tuple(hops), _first_address(first, dst_address.version), tuple(nat))
+
+
+def reply(topo: Topology, forward: Path) -> Path:
+    """The path the destination's replies take back to the sender of `forward`.
+
+    Without NAT that is simply the routed path back; with source NAT the replies go to the
+    translated address and each NAT node turns it back. For a pool every address conntrack
+    may pick is checked; the path returned is the one to the pool's first address.
+    """
+    back = forward.src_address or address_of(topo, forward.src, forward.family)
+    if back is None:
+        raise PathError(f"{forward.src} has no IPv{forward.family} address")
+    snat = tuple(t for t in forward.nat if t.kind != "un-NAT")
+    if not snat:
+        return derive(topo, forward.dst, back)
+    last = snat[-1]
+    targets = list(_pool(last.first, last.last))
+    found: Path | None = None
+    for target in targets:
+        try:
+            hops, nat, final, here = _walk(topo, forward.dst, forward.dst_address, target, undo=snat)
+        except PathError as e:
+            raise PathError(f"replies from {forward.dst} to {forward.src} (seen as {target} after NAT) get lost: "
+                            f"{e}") from None
+        if here.name != forward.src or final != back:
+            raise PathError(f"replies from {forward.dst} to {forward.src} (seen as {target} after NAT) end at "
+                            f"{here.name} ({final}), not at {forward.src}")
+        found = found or Path(forward.dst, forward.src, back, tuple(hops), forward.dst_address, tuple(nat))
+    return found
+
+
+def _pool(first: IPAddress, last: IPAddress, limit: int = 256):
+    """Every address of a pool (at most `limit`, then just both ends)."""
+    if int(last) - int(first) >= limit:
+        yield from (first, last)
+        return
+    a = first
+    while a <= last:
+        yield a
+        a += 1
 
 
 def between(topo: Topology, src: str, dst: str, family: int) -> Path:
@@ -200,29 +353,83 @@ def between(topo: Topology, src: str, dst: str, family: int) -> Path:
     address = address_of(topo, dst, family)
     if address is None:
         raise PathError(f"{dst} has no IPv{family} address")
-    return derive(topo, src, address)
+    try:
+        return derive(topo, src, address)
+    except PathError as e:
+        hidden = behind_nat(topo, address)
+        if not hidden:
+            raise
+        raise PathError(_nat_message(topo, src, dst, address, hidden, str(e))) from None
 
 
-def source_address(topo: Topology, path: Path) -> IPAddress | None:
-    """The address the sender uses on its first hop's interface (the kernel's preferred source)."""
-    iface = topo.node(path.src).interface(path.hops[0].ifname)
-    if iface is None:
-        return None
-    return next((a.ip for a in iface.addresses if a.version == path.family and not a.ip.is_link_local), None)
+def round_trip(topo: Topology, src: str, dst: str, family: int) -> tuple[Path, Path]:
+    """The path from `src` to `dst` and the one `dst`'s replies take back (through the same NATs)."""
+    there = between(topo, src, dst, family)
+    return there, reply(topo, there)
 
 
-def added_delay_us(topo: Topology, path: Path) -> int:
-    """One-way delay that link emulation adds along `path` (0 without the feature or any delay)."""
-    model = topo.feature("linkemu")
-    if model is None or not hasattr(model, "of"):
-        return 0
-    total = 0
-    for hop in path.hops:
-        iface = topo.node(hop.node).interface(hop.ifname)
-        li = model.of(iface.link) if iface is not None else None
-        if li is None:
+def behind_nat(topo: Topology, address: IPAddress) -> list[tuple[str, bool]]:
+    """Why `address` is hidden behind NAT: (description, reachable from outside by DNAT) per rule."""
+    model = topo.feature("netfilter")
+    out: list[tuple[str, bool]] = []
+    for node in topo.nodes:
+        nat = _nat_of(topo, node.name) if model is not None else None
+        if nat is None:
             continue
-        link = topo.links[iface.link]
-        sender_is_a = link.a.node == hop.node and link.a.name == hop.ifname
-        total += getattr(li.direction(sender_is_a), "delay_us", 0) or 0
-    return total
+        for o in nat.one_to_one:
+            if o.private == address:
+                out.append((f"{node.name} maps {o.public} to it, 1:1", True))
+        for f in nat.port_forwards:
+            if f.inside == address:
+                public = f.public or f"{node.name}'s address"
+                out.append((f"{node.name} forwards {'/'.join(f.protos)} {public}:{f.port} to it", True))
+        for r in nat.snat:
+            hit = [n for n in r.sources if address in n]
+            if hit:
+                out.append((f"{node.name} translates {', '.join(map(str, hit))} to {r.to_text}", False))
+        for m in nat.masquerade:
+            if m.family != address.version:
+                continue
+            hit = [n for n in m.sources if address in n]
+            if not m.sources:  # everything leaving by `out`: the subnets on the node's other interfaces
+                hit = [a.network for i in node.interfaces if i.name != m.out for a in i.addresses if address in a.network]
+            if hit:
+                out.append((f"{node.name} masquerades {', '.join(map(str, hit))} out of {m.out}", False))
+    return out
+
+
+def reachable(topo: Topology, src: str, family: int) -> list[str]:
+    """Nodes `src` reaches by a routed path whose replies come back (hosts first)."""
+    found = []
+    for node in sorted((n for n in topo.nodes if not n.is_switch and n.name != src), key=lambda n: n.kind != "host"):
+        address = address_of(topo, node.name, family)
+        if address is None:
+            continue
+        try:
+            reply(topo, derive(topo, src, address))
+        except PathError:
+            continue
+        found.append(node.name)
+    return found
+
+
+def _nat_message(topo: Topology, src: str, dst: str, address: IPAddress, hidden: list[tuple[str, bool]],
+                 why: str) -> str:
+    family = address.version
+    rules = "; ".join(text for text, _ in hidden)
+    back = address_of(topo, src, family)
+    try:
+        if back is None:
+            raise PathError(f"{src} has no IPv{family} address")
+        reply(topo, derive(topo, dst, back))  # not between(): its NAT message would ask again
+        swap = f"{dst} can open connections to {src} through the NAT instead (swap the roles, e.g. --client {dst} --server {src}), or "
+    except PathError:
+        swap = ""
+    examples = reachable(topo, src, family)[:3]
+    if examples:
+        others = examples[0] if len(examples) == 1 else f"{', '.join(examples[:-1])} or {examples[-1]}"
+        pick = f"pick two nodes on the same side of the NATs, e.g. {src} and {others}"
+    else:
+        pick = f"no node has a routed path from {src}"
+    return (f"{src} cannot reach {dst} ({address}) by a routed path: it is behind NAT ({rules}) and scenarios "
+            f"connect to the server's own address ({why}); {swap}{pick}")
