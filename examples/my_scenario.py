@@ -37,7 +37,8 @@ links:
         """Nothing runs unless the client can reach the server over IPv4 (from the model alone)."""
         if not setup.has_address("server", 4):
             return [f"{setup.node_name('server')} has no IPv4 address"]
-        setup.path("client", "server", 4)  # raises PathError (reported as a problem) if there is no route
+        # the way there and the replies' way back (through any source NAT); a PathError is reported as a problem
+        setup.reply_path("client", "server", 4)
         return []
 
     def run(self, ctx: Context) -> None:

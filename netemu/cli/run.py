@@ -8,6 +8,7 @@ import sys
 import click
 
 from ..errors import NetemuError, UsageError
+from .core import _need_root
 
 
 def _roles(client: str | None, server: str | None, nodes: tuple[str, ...]) -> dict[str, str]:
@@ -22,6 +23,21 @@ def _roles(client: str | None, server: str | None, nodes: tuple[str, ...]) -> di
     if server:
         out["server"] = server
     return out
+
+
+def _where(chosen, lab: str | None, topology: str | None, lab_name: str | None) -> str | None:
+    """A few words on what the run uses: the lab, the topology file, or the scenario's own topology."""
+    if lab:
+        return f"lab {lab}"
+    if topology:
+        what = topology
+    elif chosen.topology is None:
+        return None  # the run refuses: it names no topology
+    elif "\n" in chosen.topology:
+        what = "its built-in topology"  # YAML written inside the scenario's file
+    else:
+        what = f"its topology {chosen.topology}"
+    return what + (f" as lab {lab_name}" if lab_name else "")
 
 
 @click.command("run")
@@ -47,8 +63,12 @@ def run(scenario: str | None, list_only: bool, as_json: bool, lab: str | None, t
       netemu run --list
       sudo netemu run pmtud
       sudo netemu run nagle --json
-      sudo netemu run tfo --lab internet --client alice --server bob
+      sudo netemu run tfo --lab internet --client alice --server root
+      sudo netemu run pmtud --lab internet --client alice --server cloud
       sudo netemu run ./my_scenario.py
+
+    The client must reach the server's own address by routes; source NAT on the way out is
+    followed (the run measures through it), a server behind a port forward or 1:1 NAT is refused.
     Prints a table and PASS/FAIL per check, writes results.json, report.html, report.md and
     pictures into the report directory; exits 1 if any check fails.
     """
@@ -65,8 +85,9 @@ def run(scenario: str | None, list_only: bool, as_json: bool, lab: str | None, t
         chosen = scenarios.load(scenario)
         options = scenarios.RunOptions(quick=quick, lab=lab, topology=topology, nodes=_roles(client, server, nodes),
                                        report_dir=report_dir, lab_name=lab_name)
-        if not as_json:
-            where = f"lab {lab}" if lab else (topology or f"its topology {chosen.topology}")
+        _need_root("run")
+        where = _where(chosen, lab, topology, lab_name)
+        if where and not as_json:
             click.echo(f"running {chosen.name} on {where} …", err=True)
         result = scenarios.run(chosen, options)
     except NetemuError as e:
@@ -77,7 +98,8 @@ def run(scenario: str | None, list_only: bool, as_json: bool, lab: str | None, t
         sys.exit(130)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=1))
-        click.echo(f"{'PASS' if result.passed else 'FAIL'}: report in {result.report_dir}", err=True)
+        where = f"report in {result.report_dir}" if result.report_dir else "; ".join(result.notes[-1:])
+        click.echo(f"{'PASS' if result.passed else 'FAIL'}: {where}", err=True)
     else:
         click.echo(report.format_text(result, color=sys.stdout.isatty()))
     if not result.passed:

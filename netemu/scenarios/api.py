@@ -140,8 +140,16 @@ class Setup:
         return self.roles.get(role_or_name, role_or_name)
 
     def path(self, src: str, dst: str, family: int = 4) -> paths.Path:
-        """The forward path between two roles/nodes from the model (PathError when there is none)."""
+        """The forward path between two roles/nodes from the model (PathError when there is none).
+
+        Source NAT on the way is followed (see `Path.nat`); a destination only reachable through
+        destination NAT (port forward, 1:1) is a PathError saying so.
+        """
         return paths.between(self.topology, self.node_name(src), self.node_name(dst), family)
+
+    def reply_path(self, src: str, dst: str, family: int = 4) -> paths.Path:
+        """The path `dst`'s replies take back to `src` on a connection `src` opened (NAT undone on the way)."""
+        return paths.reply(self.topology, self.path(src, dst, family))
 
     def has_address(self, role: str, family: int) -> bool:
         """Whether the node has a global address of `family`."""
@@ -150,7 +158,7 @@ class Setup:
     def added_rtt_ms(self, src: str, dst: str, family: int = 4) -> float:
         """The round-trip delay link emulation adds between two roles/nodes (0.0 when none)."""
         there = paths.added_delay_us(self.topology, self.path(src, dst, family))
-        back = paths.added_delay_us(self.topology, self.path(dst, src, family))
+        back = paths.added_delay_us(self.topology, self.reply_path(src, dst, family))
         return (there + back) / 1000
 
 
@@ -256,6 +264,10 @@ class Context:
     def path(self, src: str, dst: str, family: int = 4) -> paths.Path:
         """The path between two roles/nodes, from the topology model."""
         return self.setup.path(src, dst, family)
+
+    def reply_path(self, src: str, dst: str, family: int = 4) -> paths.Path:
+        """The path `dst`'s replies take back to `src` (through the same NATs, undone)."""
+        return self.setup.reply_path(src, dst, family)
 
     def flush_learned(self) -> None:
         """Forget route-cache PMTUs and tcp_metrics in every namespace of the lab."""

@@ -370,10 +370,9 @@ def round_trip(topo: Topology, src: str, dst: str, family: int) -> tuple[Path, P
 
 def behind_nat(topo: Topology, address: IPAddress) -> list[tuple[str, bool]]:
     """Why `address` is hidden behind NAT: (description, reachable from outside by DNAT) per rule."""
-    model = topo.feature("netfilter")
     out: list[tuple[str, bool]] = []
     for node in topo.nodes:
-        nat = _nat_of(topo, node.name) if model is not None else None
+        nat = _nat_of(topo, node.name)
         if nat is None:
             continue
         for o in nat.one_to_one:
@@ -428,8 +427,41 @@ def _nat_message(topo: Topology, src: str, dst: str, address: IPAddress, hidden:
     examples = reachable(topo, src, family)[:3]
     if examples:
         others = examples[0] if len(examples) == 1 else f"{', '.join(examples[:-1])} or {examples[-1]}"
-        pick = f"pick two nodes on the same side of the NATs, e.g. {src} and {others}"
+        pick = f"pick another pair, e.g. {src} and {others} (routed; source NAT on the way out is fine)"
     else:
         pick = f"no node has a routed path from {src}"
     return (f"{src} cannot reach {dst} ({address}) by a routed path: it is behind NAT ({rules}) and scenarios "
             f"connect to the server's own address ({why}); {swap}{pick}")
+
+
+def nat_note(path: Path) -> str:
+    """One sentence on the source NAT a path goes through (for a scenario's notes)."""
+    seen = ", ".join(map(str, path.seen_source))
+    steps = ", ".join(f"{t.node} ({t.kind} {t.before} -> {t.after_text()})" for t in path.nat)
+    return (f"Measured through NAT: {path.src}'s packets are rewritten by {steps}, so {path.dst} sees "
+            f"{path.src} as {seen}; conntrack turns the replies back on the way.")
+
+
+def source_address(topo: Topology, path: Path) -> IPAddress | None:
+    """The address the sender uses on its first hop's interface (the kernel's preferred source)."""
+    iface = topo.node(path.src).interface(path.hops[0].ifname)
+    if iface is None:
+        return None
+    return next((a.ip for a in iface.addresses if a.version == path.family and not a.ip.is_link_local), None)
+
+
+def added_delay_us(topo: Topology, path: Path) -> int:
+    """One-way delay that link emulation adds along `path` (0 without the feature or any delay)."""
+    model = topo.feature("linkemu")
+    if model is None or not hasattr(model, "of"):
+        return 0
+    total = 0
+    for hop in path.hops:
+        iface = topo.node(hop.node).interface(hop.ifname)
+        li = model.of(iface.link) if iface is not None else None
+        if li is None:
+            continue
+        link = topo.links[iface.link]
+        sender_is_a = link.a.node == hop.node and link.a.name == hop.ifname
+        total += getattr(li.direction(sender_is_a), "delay_us", 0) or 0
+    return total

@@ -7,6 +7,7 @@ import contextlib
 import datetime
 import os
 import signal
+import tempfile
 import threading
 import time
 import traceback
@@ -17,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from ..errors import NetemuError, NotRootError, UsageError
+from ..errors import LabError, NetemuError, NotRootError, UsageError
+from ..labdir import LabDir
 from ..model import Topology
 from ..parse import topology_from_text
 from . import paths, report
@@ -99,6 +101,47 @@ def _default_report_dir(scenario: Scenario) -> str:
     return os.path.join("netemu-reports", f"{scenario.name}-{stamp}")
 
 
+def prepare_report_dir(directory: str) -> tuple[Path, bool]:
+    """Create (if need be) and test-write the report directory, before anything is measured.
+
+    Returns the directory and whether it was created here; UsageError naming the path and why.
+    """
+    d = Path(directory)
+    created = not d.exists()
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=d):
+            pass
+    except OSError as e:
+        raise UsageError(f"cannot write the report to {directory}: {_why(d, e)}") from None
+    return d, created
+
+
+def _why(d: Path, e: OSError) -> str:
+    """Why a directory is unusable, naming the path component at fault."""
+    for p in [d, *d.parents]:
+        if p.is_symlink() and not p.exists():
+            return f"{p} is a broken symbolic link"
+        if p.exists():
+            if not p.is_dir():
+                return f"{p} is not a directory"
+            what = "files" if p == d else "a directory"
+            return f"cannot create {what} in {p} ({e.strerror or e})"
+    return e.strerror or str(e)
+
+
+def _refuse_if_up(name: str) -> None:
+    """LabError with the ways out when a lab of this name is already up (the run would bring it up)."""
+    d = LabDir(name)
+    if not d.exists():
+        return
+    why = d.unfinished()
+    if why:
+        raise LabError(why)
+    raise LabError(f"lab {name!r} is already up: run on it with --lab {name}, bring up a separate copy with "
+                   f"--lab-name NAME, or take it down with 'netemu down {name}'")
+
+
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM raises KeyboardInterrupt, so the cleanup runs as for Ctrl-C."""
@@ -126,7 +169,8 @@ def run(scenario: Scenario, options: RunOptions | None = None, lab_class: Any = 
     attached = None
     if options.lab:
         if options.topology or options.lab_name:
-            raise UsageError("--lab runs on a lab that is already up: do not give a topology as well")
+            given = "--topology" if options.topology else "--lab-name"
+            raise UsageError(f"--lab runs on a lab that is already up, {given} brings one up: give only one of them")
         attached = lab_class.attach(options.lab)
         topo, text, source = attached.topology, None, None
     else:
@@ -134,12 +178,21 @@ def run(scenario: Scenario, options: RunOptions | None = None, lab_class: Any = 
     roles = resolve_roles(scenario, topo, options.nodes)
     setup = Setup(topo, roles, {"quick": options.quick, **options.params})
     check_requirements(scenario, setup)  # before anything is touched
+    if attached is None:
+        _refuse_if_up(topo.name)
+    report_dir, created = prepare_report_dir(options.report_dir or _default_report_dir(scenario))
 
     result = Result(scenario.name, scenario.description, topo.name, source, roles, options.quick,
                     started=datetime.datetime.now().isoformat(timespec="seconds"))
     t0 = time.monotonic()
     with _sigterm_as_interrupt():
-        lab = attached or lab_class.up(topo, text)
+        try:
+            lab = attached or lab_class.up(topo, text)
+        except BaseException:
+            if created:  # nothing was measured: leave no empty report directory behind
+                with contextlib.suppress(OSError):
+                    report_dir.rmdir()
+            raise
         ctx = Context(lab, setup, result)
         try:
             scenario.run(ctx)
@@ -154,5 +207,9 @@ def run(scenario: Scenario, options: RunOptions | None = None, lab_class: Any = 
     if ctx.cleanup_errors:
         ctx.check("everything restored", False, "; ".join(ctx.cleanup_errors))
     result.seconds = time.monotonic() - t0
-    report.write(result, options.report_dir or _default_report_dir(scenario))
+    try:
+        report.write(result, report_dir)
+    except OSError as e:  # checked writable before the run; the disk filled up or it went away since
+        result.report_dir = None
+        result.notes.append(f"the report could not be written to {report_dir}: {e.strerror or e}")
     return result

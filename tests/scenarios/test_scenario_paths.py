@@ -176,3 +176,80 @@ def test_to_json_and_source_address():
     j = p.to_json()
     assert j["mtu"] == 1400 and j["hops"][1]["interface"] == "eth1" and j["dst_address"] == "10.0.3.2"
     assert str(paths.source_address(PMTUD, p)) == "10.0.1.2"
+
+
+# --- source NAT on the way out (the shipped internet lab) -------------------------------------
+INTERNET = load_topology(str(TOPOLOGIES / "internet.yaml"))
+
+
+def test_client_behind_two_nats_reaches_a_public_server():
+    there, back = paths.round_trip(INTERNET, "alice", "root", 4)
+    assert there.nodes() == ["alice", "home", "isp", "core1", "core2", "root"]
+    assert [(t.node, t.kind, str(t.before), t.after_text()) for t in there.nat] == [
+        ("home", "masquerade", "192.168.1.10", "100.64.1.2"),
+        ("isp", "snat", "100.64.1.2", "203.0.113.16-203.0.113.23")]
+    assert [str(n) for n in there.seen_source] == ["203.0.113.16/29"]
+    assert str(there.src_address) == "192.168.1.10"
+    # replies go to the CGNAT pool; isp and then home turn the address back (conntrack), in that order
+    assert back.nodes() == ["root", "core2", "core1", "isp", "home", "alice"]
+    assert [(t.node, t.kind, t.after_text()) for t in back.nat] == [("isp", "un-NAT", "100.64.1.2"),
+                                                                    ("home", "un-NAT", "192.168.1.10")]
+    assert "(NAT: home masquerade 192.168.1.10 -> 100.64.1.2" in there.describe()
+    assert there.to_json()["nat"][1]["after"] == "203.0.113.16-203.0.113.23"
+
+
+def test_one_to_one_nat_as_source_and_a_routed_pair_without_nat():
+    there, back = paths.round_trip(INTERNET, "web", "root", 4)
+    assert [(t.kind, t.after_text()) for t in there.nat] == [("1:1 NAT", "192.0.2.80")]
+    assert back.nodes()[-1] == "web" and back.nat[0].after_text() == "10.20.0.80"
+    plain, plain_back = paths.round_trip(INTERNET, "isp-resolver", "root", 4)
+    assert plain.nat == () and plain_back.nat == () and plain.seen_source == [ipaddress.ip_network("203.0.113.53/32")]
+
+
+def test_server_behind_destination_nat_is_refused_with_the_reason_and_pairs_that_work():
+    with pytest.raises(PathError) as e:
+        paths.between(INTERNET, "alice", "web", 4)
+    msg = str(e.value)
+    assert msg.startswith("alice cannot reach web (10.20.0.80) by a routed path: it is behind NAT "
+                          "(cloud maps 192.0.2.80 to it, 1:1)")
+    assert "core2 has no route to 10.20.0.80" in msg
+    assert "e.g. alice and isp-resolver, root or tld-com" in msg
+    assert "\n" not in msg
+
+
+def test_client_behind_nat_as_the_destination_suggests_swapping():
+    with pytest.raises(PathError) as e:
+        paths.between(INTERNET, "root", "alice", 4)
+    msg = str(e.value)
+    assert "home masquerades 192.168.1.0/24 out of eth1" in msg
+    assert "swap the roles, e.g. --client alice --server root" in msg
+    with pytest.raises(PathError) as e:  # both behind NAT: no swap to offer
+        paths.between(INTERNET, "web", "alice", 4)
+    assert "swap" not in str(e.value) and "e.g. web and isp-resolver" in str(e.value)
+
+
+NATTED = """
+name: x
+nodes:
+  a: {routes: [default via 192.168.0.1]}
+  gw:
+    kind: router
+    routes: [default via 198.51.100.2]
+    nat: {%s}
+  far: {}
+links:
+  - {endpoints: ["a 192.168.0.2/24", "gw:eth0 192.168.0.1/24"]}
+  - {endpoints: ["gw:eth1 198.51.100.1/30", "far 198.51.100.2/30"]}
+"""
+
+
+def test_masquerade_of_everything_and_replies_that_cannot_come_back():
+    t = topo(NATTED % "masquerade: {out: eth1}")  # far has no route to the LAN, only to gw's own address
+    there, back = paths.round_trip(t, "a", "far", 4)
+    assert [str(n) for n in there.seen_source] == ["198.51.100.1/32"] and back.nodes() == ["far", "gw", "a"]
+    with pytest.raises(PathError, match=r"behind NAT \(gw masquerades 192.168.0.0/24 out of eth1\)"):
+        paths.between(t, "far", "a", 4)
+    pool = topo(NATTED % "snat: [{from: 192.168.0.0/24, to: 203.0.113.8/29, out: eth1}]")
+    with pytest.raises(PathError, match=r"replies from far to a \(seen as 203.0.113.8 after NAT\) get lost: "
+                                        r"far has no route to 203.0.113.8"):
+        paths.round_trip(pool, "a", "far", 4)

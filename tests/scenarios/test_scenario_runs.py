@@ -84,6 +84,16 @@ def test_tfo_without_delay_checks_the_mechanism_only(tmp_path):
     assert any("No added delay: saving not measurable" in n for n in data["notes"])
 
 
+def test_tfo_through_home_nat_and_cgnat_as_in_the_help(tmp_path):
+    """`netemu run tfo --lab internet --client alice --server root`: alice's SYNs leave through two NATs."""
+    _result, data = run_quick("tfo", tmp_path, topology=str(TOPOLOGIES / "internet.yaml"),
+                              nodes={"client": "alice", "server": "root"})
+    r = data["results"]
+    assert r["path"].startswith("alice -eth0/1500-> home -eth1/1500-> isp ") and "isp snat 100.64.1.2" in r["path"]
+    assert r["cookie_requested"] is True and r["syn_data_accepted"] > 0
+    assert any(n.startswith("Measured through NAT") and "root sees alice as 203.0.113.16/29" in n for n in data["notes"])
+
+
 def test_requirements_fail_before_anything_is_touched(tmp_path):
     lab = unique_name("sc")
     with pytest.raises(RequirementError, match="nothing for path MTU discovery to find"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .. import stats, svg
+from .. import paths, stats, svg
 from ..api import Context, Scenario, Setup
 from ..nodes import ScenarioNode
 
@@ -42,8 +42,7 @@ class Nagle(Scenario):
         fams = _families(setup)
         if not fams:
             return [f"{setup.node_name('client')} and {setup.node_name('server')} share no address family"]
-        setup.path("client", "server", fams[0])  # PathError -> reported as a problem
-        setup.path("server", "client", fams[0])
+        setup.reply_path("client", "server", fams[0])  # the way there and back; PathError -> a problem
         return []
 
     def run(self, ctx: Context) -> None:
@@ -52,14 +51,16 @@ class Nagle(Scenario):
         address = str(server.address(family))
         n = 50 if ctx.quick else 200
         header, body, response = 100, 100, 100
-        ctx.record(request_writes=[header, body], response_bytes=response, family=family,
-                   rtt_path=ctx.path("client", "server", family).describe())
+        path = ctx.path("client", "server", family)
+        ctx.record(request_writes=[header, body], response_bytes=response, family=family, rtt_path=path.describe())
+        if path.nat:
+            ctx.note(paths.nat_note(path))
         rows, samples = [], {}
         mss = None
         for name, (mode, quickack, route_qa, what) in VARIANTS.items():
             with ctx.case(name, what) as case:
                 if route_qa:
-                    _route_quickack(server, client, family)
+                    _route_quickack(server, ctx.path("client", "server", family).seen_source, family)
                 res = _rr(server, client, address, [header, body], response, n, mode, quickack)
                 s = stats.summary(res["latencies_ms"])
                 case.record(**s, first_ms=res["latencies_ms"][0] if res["latencies_ms"] else None,
@@ -185,15 +186,16 @@ def _rr(server: ScenarioNode, client: ScenarioNode, address: str, writes: list[i
                         "--timeout", timeout, timeout=timeout)
 
 
-def _route_quickack(server: ScenarioNode, client: ScenarioNode, family: int) -> None:
-    """A host route on the server towards the client, like the one it uses, plus `quickack 1`."""
-    peer = client.address(family)
-    words = server.run(["ip", f"-{family}", "route", "get", str(peer)], timeout=10).stdout.split()
-    spec = [f"{peer}/{32 if family == 4 else 128}"]
-    for key in ("via", "dev"):
-        if key in words:
-            spec += [key, words[words.index(key) + 1]]
-    server.add_route(" ".join(spec + ["quickack", "1"]), family)
+def _route_quickack(server: ScenarioNode, peers: list, family: int) -> None:
+    """Routes on the server towards the client as it sees it (after any source NAT), like the one it
+    uses, plus `quickack 1`."""
+    for net in peers:
+        words = server.run(["ip", f"-{family}", "route", "get", str(net.network_address)], timeout=10).stdout.split()
+        spec = [str(net)]
+        for key in ("via", "dev"):
+            if key in words:
+                spec += [key, words[words.index(key) + 1]]
+        server.add_route(" ".join(spec + ["quickack", "1"]), family)
 
 
 def _cdf(samples: dict[str, list[float]]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from .. import svg
+from .. import paths, svg
 from ..api import Case, Context, Scenario, Setup
 from ..nodes import ScenarioNode
 from ..paths import Path, PathError
@@ -32,7 +32,7 @@ def usable_paths(setup: Setup) -> tuple[dict[int, Path], list[str]]:
             continue
         try:
             path = setup.path("client", "server", family)
-            setup.path("server", "client", family)  # TCP needs the way back too
+            setup.reply_path("client", "server", family)  # TCP needs the way back too (through NAT, undone)
         except PathError as e:
             skipped.append(f"IPv{family}: {e}")
             continue
@@ -71,6 +71,8 @@ class Pmtud(Scenario):
             expected_mss = path.mtu - IP_TCP_HEADERS[family] - ts
             ctx.record(**{f"expected_path_mtu{sfx}": path.mtu, f"path{sfx}": path.describe(),
                           f"router{sfx}": hop.node, f"expected_mss{sfx}": expected_mss})
+            if path.nat:
+                ctx.note(f"IPv{family}: " + paths.nat_note(path))
             ctx.note(f"IPv{family}: {path.describe()}; the narrowest hop leaves {hop.node} by {hop.ifname} "
                      f"(MTU {hop.mtu}), so {hop.node} sends the ICMP{'v6 Packet Too Big' if family == 6 else ' fragmentation-needed'} "
                      f"and gets the black hole and the MSS clamp.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from .. import stats, svg
+from .. import paths, stats, svg
 from ..api import Case, Context, Scenario, Setup
 from ..nodes import ScenarioNode
 
@@ -32,8 +32,7 @@ class Tfo(Scenario):
         family = _family(setup)
         if family is None:
             return [f"{setup.node_name('client')} and {setup.node_name('server')} share no address family"]
-        setup.path("client", "server", family)
-        setup.path("server", "client", family)
+        setup.reply_path("client", "server", family)  # checks the way there, then the replies' way back
         return []
 
     def run(self, ctx: Context) -> None:
@@ -44,6 +43,8 @@ class Tfo(Scenario):
         n = 10 if ctx.quick else 30
         run = _Runner(client, server, str(server.address(family)), n)
         ctx.record(family=family, connections=n, path=path.describe(), added_rtt_ms=added)
+        if path.nat:
+            ctx.note(paths.nat_note(path) + " Fast Open cookies are bound to the address the server sees.")
 
         rtt = without = with_tfo = None
         with ctx.case("plain", "no Fast Open: connect, then send") as case:
