@@ -242,8 +242,8 @@ def down(name: str) -> bool:
         raise NotRootError("down")
     lab = LabDir(name)
     with locked(name):
-        if not lab.exists():
-            return False
-        teardown(lab)
-    tidy()
-    return True
+        existed = lab.exists()
+        if existed:
+            teardown(lab)
+    tidy()  # also after a `down` of a lab that was not up: its lock file made /run/netemu
+    return existed

@@ -113,6 +113,8 @@ def test_last_down_leaves_no_run_dir(tmp_path):
     assert (CACHE_DIR / "linkemu-caps.json").is_file()
     assert netemu("down", name).returncode == 0
     assert not RUN_DIR.exists(), sorted(p.name for p in RUN_DIR.iterdir())
+    assert "not up" in netemu("down", name).stdout  # idempotent, and still leaves nothing
+    assert not RUN_DIR.exists(), sorted(p.name for p in RUN_DIR.iterdir())
 
 
 def test_invalid_file_creates_nothing(tmp_path):
