@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
 import socket
+import time
+from pathlib import Path
 
 from dnslib import EDNS0, QTYPE, DNSHeader, DNSQuestion, DNSRecord
 
@@ -138,3 +142,15 @@ def rrs(msg: DNSRecord, section: str = "rr") -> list[str]:
     """A section as 'name TYPE data' strings (no TTL, no OPT)."""
     records = [rr for rr in getattr(msg, section) if rr.rtype != QTYPE.OPT]
     return [f"{rr.rname} {QTYPE[rr.rtype]} {rr.rdata.toZone()}" for rr in records]
+
+
+def stop_dns_server(lab: str, node: str) -> None:
+    """SIGTERM the netemu DNS server of `node` in `lab` and wait (up to 2 s) until it is gone."""
+    pid = int(Path(f"/run/netemu/{lab}/dns/{node}.ready").read_text())
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, TOPOLOGIES, is_root, netemu, unique_name
+from dns_helpers import stop_dns_server
 
 from netemu.dns.trace import check_name, check_qtype
 from netemu.errors import UsageError
@@ -161,14 +160,7 @@ def test_dns_lab_errors_and_numeric_type(lab_text):
     assert res.stdout.splitlines()[0].startswith("bob.com. MX via alice's resolver isp-dns")
     assert "bob.com. 300 MX 10 mail.bob.com." in res.stdout
     # the resolver stopped: a runtime failure (1), naming the resolver
-    pid = int(Path(f"/run/netemu/{name}/dns/isp-dns.ready").read_text())
-    os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.02)
+    stop_dns_server(name, "isp-dns")
     for args in (("trace", name, "alice", "www.bob.com"), ("flush", name, "alice")):
         res = netemu("dns", *args)
         assert res.returncode == 1

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import leftovers, needs_root, needs_tool, unique_name
-from dns_helpers import BIG
+from dns_helpers import BIG, stop_dns_server
 
 from netemu.apply import down
 from netemu.cli.dns import dns as dns_cli
@@ -228,17 +228,6 @@ controls {{ }};
     return d / "named.conf"
 
 
-def _stop_netemu_server(name: str, node: str) -> None:
-    pid = int(Path(f"/run/netemu/{name}/dns/{node}.ready").read_text())
-    os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.02)
-
-
 def test_netemu_resolver_through_bind_servers_gives_identical_answers(own_lab, tmp_path):
     name, pids = own_lab
     needs_tool("named")
@@ -247,7 +236,7 @@ def test_netemu_resolver_through_bind_servers_gives_identical_answers(own_lab, t
     nodes = sorted({n for servers in index["zones"].values() for n in servers})
     for node in nodes:
         conf = _named_config(name, node, tmp_path)
-        _stop_netemu_server(name, node)
+        stop_dns_server(name, node)
         proc = subprocess.Popen(["ip", "netns", "exec", f"{name}-{node}", "named", "-g", "-n", "1", "-c", str(conf)],
                                 stdout=open(tmp_path / f"{node}.log", "w"), stderr=subprocess.STDOUT)
         pids.append(proc.pid)
@@ -265,8 +254,8 @@ def test_netemu_resolver_through_bind_servers_gives_identical_answers(own_lab, t
 
 def test_failover_and_lame_delegation(own_lab):
     name, _ = own_lab
-    _stop_netemu_server(name, "root-a")
-    _stop_netemu_server(name, "bob-dns")
+    stop_dns_server(name, "root-a")
+    stop_dns_server(name, "bob-dns")
     start = time.monotonic()
     out = dig(name, "alice", "www.bob.com")
     assert status(out) == "NOERROR" and "203.0.113.10" in out and time.monotonic() - start < 2
