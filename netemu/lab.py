@@ -9,7 +9,7 @@ from . import apply as apply_mod
 from . import sysctls
 from .errors import LabError, NotFoundError
 from .kernel import netns, procs
-from .labdir import LabDir, all_labs
+from .labdir import existing
 from .model import Node, Topology
 from .parse import topology_from_text
 from .plan import build
@@ -71,12 +71,10 @@ class Lab:
     @classmethod
     def attach(cls, name: str) -> Lab:
         """The handle of lab `name`, which must be up (its topology as it was at `up`)."""
-        d = LabDir(name)
-        if not d.exists():
-            up = ", ".join(lab.name for lab in all_labs()) or "none"
-            raise NotFoundError(f"no lab named {name!r} is up (labs up: {up})")
-        if d.read_meta().get("state") != "up":
-            raise LabError(d.unfinished() or f"lab {name!r} is not up")
+        d = existing(name)
+        why = d.unfinished()
+        if why:
+            raise LabError(why)
         try:
             text = d.topology_copy.read_text()
         except OSError:

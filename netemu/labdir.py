@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import LabError
+from .errors import LabError, NotFoundError
 
 RUN_DIR = Path(os.environ.get("NETEMU_RUN_DIR", "/run/netemu"))
 ETC_NETNS = Path("/etc/netns")  # iproute2 bind-mounts /etc/netns/<ns>/* over /etc/* in `ip netns exec`
@@ -91,6 +91,15 @@ def tidy() -> None:
     shutil.rmtree(CACHE_DIR, ignore_errors=True)
     with contextlib.suppress(OSError):  # not empty: another command is starting a lab right now
         RUN_DIR.rmdir()
+
+
+def existing(name: str) -> LabDir:
+    """The state directory of lab `name`, which must exist (NotFoundError naming the labs that are up)."""
+    d = LabDir(name)
+    if not d.exists():
+        up = ", ".join(lab.name for lab in all_labs()) or "none"
+        raise NotFoundError(f"no lab named {name!r} is up (labs up: {up})")
+    return d
 
 
 def all_labs() -> list[LabDir]:

@@ -6,9 +6,9 @@ import time
 
 from . import features
 from . import journal as journal_mod
-from .errors import LabError
+from .errors import NotFoundError
 from .kernel import netns, procs
-from .labdir import LabDir, all_labs
+from .labdir import LabDir, all_labs, existing
 
 _SCOPES = {0: "global", 200: "site", 253: "link", 254: "host"}
 
@@ -50,10 +50,7 @@ def lab(name: str, node: str | None = None) -> dict:
 
     Features add their part: text lines go under "feature_lines" (lab-wide, or the node's).
     """
-    d = LabDir(name)
-    if not d.exists():
-        up = ", ".join(x.name for x in all_labs()) or "none"
-        raise LabError(f"no lab named {name!r} is up (labs up: {up})")
+    d = existing(name)
     meta = d.read_meta()
     created = journal_mod.read(d.journal)
     kinds = _kinds(d)
@@ -62,7 +59,7 @@ def lab(name: str, node: str | None = None) -> dict:
     nodes = []
     namespaces = [ns for ns in created.namespaces if node is None or ns == f"{name}-{node}"]
     if node is not None and not namespaces:
-        raise LabError(f"lab {name!r} has no node {node!r}")
+        raise NotFoundError(f"lab {name!r} has no node {node!r}")
     for ns in namespaces:
         entry = {"node": ns[len(name) + 1:], "kind": kinds.get(ns[len(name) + 1:], "?"), "namespace": ns}
         if not netns.exists(ns):

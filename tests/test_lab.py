@@ -68,6 +68,7 @@ def test_cli_up_exec_down_and_exit_codes(tmp_path):
         assert ping.returncode == 0 and "1 received" in ping.stdout
         assert netemu("exec", name, "a", "--", "sh", "-c", "exit 7").returncode == 7
         assert netemu("exec", name, "nosuch", "--", "true").returncode == 2  # bad input, not the command's 1
+        assert netemu("status", name, "nosuch").returncode == 2 and netemu("status", name + "x").returncode == 2
         missing = netemu("exec", name, "a", "--", "no-such-command-xyz")
         assert missing.returncode == 127 and "no-such-command-xyz: command not found" in missing.stderr
         piped = subprocess.run([sys.executable, "-m", "netemu", "shell", name, "b"], input="ip -br addr show eth0\n",
