@@ -13,6 +13,10 @@ class Op:
     def text(self) -> str:  # pragma: no cover - every subclass overrides
         raise NotImplementedError
 
+    def body(self) -> str | None:
+        """The text the operation feeds in (a file's content, a command's stdin), if any."""
+        return None
+
     def to_json(self) -> dict:
         """A JSON-ready dict with the operation's kind."""
         return {"op": type(self).__name__, **asdict(self)}
@@ -146,6 +150,9 @@ class WriteFile(Op):
     def text(self) -> str:
         return f"write {self.path} ({len(self.content.splitlines())} lines)"
 
+    def body(self) -> str | None:
+        return self.content
+
 
 @dataclass(frozen=True)
 class RunCommand(Op):
@@ -158,6 +165,9 @@ class RunCommand(Op):
     def text(self) -> str:
         extra = f" <<< ({len(self.stdin.splitlines())} lines)" if self.stdin else ""
         return f"ip netns exec {self.ns} {shlex.join(self.argv)}{extra}"
+
+    def body(self) -> str | None:
+        return self.stdin
 
 
 @dataclass(frozen=True)

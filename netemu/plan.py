@@ -46,7 +46,7 @@ class Plan:
         out = []
         for i, op in enumerate(self.ops, 1):
             out.append(f"{i:>{width}}  {op.text()}")
-            body = (getattr(op, "stdin", None) or getattr(op, "content", None)) if full else None
+            body = op.body() if full else None
             if body:
                 out += [f"{'':>{width}}  | {line}" for line in body.rstrip("\n").splitlines()]
         return "\n".join(out)

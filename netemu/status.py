@@ -8,12 +8,12 @@ from . import features
 from . import journal as journal_mod
 from .errors import NotFoundError
 from .kernel import netns, procs
+from .kernel.rtnl import IFF_UP
 from .labdir import LabDir, all_labs, existing
 
 _SCOPES = {0: "global", 200: "site", 253: "link", 254: "host"}
 
 # Interface flags (linux/if.h), in the order `ip link` prints them.
-IFF_UP = 0x1
 IFF_RUNNING = 0x40
 IFF_LOWER_UP = 0x10000
 _IFF_NAMES = ((0x8, "LOOPBACK"), (0x2, "BROADCAST"), (0x10, "POINTOPOINT"), (0x1000, "MULTICAST"),
@@ -69,8 +69,10 @@ def lab(name: str, node: str | None = None) -> dict:
         with netns.entered(ns):
             ipr = IPRoute()  # dumps are rare here: pyroute2's parser is worth its cost
         try:
-            entry["interfaces"] = _interfaces(ipr)
-            entry["routes"] = _routes(ipr)
+            links = ipr.get_links()  # one dump, so names and states come from the same instant
+            names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in links}
+            entry["interfaces"] = _interfaces(ipr, links, names)
+            entry["routes"] = _routes(ipr, names)
         finally:
             ipr.close()
         nodes.append(entry)
@@ -100,7 +102,7 @@ def _kinds(d: LabDir) -> dict[str, str]:
         return {}
 
 
-def _interfaces(ipr) -> list[dict]:
+def _interfaces(ipr, links: list, names: dict[int, str]) -> list[dict]:
     """Each interface but lo: state from its flags (see link_state), MTU, MAC, master, addresses."""
     addrs: dict[int, list[str]] = {}
     for a in ipr.get_addr():
@@ -110,8 +112,6 @@ def _interfaces(ipr) -> list[dict]:
         local, addr = a.get_attr("IFA_LOCAL"), a.get_attr("IFA_ADDRESS")
         text = f"{local} peer {addr}" if local and addr and local != addr else (local or addr)
         addrs.setdefault(a["index"], []).append(f"{text}/{a['prefixlen']}")
-    links = ipr.get_links()  # one dump, so names and states come from the same instant
-    names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in links}
     out = []
     for link in links:
         ifname = link.get_attr("IFLA_IFNAME")
@@ -145,10 +145,9 @@ def link_state(flags: int) -> str:
     return "UP" if flags & IFF_LOWER_UP else "NO-CARRIER"
 
 
-def _routes(ipr) -> list[str]:
+def _routes(ipr, names: dict[int, str]) -> list[str]:
     """The main table (IPv4, then IPv6) as `ip route` writes it, short: [type] dst [via gw] [dev if]."""
     out = []
-    names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
     for family in (2, 10):
         for r in ipr.get_routes(family=family, table=254):
             dst = r.get_attr("RTA_DST")
