@@ -53,7 +53,8 @@ links:
             rtts = ping(client, target, count)
             packets = capture.stop()
             seen = server.netstat()["Icmp.InEchos"] - before["Icmp.InEchos"]
-            case.record(**stats.summary(rtts), echo_requests_seen=seen, captured=len(packets))
+            s = stats.summary(rtts)
+            case.record(**s, echo_requests_seen=seen, captured=len(packets))
             ctx.check("every echo answered", len(rtts) == count, f"{len(rtts)} of {count} replies")
             ctx.check("server counted every request", seen == count, f"Icmp.InEchos +{seen} (namespace-local)")
 
@@ -62,10 +63,9 @@ links:
             rtts_ignored = ping(client, target, 3)
             case.record(replies=len(rtts_ignored))
             ctx.check("an ignoring server stays silent", not rtts_ignored, f"{len(rtts_ignored)} replies")
-        ctx.check("the sysctl was restored", server.sysctl("net.ipv4.icmp_echo_ignore_all") == "0",
-                  f"icmp_echo_ignore_all is {server.sysctl('net.ipv4.icmp_echo_ignore_all')} after the case")
+        ignore_all = server.sysctl("net.ipv4.icmp_echo_ignore_all")
+        ctx.check("the sysctl was restored", ignore_all == "0", f"icmp_echo_ignore_all is {ignore_all} after the case")
 
-        s = stats.summary(rtts)
         ctx.table("ICMP echo round trips", ["p50 ms", "p90 ms", "max ms", "replies"],
                   [[s["p50_ms"], s["p90_ms"], s["max_ms"], s["requests"]]])
         ctx.picture("rtt.svg", svg.line_chart("Echo round trips", [("rtt", list(enumerate(rtts, 1)))],

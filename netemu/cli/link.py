@@ -28,9 +28,8 @@ def doctor(as_json: bool) -> None:
       sudo netemu doctor
     """
     _need_root("doctor")
-    from ..linkemu import doctor as doc
-
     from ..labdir import tidy
+    from ..linkemu import doctor as doc
 
     rows = doc.report(fresh=True)
     tidy()  # the probe's cache serves labs; with none up, nothing stays behind
@@ -119,24 +118,30 @@ def check(lab: str, seconds: float, as_json: bool) -> None:
         click.echo(json.dumps([{**r.__dict__, "ok": r.ok} for r in results], indent=1))
     elif not results:
         click.echo(f"lab {lab}: no impaired links to check")
-    for r in results if not as_json else []:
-        head = f"links[{r.link}] {r.path}"
-        if r.skipped:
-            click.echo(f"{head}: skipped ({r.skipped})")
-            continue
-        rtt = (f"RTT {r.rtt_ms:.2f} ms (configured {r.rtt_expected_ms:.2f})" if r.rtt_ms is not None
-               else "RTT not measured")
-        click.echo(f"{head}: {rtt}")
-        for x in r.rates:
-            if "skipped" in x:
-                click.echo(f"  rate {x['from']} -> {x['to']}: skipped ({x['skipped']})")
-            else:
-                click.echo(f"  rate {x['from']} -> {x['to']}: {x['measured_mbit']:.2f} Mbit/s TCP payload "
-                           f"(expected {x['expected_mbit']:.2f})")
-        for w in r.warnings:
-            click.secho(f"  warning: {w}", fg="yellow")
+    else:
+        for r in results:
+            _echo_check(r)
     if any(not r.ok for r in results):
         sys.exit(1)
+
+
+def _echo_check(r) -> None:
+    """One link's measurements as text."""
+    head = f"links[{r.link}] {r.path}"
+    if r.skipped:
+        click.echo(f"{head}: skipped ({r.skipped})")
+        return
+    rtt = (f"RTT {r.rtt_ms:.2f} ms (configured {r.rtt_expected_ms:.2f})" if r.rtt_ms is not None
+           else "RTT not measured")
+    click.echo(f"{head}: {rtt}")
+    for x in r.rates:
+        if "skipped" in x:
+            click.echo(f"  rate {x['from']} -> {x['to']}: skipped ({x['skipped']})")
+        else:
+            click.echo(f"  rate {x['from']} -> {x['to']}: {x['measured_mbit']:.2f} Mbit/s TCP payload "
+                       f"(expected {x['expected_mbit']:.2f})")
+    for w in r.warnings:
+        click.secho(f"  warning: {w}", fg="yellow")
 
 
 commands = [doctor, link, check]

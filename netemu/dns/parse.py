@@ -13,7 +13,7 @@ from ..errors import Issue
 from ..model import Node, Topology
 from ..source import Source
 from .spec import DEFAULT_TTL, TTL_MAX, DnsSpec, ResolverSpec, Server, ZoneSpec
-from .zone import Key, key, under
+from .zone import Key, deepest, key, under
 
 TOP_KEYS = {"zones", "resolvers", "ttl"}
 ZONE_KEYS = {"servers", "records", "ttl"}
@@ -275,7 +275,7 @@ class _Parser:
                 self.err(path, f"{rr.rname} is outside zone {zone.origin}",
                          "use a name relative to the zone (www) or one ending in the zone's name")
                 continue
-            home = _deepest(owner, origins)
+            home = deepest(owner, origins)
             if home != okey:
                 self.err(path, f"{rr.rname} belongs to zone {origins[home]}, delegated from {zone.origin}",
                          f"put the record under zones.{origins[home]!r}")
@@ -345,13 +345,6 @@ class _Parser:
                 self.err(path, "a switch has no resolv.conf")
             clients[node.name] = tuple(dict.fromkeys(addrs))[:MAX_NAMESERVERS]
         return clients, uses
-
-
-def _deepest(name: Key, origins: dict[Key, str]) -> Key:
-    for i in range(len(name) + 1):
-        if name[i:] in origins:
-            return name[i:]
-    return ()
 
 
 def parse(src: Source, topo: Topology) -> tuple[DnsSpec | None, list[Issue]]:

@@ -6,6 +6,8 @@ import json
 import socket
 from dataclasses import dataclass, field
 
+from dnslib import QTYPE, DNSLabel
+
 from ..errors import LabError, NetemuError, UsageError
 from ..lab import Lab
 from .plan import INDEX, dns_dir
@@ -39,8 +41,6 @@ MAX_NAME = 255  # octets of a whole name on the wire, length bytes and the root'
 
 def check_qtype(qtype: str) -> str:
     """The mnemonic of a record type given as a name (MX), a number (15) or RFC 3597 style (TYPE15)."""
-    from dnslib import QTYPE
-
     text = qtype.strip().upper()
     number = text.removeprefix("TYPE")
     if number.isascii() and number.isdigit():
@@ -58,8 +58,6 @@ def check_qtype(qtype: str) -> str:
 
 def check_name(name: str) -> str:
     """`name` as an absolute domain name (trailing dot), or a UsageError saying what is wrong with it."""
-    from dnslib import DNSLabel
-
     if name == ".":
         return name
     if not name:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 from dnslib import QTYPE, RCODE, RR, DNSLabel
@@ -20,6 +21,14 @@ def key(name: DNSLabel | str) -> Key:
 def under(name: Key, origin: Key) -> bool:
     """Whether `name` is `origin` or below it."""
     return len(name) >= len(origin) and name[len(name) - len(origin):] == origin
+
+
+def deepest(name: Key, origins: Container[Key]) -> Key | None:
+    """The longest of `origins` that `name` is at or below, or None."""
+    for i in range(len(name) + 1):
+        if name[i:] in origins:
+            return name[i:]
+    return None
 
 
 @dataclass

@@ -7,7 +7,7 @@ import ipaddress
 from dnslib import RR
 
 from .spec import NEGATIVE_TTL, DnsSpec, ZoneSpec
-from .zone import Key, Zone, key, under
+from .zone import Key, Zone, deepest, key, under
 
 
 def _addr_line(name: str, ttl: int, addr: str) -> str:
@@ -26,11 +26,9 @@ def build(spec: DnsSpec) -> dict[str, list[str]]:
     zones = {key(z.origin): z for z in spec.zones}
     out: dict[str, list[str]] = {z.origin: [] for z in spec.zones}
 
-    def deepest(name: Key) -> ZoneSpec | None:
-        for i in range(len(name) + 1):
-            if name[i:] in zones:
-                return zones[name[i:]]
-        return None
+    def owner(name: Key) -> ZoneSpec | None:  # the deepest zone holding `name`
+        found = deepest(name, zones)
+        return None if found is None else zones[found]
 
     for z in spec.zones:
         if not z.servers:
@@ -39,10 +37,10 @@ def build(spec: DnsSpec) -> dict[str, list[str]]:
         lines.append(z.soa or default_soa(z))
         lines += [f"{z.origin} {z.ttl} IN NS {s.name}" for s in z.servers]
         for s in z.servers:  # each server's name gets its addresses in the zone that owns the name
-            home = deepest(key(s.name))
+            home = owner(key(s.name))
             if home is not None:
                 out[home.origin] += [_addr_line(s.name, home.ttl, a) for a in s.addresses]
-        parent = deepest(key(z.origin)[1:]) if z.origin != "." else None
+        parent = owner(key(z.origin)[1:]) if z.origin != "." else None
         if parent is not None:  # the delegation: NS at the cut, glue only for names under it
             cut = key(z.origin)
             out[parent.origin] += [f"{z.origin} {z.ttl} IN NS {s.name}" for s in z.servers]
@@ -60,8 +58,9 @@ def root_hints(spec: DnsSpec) -> list[tuple[str, str]]:
 
 def hints_file(spec: DnsSpec) -> str:
     """The root hints in zone-file form, as Unbound's `root-hints:` and BIND's hint zone read them."""
-    lines = [f". 3600000 IN NS {name}" for name in dict.fromkeys(n for n, _ in root_hints(spec))]
-    lines += [_addr_line(name, 3600000, a) for name, a in root_hints(spec)]
+    hints = root_hints(spec)
+    lines = [f". 3600000 IN NS {name}" for name in dict.fromkeys(n for n, _ in hints)]
+    lines += [_addr_line(name, 3600000, a) for name, a in hints]
     return "\n".join(lines) + "\n"
 
 

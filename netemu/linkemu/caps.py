@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import MissingFeatureError
 from ..labdir import CACHE_DIR
+from .state import write_atomic
 
 CACHE = str(CACHE_DIR / "linkemu-caps.json")
 PROBE = str(Path(__file__).with_name("probe.py"))
@@ -32,10 +33,13 @@ class Caps:
         """Whether probe `name` succeeded."""
         return self.results.get(name) is True
 
-    def why(self, name: str) -> str:
-        """The failure reason of probe `name` ('' if it succeeded)."""
-        r = self.results.get(name, "not probed")
-        return "" if r is True else str(r)
+    def why(self, *names: str) -> str:
+        """The failure reason of the first of probes `names` that failed ('' if all succeeded)."""
+        for name in names:
+            r = self.results.get(name, "not probed")
+            if r is not True:
+                return str(r)
+        return ""
 
     @property
     def netem(self) -> bool:
@@ -100,9 +104,7 @@ def probe(fresh: bool = False) -> Caps:
     results = json.loads(p.stdout)
     try:
         os.makedirs(os.path.dirname(CACHE), exist_ok=True)
-        tmp = f"{CACHE}.{os.getpid()}"
-        Path(tmp).write_text(json.dumps({"key": key, "results": results}))
-        os.replace(tmp, CACHE)
+        write_atomic(CACHE, json.dumps({"key": key, "results": results}))
     except OSError:
         pass
     return Caps(results)

@@ -6,14 +6,13 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from ..labdir import locked
-from . import measure
+from . import measure, units
 from .model import Impairment
 from .runtime import delayline_pid
 from .state import delay_queues, load
 
 TOLERANCE = 0.10
 _TCP_IP_HDRS = 52  # IPv4 20 + TCP 20 + timestamps 12
-_ETH = 14
 
 
 @dataclass
@@ -116,7 +115,7 @@ def check(lab: str, rate_seconds: float = 3.0, rtt_samples: int = 15) -> list[Li
             if not rates:
                 continue
             mtu = link["mtu"]
-            expected_bps = min(rates) * (mtu - _TCP_IP_HDRS) / (mtu + _ETH)
+            expected_bps = min(rates) * (mtu - _TCP_IP_HDRS) / (mtu + units.ETH_HEADER)
             entry = {"from": f"{sender['node']}:{sender['ifname']}", "to": f"{receiver['node']}:{receiver['ifname']}",
                      "expected_mbit": round(expected_bps / 1e6, 3)}
             if lossy:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 from netemu.kernel import netns
 from netemu.linkemu import nfq
+from netemu.linkemu.state import READY, STATS, delay_queues, write_atomic
 from netemu.linkemu.timerfd import TimerFd
 
 EARLY = 50e-6  # release a packet up to 50 µs before its time rather than arm another timer
@@ -95,8 +96,6 @@ class DelayLine:
     # --- configuration ---------------------------------------------------------------
     def load(self) -> None:
         """(Re)read the state file and bind, update or unbind queues to match it."""
-        from netemu.linkemu.state import delay_queues
-
         with open(self.state_file) as f:
             state = json.load(f)
         want = {(q["ns"], q["queue"]): q for q in delay_queues(state)}
@@ -125,9 +124,9 @@ class DelayLine:
             line.label = q.get("label", line.label)
         self.generation = state.get("generation", 0)
         run_dir = state["run_dir"]
-        self.ready_file = os.path.join(run_dir, "linkemu-delay.ready")
-        self.stats_file = os.path.join(run_dir, "linkemu-delay.stats.json")
-        _write_atomic(self.ready_file, f"{os.getpid()} {self.generation}\n")
+        self.ready_file = os.path.join(run_dir, READY)
+        self.stats_file = os.path.join(run_dir, STATS)
+        write_atomic(self.ready_file, f"{os.getpid()} {self.generation}\n")
         print(f"delayline: generation {self.generation}: {len(self.lines)} queue(s) in "
               f"{len({line.ns for line in self.lines.values()})} namespace(s)", file=sys.stderr, flush=True)
 
@@ -222,16 +221,9 @@ class DelayLine:
             ],
         }
         try:
-            _write_atomic(self.stats_file, json.dumps(data))
+            write_atomic(self.stats_file, json.dumps(data))
         except OSError:
             pass
-
-
-def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _realtime(priority: int) -> None:

@@ -36,7 +36,7 @@ def report(fresh: bool = True) -> list[Row]:
             if not c.delay_line6:
                 rows.append(Row("delay on IPv6", MISSING, f"ip6tables NFQUEUE: {c.why('ip6tables_nfqueue')}"))
         else:
-            why = c.why("iptables_nfqueue") or c.why("nfqueue_socket") or c.why("iptables_restore")
+            why = c.why("iptables_nfqueue", "nfqueue_socket", "iptables_restore")
             rows.append(Row("delay, jitter", MISSING, f"netem: {netem_why}; NFQUEUE: {why}"))
         if c.random_drop:
             rows.append(Row("loss", FALLBACK, "iptables statistic match (random DROP) at the receiver"))
@@ -45,8 +45,7 @@ def report(fresh: bool = True) -> list[Row]:
         if c.bridge_hook:
             rows.append(Row("delay/loss into a switch", FALLBACK, "br_netfilter + physdev in the switch namespace"))
         else:
-            rows.append(Row("delay/loss into a switch", MISSING,
-                            c.why("br_netfilter") or c.why("iptables_physdev")))
+            rows.append(Row("delay/loss into a switch", MISSING, c.why("br_netfilter", "iptables_physdev")))
     if c.rate:
         rows.append(Row("bandwidth, queue", NATIVE, "tbf on the sender's egress"
                         + (" (netem's child when delayed)" if c.netem else "")))

@@ -26,7 +26,6 @@ LINK_KEYS = frozenset({"bandwidth", "delay", "jitter", "loss", "queue", "from"})
 
 DELAYLINE = str(Path(__file__).with_name("delayline.py"))
 PROCESS = "linkemu-delay"
-READY = "linkemu-delay.ready"
 
 
 def delayline_argv(state_file: str) -> tuple[str, ...]:
@@ -47,7 +46,7 @@ def plan(topo: Topology, model: LinkEmu) -> list[Op]:
         return []  # runtime changes build the state from the saved topology when needed
     from . import caps as capsmod
     from . import render
-    from .state import build, delay_queues, dumps, state_path
+    from .state import READY, build, delay_queues, dumps, state_path
 
     st = build(topo, model, capsmod.backend())
     path = state_path(topo.name)
@@ -65,8 +64,7 @@ def plan(topo: Topology, model: LinkEmu) -> list[Op]:
                                 os.path.join(st["run_dir"], READY)))
     for ns in render.hook_namespaces(st):
         text = render.restore_text(st, ns, with_jump=True)
-        has_rules = text is not None and "\n-A " + render.CHAIN in text
-        if not has_rules:
+        if text is None:
             continue
         ops.append(RunCommand(ns, ("iptables-restore", "--noflush"), text))
         if st["ipv6"]:
@@ -85,9 +83,8 @@ def problems(model: LinkEmu, caps: capsmod.Caps, topo: Topology | None = None) -
     if capsmod.backend(caps) == "netem":
         return out
     if needs & {"delay", "jitter"} and not caps.delay_line:
-        why = caps.why("iptables_nfqueue") or caps.why("nfqueue_socket") or caps.why("iptables_restore")
-        out.append(f"delay and jitter need netem (missing: {caps.why('netem')}) or NFQUEUE for the "
-                   f"userspace delay line (missing: {why})")
+        out.append(f"delay and jitter need netem (missing: {caps.why('netem')}) or NFQUEUE for the userspace "
+                   f"delay line (missing: {caps.why('iptables_nfqueue', 'nfqueue_socket', 'iptables_restore')})")
     if "loss" in needs and not caps.random_drop:
         out.append(f"loss needs netem (missing: {caps.why('netem')}) or the iptables statistic match "
                    f"(missing: {caps.why('iptables_statistic')})")
@@ -104,9 +101,9 @@ def problems(model: LinkEmu, caps: capsmod.Caps, topo: Topology | None = None) -
                     into_switch.append(f"links[{li.link}] into {receiver.node}")
                 ipv6 |= any(a.version == 6 for a in (*link.a.addresses, *link.b.addresses))
         if into_switch and not caps.bridge_hook:
-            why = caps.why("br_netfilter") or caps.why("iptables_physdev")
             out.append(f"delay or loss on traffic entering a switch ({', '.join(into_switch[:3])}) needs "
-                       f"br_netfilter and the physdev match without netem: {why}")
+                       f"br_netfilter and the physdev match without netem: "
+                       f"{caps.why('br_netfilter', 'iptables_physdev')}")
         if ipv6 and needs & {"delay", "jitter"} and not caps.delay_line6:
             out.append(f"delay on IPv6 traffic needs ip6tables NFQUEUE: {caps.why('ip6tables_nfqueue')}")
     return out

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, replace
 from . import units
 
 FIELDS = ("bandwidth", "delay", "jitter", "loss", "queue")
+ATTRS = {"bandwidth": "bandwidth", "delay": "delay_us", "jitter": "jitter_us", "loss": "loss_pct", "queue": "queue"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ class Impairment:
         if d.get("queue"):
             d["queue"] = tuple(d["queue"])
         return cls(**d)
+
+    @classmethod
+    def from_fields(cls, values: dict) -> Impairment:
+        """From parsed values keyed by FIELDS; a field left out is a plain wire's."""
+        return cls(**{ATTRS[key]: value for key, value in values.items()})
 
     def merged(self, **changes) -> Impairment:
         """A copy with some fields changed."""

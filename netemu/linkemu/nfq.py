@@ -93,7 +93,7 @@ class QueueSocket:
             self.sock.send(msg)
             while True:
                 data = self.sock.recv(65536)
-                for kind, _queue, payload in _walk(data):
+                for kind, payload in _walk(data):
                     if kind == NLMSG_ERROR:
                         code = -struct.unpack_from("=i", payload, 0)[0]
                         if code:
@@ -166,11 +166,12 @@ def _packet_id(buf: bytearray, off: int, end: int) -> int | None:
     return None
 
 
-def _walk(data: bytes) -> Iterator[tuple[int, int, bytes]]:
+def _walk(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """(type, payload) of each netlink message in `data`."""
     off = 0
     while off + 16 <= len(data):
         length, kind, _f, _s, _p = _HDR.unpack_from(data, off)
         if length < 16:
             return
-        yield kind, 0, data[off + 16:off + length]
+        yield kind, data[off + 16:off + length]
         off += (length + 3) & ~3

@@ -46,41 +46,45 @@ def parse(src: Source, topo: Topology) -> tuple[LinkEmu, list[Issue]]:
 def _link(src: Source, link: Link, raw: dict, issues: list[Issue]) -> LinkImpairment | None:
     path = ("links", link.index)
     both, both_paths = _fields(src, path, raw, issues)
-    per: dict[bool, tuple[dict, dict]] = {True: ({}, {}), False: ({}, {})}
-    raw_from = raw.get("from")
-    if raw_from is not None:
-        if not isinstance(raw_from, dict):
-            issues.append(src.issue(path + ("from",), "must map a sending node to its impairments",
-                                    f"e.g. from: {{{link.a.node}: {{bandwidth: 10mbit}}}}"))
-        else:
-            for key, spec in raw_from.items():
-                side = _side(link, str(key))
-                kpath = path + ("from", key)
-                if side is None:
-                    issues.append(src.issue(kpath, f"{key!r} is not an end of this link",
-                                            f"use {link.a.node!r} or {link.b.node!r}"))
-                    continue
-                if side in (s for s, (v, _) in per.items() if v):
-                    issues.append(src.issue(kpath, f"direction from {key!r} given twice"))
-                    continue
-                if not isinstance(spec, dict):
-                    issues.append(src.issue(kpath, "must be a mapping such as {bandwidth: 10mbit, delay: 5ms}"))
-                    continue
-                for k in spec:
-                    if k not in FIELDS:
-                        close = difflib.get_close_matches(str(k), FIELDS, n=1, cutoff=0.6)
-                        issues.append(src.issue(kpath + (k,), "unknown key",
-                                                f"did you mean '{close[0]}'?" if close else
-                                                f"allowed here: {', '.join(FIELDS)}"))
-                per[side] = _fields(src, kpath, spec, issues)
-    dirs = {}
-    for side in (True, False):
-        values = {**both, **per[side][0]}
-        paths = {**both_paths, **per[side][1]}
-        dirs[side] = _check(src, link, values, paths, issues)
-    if dirs[True] is None or dirs[False] is None:
+    per = _per_direction(src, link, path, raw.get("from"), issues)
+    dirs = [_check(src, link, {**both, **values}, {**both_paths, **paths}, issues)
+            for values, paths in (per[True], per[False])]
+    if dirs[0] is None or dirs[1] is None:
         return None
-    return LinkImpairment(link.index, dirs[True], dirs[False])
+    return LinkImpairment(link.index, dirs[0], dirs[1])
+
+
+def _per_direction(src: Source, link: Link, path: tuple, raw_from: Any,
+                   issues: list[Issue]) -> dict[bool, tuple[dict, dict]]:
+    """The `from:` overrides of each direction (True: sent by end a), as _fields() gives them."""
+    per: dict[bool, tuple[dict, dict]] = {True: ({}, {}), False: ({}, {})}
+    if raw_from is None:
+        return per
+    if not isinstance(raw_from, dict):
+        issues.append(src.issue(path + ("from",), "must map a sending node to its impairments",
+                                f"e.g. from: {{{link.a.node}: {{bandwidth: 10mbit}}}}"))
+        return per
+    for key, spec in raw_from.items():
+        side = _side(link, str(key))
+        kpath = path + ("from", key)
+        if side is None:
+            issues.append(src.issue(kpath, f"{key!r} is not an end of this link",
+                                    f"use {link.a.node!r} or {link.b.node!r}"))
+            continue
+        if per[side][0]:
+            issues.append(src.issue(kpath, f"direction from {key!r} given twice"))
+            continue
+        if not isinstance(spec, dict):
+            issues.append(src.issue(kpath, "must be a mapping such as {bandwidth: 10mbit, delay: 5ms}"))
+            continue
+        for k in spec:
+            if k not in FIELDS:
+                close = difflib.get_close_matches(str(k), FIELDS, n=1, cutoff=0.6)
+                issues.append(src.issue(kpath + (k,), "unknown key",
+                                        f"did you mean '{close[0]}'?" if close else
+                                        f"allowed here: {', '.join(FIELDS)}"))
+        per[side] = _fields(src, kpath, spec, issues)
+    return per
 
 
 def _side(link: Link, key: str) -> bool | None:
@@ -94,17 +98,10 @@ def _fields(src: Source, path: tuple, raw: dict, issues: list[Issue]) -> tuple[d
     """Parse the FIELDS present in `raw`: (values, path of each value)."""
     values: dict[str, Any] = {}
     paths: dict[str, tuple] = {}
-    parsers = {
-        "bandwidth": units.rate,
-        "delay": lambda v: units.time_us(v, "delay"),
-        "jitter": lambda v: units.time_us(v, "jitter"),
-        "loss": units.percent,
-        "queue": units.queue,
-    }
     for key in FIELDS:
         if key not in raw:
             continue
-        value, problem, hint = parsers[key](raw[key])
+        value, problem, hint = units.PARSERS[key](raw[key])
         if problem is not None:
             issues.append(src.issue(path + (key,), problem, hint))
             continue
@@ -115,13 +112,7 @@ def _fields(src: Source, path: tuple, raw: dict, issues: list[Issue]) -> tuple[d
 
 def _check(src: Source, link: Link, v: dict, paths: dict, issues: list[Issue]) -> Impairment | None:
     """Cross-field rules of one direction; None if any is broken."""
-    imp = Impairment(
-        bandwidth=v.get("bandwidth"),
-        delay_us=v.get("delay", 0),
-        jitter_us=v.get("jitter", 0),
-        loss_pct=v.get("loss", 0.0),
-        queue=v.get("queue"),
-    )
+    imp = Impairment.from_fields(v)
     found = validate.problems(imp, link.mtu)
     for p in found:
         issue = src.issue(paths[p.field], p.message, p.hint, warning=p.warning)

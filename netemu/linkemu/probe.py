@@ -27,7 +27,8 @@ def _run(argv: list[str]) -> bool | str:
     p = subprocess.run(argv, capture_output=True, text=True, check=False)
     if p.returncode == 0:
         return True
-    return (p.stderr or p.stdout).strip().splitlines()[-1][:200] if (p.stderr or p.stdout).strip() else f"exit {p.returncode}"
+    said = (p.stderr or p.stdout).strip()
+    return said.splitlines()[-1][:200] if said else f"exit {p.returncode}"
 
 
 def _qdisc(spec: list[str]) -> bool | str:

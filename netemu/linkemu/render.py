@@ -17,7 +17,6 @@ from . import units
 from .model import Impairment
 from .state import CHAIN, Direction, directions
 
-_ETH = 14
 DEFAULT_QUEUE_SECONDS = 0.1  # default bottleneck buffer: 100 ms at the link's rate
 _MIN_QUEUE_FRAMES = 20
 _NETEM_MIN_LIMIT = 1000
@@ -27,7 +26,7 @@ _ASSUMED_RATE = 10 * 10**9  # for sizing netem's queue when no rate bounds it
 def tbf_args(imp: Impairment, mtu: int) -> list[str]:
     """`rate … burst … limit …` for the rate limit of one direction."""
     assert imp.bandwidth
-    frame = mtu + _ETH
+    frame = mtu + units.ETH_HEADER
     bytes_per_s = imp.bandwidth // 8
     burst = max(2 * frame, bytes_per_s // 1000)  # ~1 ms of traffic, at least two frames
     if imp.queue is None:
@@ -51,7 +50,7 @@ def netem_args(imp: Impairment, mtu: int) -> list[str]:
     # netem's limit counts every packet it holds, delayed ones included: size it to the
     # bandwidth-delay product or a fast link silently drops (default 1000 packets).
     rate = imp.bandwidth or _ASSUMED_RATE
-    in_flight = rate / 8 * (imp.delay_us + imp.jitter_us) / 1e6 / (mtu + _ETH)
+    in_flight = rate / 8 * (imp.delay_us + imp.jitter_us) / 1e6 / (mtu + units.ETH_HEADER)
     args += ["limit", str(max(_NETEM_MIN_LIMIT, int(in_flight * 1.5)))]
     return args
 
@@ -99,21 +98,18 @@ def hook_rules(d: Direction) -> list[list[str]]:
 
 def hook_namespaces(state: dict) -> list[str]:
     """Namespaces that hold (or may hold) fallback rules, in link order."""
-    seen: dict[str, None] = {}
-    for d in directions(state):
-        seen.setdefault(d.hook_ns, None)
-    return list(seen)
+    return list(dict.fromkeys(d.hook_ns for d in directions(state)))
 
 
 def restore_text(state: dict, ns: str, with_jump: bool) -> str | None:
-    """iptables-restore --noflush input that (re)writes the lab's chain in `ns`; None if empty.
+    """iptables-restore --noflush input that (re)writes the lab's chain in `ns`; None if it has no rules.
 
     Declaring the chain in --noflush mode empties it, so the same text serves `up` and runtime.
     """
     if state["backend"] != "fallback":
         return None
     rules = [r for d in directions(state) if d.hook_ns == ns for r in hook_rules(d)]
-    if not rules and not with_jump:
+    if not rules:
         return None
     lines = ["*raw", f":{CHAIN} - [0:0]"]
     if with_jump:
@@ -127,8 +123,5 @@ def needs_bridge_hook(state: dict) -> list[str]:
     """Switch namespaces where fallback rules match bridged packets (br_netfilter must call iptables)."""
     if state["backend"] != "fallback":
         return []
-    out: dict[str, None] = {}
-    for d in directions(state):
-        if d.receiver["kind"] == "switch" and (d.imp.delays or d.imp.loss_pct):
-            out.setdefault(d.hook_ns, None)
-    return list(out)
+    return list(dict.fromkeys(d.hook_ns for d in directions(state)
+                              if d.receiver["kind"] == "switch" and (d.imp.delays or d.imp.loss_pct)))

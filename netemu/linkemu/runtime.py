@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import re
 import signal
 import time
 
@@ -14,20 +12,13 @@ from ..kernel import procs
 from ..labdir import LabDir, locked
 from . import caps as capsmod
 from . import render, units, validate
-from .feature import PROCESS, READY, delayline_argv, problems
-from .model import FIELDS, Impairment, LinkEmu, LinkImpairment
-from .state import CHAIN, delay_queues, directions, find_end, load, save, state_path
+from .feature import PROCESS, delayline_argv, problems
+from .model import ATTRS, FIELDS, Impairment, LinkEmu, LinkImpairment
+from .state import CHAIN, READY, delay_queues, directions, find_end, load, save, state_path
 
 DIRECTIONS = ("both", "out", "in")
-_PARSERS = {
-    "bandwidth": units.rate,
-    "delay": lambda v: units.time_us(v, "delay"),
-    "jitter": lambda v: units.time_us(v, "jitter"),
-    "loss": units.percent,
-    "queue": units.queue,
-}
-_ATTR = {"bandwidth": "bandwidth", "delay": "delay_us", "jitter": "jitter_us", "loss": "loss_pct", "queue": "queue"}
 _NONE = ("none", "off")
+_PLAIN = Impairment()  # a cleared field takes its plain-wire value
 
 
 def parse_changes(values: dict[str, str | None]) -> dict[str, object]:
@@ -39,11 +30,12 @@ def parse_changes(values: dict[str, str | None]) -> dict[str, object]:
             continue
         if key not in FIELDS:
             raise UsageError(f"unknown impairment {key!r} (use {', '.join(FIELDS)})")
-        attr = _ATTR[key]
-        if str(raw).strip().lower() in _NONE or (key in ("bandwidth",) and str(raw).strip() == "0"):
-            out[attr] = None if key in ("bandwidth", "queue") else (0.0 if key == "loss" else 0)
+        attr = ATTRS[key]
+        text = str(raw).strip()
+        if text.lower() in _NONE or (key == "bandwidth" and text == "0"):
+            out[attr] = getattr(_PLAIN, attr)
             continue
-        value, problem, hint = _PARSERS[key](raw)
+        value, problem, hint = units.PARSERS[key](raw)
         if problem:
             errors.append(f"--{key}: {problem}" + (f" (hint: {hint})" if hint else ""))
             continue
@@ -76,8 +68,8 @@ def set_impairment(lab: str, endpoint: str, changes: dict[str, object], directio
         warnings: list[str] = []
         for d in dirs:
             old = Impairment() if clear else Impairment.from_json(link["dirs"][d])
-            imp = dataclasses.replace(old, **changes)
-            found = validate.problems(imp, link["mtu"])
+            imp = old.merged(**changes)
+            found = validate.problems(imp, link["mtu"], key=validate.flag)
             bad = [p for p in found if not p.warning]
             if bad:
                 raise UsageError("; ".join(_cli_problem(p) for p in bad))
@@ -96,12 +88,8 @@ def set_impairment(lab: str, endpoint: str, changes: dict[str, object], directio
 
 
 def _cli_problem(p: validate.Problem) -> str:
-    """A problem in command-line terms: hint 'delay: 20ms' becomes --delay 20ms, 'bandwidth' --bandwidth."""
-    if not p.hint:
-        return f"--{p.field}: {p.message}"
-    hint = re.sub(r"'(\w+): ([^']+)'", r"--\1 \2", p.hint)
-    hint = re.sub(r"'(bandwidth|delay|jitter|loss|queue)'", r"--\1", hint)
-    return f"--{p.field}: {p.message} (hint: {hint})"
+    """A problem in command-line terms (its hint already names flags)."""
+    return f"{validate.flag(p.field)}: {p.message}" + (f" (hint: {p.hint})" if p.hint else "")
 
 
 def _resolve_backend(state: dict, link: dict) -> None:
@@ -117,7 +105,7 @@ def _resolve_backend(state: dict, link: dict) -> None:
         if state["backend"] == "fallback" and receiver["kind"] == "switch" and (imp.delays or imp.loss_pct) \
                 and not caps.bridge_hook:
             found.append(f"delay or loss into switch {receiver['node']} needs br_netfilter and physdev: "
-                         f"{caps.why('br_netfilter') or caps.why('iptables_physdev')}")
+                         f"{caps.why('br_netfilter', 'iptables_physdev')}")
     if found:
         raise MissingFeatureError("; ".join(found))
 
@@ -162,26 +150,29 @@ def _restore_chain(state: dict, ns: str) -> None:
 
 
 # --- the delay-line process -------------------------------------------------------------
-def delayline_pid(state: dict) -> int | None:
-    """The pid of the lab's delay line if it is running."""
-    ready = os.path.join(state["run_dir"], READY)
-    try:
-        with open(ready) as f:
-            pid = int(f.read().split()[0])
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            if b"delayline" not in f.read():
-                return None
-    except (OSError, ValueError, IndexError):
-        return None
-    return pid if procs.alive(pid, None) else None
-
-
-def _ready_generation(state: dict) -> int | None:
+def _ready(state: dict) -> tuple[int, int] | None:
+    """(pid, generation) the delay line wrote when it last (re)loaded, if it ever did."""
     try:
         with open(os.path.join(state["run_dir"], READY)) as f:
-            return int(f.read().split()[1])
-    except (OSError, ValueError, IndexError):
+            pid, generation = (int(x) for x in f.read().split()[:2])
+    except (OSError, ValueError):
         return None
+    return pid, generation
+
+
+def _is_delayline(pid: int) -> bool:
+    """Whether `pid` runs and is a delay line (not a process that reused the pid; a zombie has no cmdline)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"delayline" in f.read()
+    except OSError:
+        return False
+
+
+def delayline_pid(state: dict) -> int | None:
+    """The pid of the lab's delay line if it is running."""
+    ready = _ready(state)
+    return ready[0] if ready and _is_delayline(ready[0]) else None
 
 
 def sync_delayline(state: dict, timeout: float = 10.0) -> int | None:
@@ -197,12 +188,13 @@ def sync_delayline(state: dict, timeout: float = 10.0) -> int | None:
     else:
         logs = LabDir(state["lab"]).logs
         logs.mkdir(parents=True, exist_ok=True)
-        proc = procs.start(queues[0]["ns"], delayline_argv(state_path(state["lab"])), str(logs / f"{PROCESS}.log"))
-        pid = proc.pid  # the `ip netns exec` wrapper execs into python: same pid
+        procs.start(queues[0]["ns"], delayline_argv(state_path(state["lab"])), str(logs / f"{PROCESS}.log"))
+    want = state.get("generation", 0)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if _ready_generation(state) == state.get("generation", 0) and delayline_pid(state):
-            return delayline_pid(state)
+        ready = _ready(state)
+        if ready and ready[1] == want and _is_delayline(ready[0]):
+            return ready[0]
         time.sleep(0.01)
     raise KernelError("delay line reload", f"not ready after {timeout:.0f} s; see {LabDir(state['lab']).logs}")
 
@@ -292,8 +284,3 @@ def set_admin(lab: str, endpoint: str, up: bool) -> str:
         link.pop("down_end", None)
         save(state)
         return f"{name} is up"
-
-
-def exists(lab: str) -> bool:
-    """Whether the lab has link-emulation state on disk."""
-    return os.path.exists(state_path(lab))

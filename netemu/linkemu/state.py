@@ -18,6 +18,8 @@ from ..model import Interface, Topology
 from .model import Impairment, LinkEmu
 
 STATE_NAME = "linkemu.json"
+READY = "linkemu-delay.ready"  # the delay line writes "PID GENERATION" here after each (re)load
+STATS = "linkemu-delay.stats.json"  # and its counters here, every second
 QUEUE_BASE = 4200  # NFQUEUE numbers: QUEUE_BASE + 2*link + direction, in the receiving namespace
 CHAIN = "NETEMU-LINKEMU"
 VERSION = 1
@@ -141,18 +143,21 @@ def load(lab: str) -> dict:
     except ValueError as e:
         raise LabError(f"{path} is corrupt: {e}") from None
     from ..lab import Lab  # the saved topology of a lab that is up (LabError if it is not)
-    from .model import LinkEmu
 
     return build(Lab.attach(lab).topology, LinkEmu(), "auto")
 
 
-def save(state: dict) -> None:
-    """Write the state atomically."""
-    path = state_path(state["lab"])
+def write_atomic(path: str, text: str) -> None:
+    """Replace the file at `path` with `text`, so no reader ever sees it half written."""
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "w") as f:
-        json.dump(state, f, indent=1)
+        f.write(text)
     os.replace(tmp, path)
+
+
+def save(state: dict) -> None:
+    """Write the state atomically."""
+    write_atomic(state_path(state["lab"]), dumps(state))
 
 
 def dumps(state: dict) -> str:

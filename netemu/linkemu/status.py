@@ -7,7 +7,7 @@ import os
 
 from .model import Impairment
 from .runtime import delayline_pid
-from .state import delay_queues, state_path
+from .state import STATS, delay_queues, state_path
 
 
 def describe(lab: str) -> dict:
@@ -41,7 +41,7 @@ def describe(lab: str) -> dict:
     pid = delayline_pid(state)
     line: dict = {"needed": needed, "running": pid is not None, "pid": pid}
     try:
-        with open(os.path.join(state["run_dir"], "linkemu-delay.stats.json")) as f:
+        with open(os.path.join(state["run_dir"], STATS)) as f:
             stats = json.load(f)
         line["queues"] = stats.get("queues", [])
         line["overruns"] = stats.get("overruns", 0)

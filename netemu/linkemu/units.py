@@ -18,6 +18,16 @@ _PACKET_UNITS = {"", "p", "pkt", "pkts", "packet", "packets"}
 MIN_RATE = 8_000  # below 8 kbit/s one full-size frame takes 1.5 s
 MAX_RATE = 400 * 10**9
 MAX_DELAY_US = 60 * 10**6
+ETH_HEADER = 14  # bytes a frame adds to the MTU as tbf counts it (no FCS, no VLAN tag)
+
+
+def _text(value: object, wanted: str, types: tuple[type, ...] = (str, int, float),
+          negative: str = "") -> tuple[str, str | None]:
+    """`value` as stripped text, or the problem if it is not a scalar of `types` (booleans never are) or negative."""
+    if isinstance(value, bool) or not isinstance(value, types):
+        return "", f"must be {wanted}, got {value!r}"
+    text = str(value).strip()
+    return text, (f"{text!r} is negative{negative}" if text.startswith("-") else None)
 
 
 def _split(text: str) -> tuple[float, str] | None:
@@ -29,11 +39,9 @@ def _split(text: str) -> tuple[float, str] | None:
 
 def rate(value: object) -> tuple[int | None, str | None, str | None]:
     """'10mbit' -> 10_000_000 bits per second."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return None, f"must be a rate such as '10mbit', got {value!r}", None
-    text = str(value).strip()
-    if text.startswith("-"):
-        return None, f"{text!r} is negative", None
+    text, problem = _text(value, "a rate such as '10mbit'")
+    if problem:
+        return None, problem, None
     parts = _split(text)
     if parts is None:
         return None, f"{text!r} is not a rate", "write a number and a unit: 500kbit, 10mbit, 1gbit"
@@ -59,11 +67,9 @@ def rate(value: object) -> tuple[int | None, str | None, str | None]:
 
 def time_us(value: object, what: str = "delay") -> tuple[int | None, str | None, str | None]:
     """'20ms' -> 20000 microseconds; 0 is allowed without a unit."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return None, f"must be a time such as '20ms', got {value!r}", None
-    text = str(value).strip()
-    if text.startswith("-"):
-        return None, f"{text!r} is negative: a {what} cannot be", None
+    text, problem = _text(value, "a time such as '20ms'", negative=f": a {what} cannot be")
+    if problem:
+        return None, problem, None
     parts = _split(text)
     if parts is None:
         return None, f"{text!r} is not a time", "write a number and a unit: 500us, 20ms, 1.5s"
@@ -83,11 +89,9 @@ def time_us(value: object, what: str = "delay") -> tuple[int | None, str | None,
 
 def percent(value: object) -> tuple[float | None, str | None, str | None]:
     """'10%', 10 or '0.5' -> percent as a float."""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        return None, f"must be a percentage such as '1%', got {value!r}", None
-    text = str(value).strip()
-    if text.startswith("-"):
-        return None, f"{text!r} is negative", None
+    text, problem = _text(value, "a percentage such as '1%'")
+    if problem:
+        return None, problem, None
     m = re.fullmatch(_NUM + r"\s*(%?)", text)
     if not m:
         return None, f"{text!r} is not a percentage", "write e.g. 1% or 0.5%"
@@ -99,11 +103,9 @@ def percent(value: object) -> tuple[float | None, str | None, str | None]:
 
 def queue(value: object) -> tuple[tuple[str, int] | None, str | None, str | None]:
     """100 or '100 packets' -> ('packets', 100); '64kb' -> ('bytes', 64000)."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return None, f"must be a packet count such as 100 or a size such as '64kb', got {value!r}", None
-    text = str(value).strip()
-    if text.startswith("-"):
-        return None, f"{text!r} is negative", None
+    text, problem = _text(value, "a packet count such as 100 or a size such as '64kb'", types=(str, int))
+    if problem:
+        return None, problem, None
     parts = _split(text.replace(" ", ""))
     if parts is None:
         return None, f"{text!r} is not a queue size", "write a packet count (100) or a size (64kb, 1mib)"
@@ -119,6 +121,16 @@ def queue(value: object) -> tuple[tuple[str, int] | None, str | None, str | None
             return None, f"{text} must be 1b..1gib", None
         return ("bytes", size), None, None
     return None, f"unknown queue unit {unit!r}", "use a packet count (100) or b, kb, kib, mb, mib"
+
+
+# The parser of each impairment key (model.FIELDS), in the topology file and on `netemu link … set`.
+PARSERS = {
+    "bandwidth": rate,
+    "delay": lambda v: time_us(v, "delay"),
+    "jitter": lambda v: time_us(v, "jitter"),
+    "loss": percent,
+    "queue": queue,
+}
 
 
 def _fmt_num(x: float) -> str:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..model import Topology
     from ..source import Source
     from .model import NetfilterModel
+    from .rules import Table
 
 
 def parse(src: Source, topo: Topology) -> tuple[NetfilterModel | None, list[Issue]]:
@@ -26,10 +27,8 @@ def parse(src: Source, topo: Topology) -> tuple[NetfilterModel | None, list[Issu
     return nf_parse(src, topo)
 
 
-def rule_files(topo: Topology, model: NetfilterModel) -> list[tuple[str, int, str, str]]:
-    """(node, family, restore tool, rendered rules) for every node and family that has rules."""
-    from .backend import restore_tool
-    from .render import render
+def rule_tables(topo: Topology, model: NetfilterModel) -> list[tuple[str, int, list[Table]]]:
+    """(node, family, tables) for every node and family that has rules (pure data, nothing rendered)."""
     from .rules import build, families_of
 
     out = []
@@ -38,8 +37,19 @@ def rule_files(topo: Topology, model: NetfilterModel) -> list[tuple[str, int, st
         for family in families_of(node, nf):
             tables = build(node, nf, family)
             if tables:
-                tool = restore_tool(model.backend, family)
-                out.append((nf.node, family, tool, render(topo.name, nf.node, family, tool, tables)))
+                out.append((nf.node, family, tables))
+    return out
+
+
+def rule_files(topo: Topology, model: NetfilterModel) -> list[tuple[str, int, str, str]]:
+    """(node, family, restore tool, rendered rules) for every node and family that has rules."""
+    from .backend import restore_tool
+    from .render import render
+
+    out = []
+    for node, family, tables in rule_tables(topo, model):
+        tool = restore_tool(model.backend, family)
+        out.append((node, family, tool, render(topo.name, node, family, tool, tables)))
     return out
 
 
@@ -49,11 +59,13 @@ def pool_routes(topo: Topology, model: NetfilterModel) -> list[tuple[str, str]]:
     Replies to translated connections are matched by conntrack before routing, so the blackhole only
     catches packets to pool addresses nobody maps: they are dropped instead of bouncing back upstream.
     """
+    from .model import overlaps
+
     subnets = [a.network for n in topo.nodes for i in n.interfaces for a in i.addresses]
     out = []
     for nf in model.nodes:
         for s in nf.nat.snat if nf.nat else ():
-            if any(net.version == s.family and not (s.last < net[0] or s.first > net[-1]) for net in subnets):
+            if any(overlaps(net, s.first, s.last) for net in subnets):
                 continue
             for prefix in ipaddress.summarize_address_range(s.first, s.last):
                 out.append((nf.node, str(prefix)))
@@ -76,7 +88,7 @@ def preflight(topo: Topology, model: NetfilterModel) -> list[str]:
     """Problems with this machine: restore programs that are missing."""
     from .backend import missing_tools
 
-    families = {family for _n, family, _t, _x in rule_files(topo, model)}
+    families = {family for _node, family, _tables in rule_tables(topo, model)}
     missing = missing_tools(model.backend, families)
     if not missing:
         return []

@@ -16,6 +16,11 @@ PROTOS = ("tcp", "udp", "icmp", "any")
 PortRange = tuple[int, int]  # (first, last); a single port is (p, p)
 
 
+def overlaps(prefix: IPNetwork, first: IPAddress, last: IPAddress) -> bool:
+    """Whether the address range first..last shares any address with `prefix`."""
+    return prefix.version == first.version and not (last < prefix[0] or first > prefix[-1])
+
+
 @dataclass(frozen=True)
 class Masquerade:
     """Rewrite the source of packets leaving `out` to that interface's own address."""

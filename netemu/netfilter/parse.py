@@ -23,6 +23,7 @@ from .model import (
     OneToOne,
     PortForward,
     Snat,
+    overlaps,
 )
 from .values import Reader
 
@@ -180,7 +181,7 @@ class _Parser(Reader):
             self.err(path + ("to",), f"pool is IPv{first.version} but 'from' is IPv{family}")
             return None
         for i, prefix in enumerate(sources):
-            if _overlaps(prefix, first, last):
+            if overlaps(prefix, first, last):
                 where = path + ("from",) + ((i,) if isinstance(spec.get("from"), list) else ())
                 self.err(path + ("to",), f"pool {spec['to']} overlaps the inside prefix {prefix}",
                          f"inside prefixes are at {fmt_path(where)}; the pool must be outside them, or replies "
@@ -201,7 +202,7 @@ class _Parser(Reader):
                 for a in i.addresses:
                     if first == last == a.ip:
                         return  # SNAT to the node's own address
-                    if _overlaps(a.network, first, last):
+                    if overlaps(a.network, first, last):
                         self.warn(path, f"the pool lies in {a.network}, the subnet of {n.name}:{i.name}: "
                                         "neighbours there will ask for pool addresses by ARP and nobody answers",
                                   "route a prefix of its own to the NAT router instead")
@@ -355,10 +356,6 @@ class _Parser(Reader):
         return AllowRule(chains, proto, dports, sports, sources, dests, iface_in, iface_out, fmt_path(path))
 
 
-def _overlaps(prefix: IPNetwork, first: IPAddress, last: IPAddress) -> bool:
-    return prefix.version == first.version and not (last < prefix[0] or first > prefix[-1])
-
-
 def _path_of(where: str) -> PathKey:
     """Turn 'nodes.r1.nat.snat[0]' back into a path tuple (for line lookups)."""
     out: list = []
@@ -367,6 +364,3 @@ def _path_of(where: str) -> PathKey:
         out.append(name)
         out.extend(int(i) for i in indexes)
     return tuple(out)
-
-
-

@@ -155,11 +155,17 @@ class Setup:
         """Whether the node has a global address of `family`."""
         return paths.address_of(self.topology, self.node_name(role), family) is not None
 
+    def family(self, a: str, b: str) -> int:
+        """The first address family (4, then 6) both roles/nodes have; PathError when they share none."""
+        for family in (4, 6):
+            if self.has_address(a, family) and self.has_address(b, family):
+                return family
+        raise paths.PathError(f"{self.node_name(a)} and {self.node_name(b)} share no address family")
+
     def added_rtt_ms(self, src: str, dst: str, family: int = 4) -> float:
         """The round-trip delay link emulation adds between two roles/nodes (0.0 when none)."""
-        there = paths.added_delay_us(self.topology, self.path(src, dst, family))
-        back = paths.added_delay_us(self.topology, self.reply_path(src, dst, family))
-        return (there + back) / 1000
+        there, back = paths.round_trip(self.topology, self.node_name(src), self.node_name(dst), family)
+        return (paths.added_delay_us(self.topology, there) + paths.added_delay_us(self.topology, back)) / 1000
 
 
 class Scenario:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import NetemuError
 from ..kernel import netns
 from ..model import IPAddress, Node
+from .paths import global_address
 
 if TYPE_CHECKING:
     from ..lab import NodeHandle
@@ -30,6 +31,14 @@ class ProbeError(NetemuError):
 
 
 Undo = Callable[[Callable[[], None], str], None]
+
+
+def _read_some(fd: int, deadline: float) -> bytes | None:
+    """What `fd` has to read, waiting until `deadline` (time.monotonic) at most: None on timeout, b"" at EOF."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+        return None
+    return os.read(fd, 65536)
 
 
 class Background:
@@ -52,10 +61,7 @@ class Background:
         deadline = time.monotonic() + timeout
         fd = self.proc.stdout.fileno()
         while "\n" not in self._buf:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                return None
-            chunk = os.read(fd, 65536)
+            chunk = _read_some(fd, deadline)
             if not chunk:
                 return None
             self._buf += chunk.decode(errors="replace")
@@ -142,7 +148,7 @@ class ScenarioNode:
 
     def address(self, family: int = 4) -> IPAddress | None:
         """The node's first global address of `family`, or None."""
-        return next((a.ip for a in self.model.addresses() if a.version == family and not a.ip.is_link_local), None)
+        return global_address(self.model.addresses(), family)
 
     def __repr__(self) -> str:
         return f"<node {self.name} ns={self.ns}>"
@@ -255,27 +261,28 @@ class ScenarioNode:
         err = b""
         fd = bg.proc.stderr.fileno()
         while b"listening on" not in err:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                bg.stop()
-                raise ProbeError(f"{self.name}: tcpdump did not start within {timeout:.0f} s: {err.decode()[-300:]}")
-            chunk = os.read(fd, 4096)
+            chunk = _read_some(fd, deadline)
             if not chunk:
                 bg.stop()
-                raise ProbeError(f"{self.name}: tcpdump exited: {err.decode()[-300:]}")
+                why = f"did not start within {timeout:.0f} s" if chunk is None else "exited"
+                raise ProbeError(f"{self.name}: tcpdump {why}: {err.decode()[-300:]}")
             err += chunk
         return Capture(bg)
 
 
+def _pythonpath() -> str:
+    """PYTHONPATH with this netemu's root first, so a probe imports this very netemu even when it is not installed."""
+    rest = os.environ.get("PYTHONPATH")
+    return _PACKAGE_ROOT + (os.pathsep + rest if rest else "")
+
+
 def _probe_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = _PACKAGE_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
+    return {**os.environ, "PYTHONPATH": _pythonpath()}
 
 
 def _probe_argv(name: str, args: tuple[Any, ...]) -> list[str]:
-    # PYTHONPATH via `env`, so the probe imports this very netemu even when it is not installed.
-    return ["env", f"PYTHONPATH={_probe_env()['PYTHONPATH']}", sys.executable, "-m",
+    # PYTHONPATH via `env` too: probe() runs through the handle's run(), which takes no environment.
+    return ["env", f"PYTHONPATH={_pythonpath()}", sys.executable, "-m",
             f"netemu.scenarios.probes.{name}", *[str(a) for a in args]]
 
 

@@ -16,10 +16,11 @@ reported as such (with nodes that would work).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import UsageError
-from ..model import Interface, IPAddress, IPNetwork, Node, Topology
+from ..model import Interface, IPAddress, IPInterface, IPNetwork, Node, Topology
 
 MAX_HOPS = 64
 
@@ -154,12 +155,14 @@ def owner(topo: Topology, address: IPAddress) -> Node | None:
     return next((n for n in topo.nodes if owns(n, address)), None)
 
 
+def global_address(addresses: Iterable[IPInterface], family: int) -> IPAddress | None:
+    """The first address of `family` (4 or 6) among `addresses` that is not link-local, or None."""
+    return next((a.ip for a in addresses if a.version == family and not a.ip.is_link_local), None)
+
+
 def address_of(topo: Topology, node: str, family: int) -> IPAddress | None:
     """The node's first global address of `family` (4 or 6), or None."""
-    for a in topo.node(node).addresses():
-        if a.version == family and not a.ip.is_link_local:
-            return a.ip
-    return None
+    return global_address(topo.node(node).addresses(), family)
 
 
 def forwards(node: Node, family: int) -> bool:
@@ -222,10 +225,6 @@ def _nat_of(topo: Topology, node: str):
     return getattr(nf, "nat", None)
 
 
-def _first_address(iface: Interface, family: int) -> IPAddress | None:
-    return next((a.ip for a in iface.addresses if a.version == family and not a.ip.is_link_local), None)
-
-
 def _source_nat(topo: Topology, node: Node, out: Interface, src: IPAddress) -> Translation | None:
     """The rewrite `node`'s POSTROUTING applies to a new connection from `src` leaving by `out`, if any.
 
@@ -243,7 +242,7 @@ def _source_nat(topo: Topology, node: Node, out: Interface, src: IPAddress) -> T
             return Translation(node.name, "snat", src, r.first, r.last, r.where)
     for m in nat.masquerade:
         if m.family == fam and m.out == out.name and (not m.sources or any(src in n for n in m.sources)):
-            new = _first_address(out, fam)
+            new = global_address(out.addresses, fam)
             if new is None:
                 raise PathError(f"{node.name} masquerades out of {out.name}, which has no IPv{fam} address")
             return Translation(node.name, "masquerade", src, new, new, m.where)
@@ -283,7 +282,7 @@ def _walk(topo: Topology, src: str, src_address: IPAddress | None, dst_address: 
             what = f"gateway {gw}" if gw else f"{target}"
             raise PathError(f"{here.name}: {what} is not on any node reachable through {out.name}")
         if not hops and src_address is None:
-            src_address = _first_address(out, target.version)
+            src_address = global_address(out.addresses, target.version)
         if undo is None and src_address is not None:
             t = _source_nat(topo, here, out, src_address)
             if t is not None:
@@ -305,7 +304,8 @@ def derive(topo: Topology, src: str, dst_address: IPAddress) -> Path:
         raise PathError(f"{src} owns {dst_address} itself: there is no path to measure")
     hops, nat, _, here = _walk(topo, src, None, dst_address)
     first = topo.node(src).interface(hops[0].ifname)
-    return Path(src, here.name, dst_address, tuple(hops), _first_address(first, dst_address.version), tuple(nat))
+    return Path(src, here.name, dst_address, tuple(hops), global_address(first.addresses, dst_address.version),
+                tuple(nat))
 
 
 def reply(topo: Topology, forward: Path) -> Path:
@@ -445,23 +445,21 @@ def nat_note(path: Path) -> str:
 def source_address(topo: Topology, path: Path) -> IPAddress | None:
     """The address the sender uses on its first hop's interface (the kernel's preferred source)."""
     iface = topo.node(path.src).interface(path.hops[0].ifname)
-    if iface is None:
-        return None
-    return next((a.ip for a in iface.addresses if a.version == path.family and not a.ip.is_link_local), None)
+    return None if iface is None else global_address(iface.addresses, path.family)
+
+
+def link_delays_us(topo: Topology, node: str, ifname: str) -> tuple[int, int]:
+    """Delay (µs) link emulation gives the link at node:ifname: (traffic it sends, traffic it receives)."""
+    model = topo.feature("linkemu")
+    iface = topo.node(node).interface(ifname)
+    li = model.of(iface.link) if hasattr(model, "of") and iface is not None else None
+    if li is None:
+        return (0, 0)
+    link = topo.links[iface.link]
+    sender_is_a = link.a.node == node and link.a.name == ifname
+    return (li.direction(sender_is_a).delay_us or 0, li.direction(not sender_is_a).delay_us or 0)
 
 
 def added_delay_us(topo: Topology, path: Path) -> int:
     """One-way delay that link emulation adds along `path` (0 without the feature or any delay)."""
-    model = topo.feature("linkemu")
-    if model is None or not hasattr(model, "of"):
-        return 0
-    total = 0
-    for hop in path.hops:
-        iface = topo.node(hop.node).interface(hop.ifname)
-        li = model.of(iface.link) if iface is not None else None
-        if li is None:
-            continue
-        link = topo.links[iface.link]
-        sender_is_a = link.a.node == hop.node and link.a.name == hop.ifname
-        total += getattr(li.direction(sender_is_a), "delay_us", 0) or 0
-    return total
+    return sum(link_delays_us(topo, hop.node, hop.ifname)[0] for hop in path.hops)

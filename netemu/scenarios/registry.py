@@ -89,8 +89,9 @@ def topology_text(scenario: Scenario) -> tuple[str, str]:
         raise UsageError(f"scenario {scenario.name!r} has no default topology: give --topology FILE or --lab NAME")
     if "\n" in ref:
         return ref, f"<{scenario.name} inline topology>"
+    here = scenario_dir(scenario)
     candidates = [Path(ref)] if Path(ref).is_absolute() else [
-        *([scenario_dir(scenario) / ref] if scenario_dir(scenario) else []), REPO_TOPOLOGIES / ref, Path.cwd() / ref]
+        *([here / ref] if here else []), REPO_TOPOLOGIES / ref, Path.cwd() / ref]
     for c in candidates:
         if c.is_file():
             return c.read_text(), str(c)

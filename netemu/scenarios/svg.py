@@ -41,11 +41,11 @@ class _Axis:
     def __init__(self, lo: float, hi: float, a: float, b: float, log: bool):
         self.log = log
         if log:
-            lo = max(lo, 1e-3 if lo <= 0 else lo)
+            lo = lo if lo > 0 else 1e-3
             hi = max(hi, lo * 10)
             self.ticks = _log_ticks(lo, hi)
         else:
-            self.ticks = _nice_ticks(min(lo, 0.0) if lo >= 0 else lo, hi)
+            self.ticks = _nice_ticks(min(lo, 0.0), hi)
         self.lo, self.hi = self.ticks[0], self.ticks[-1]
         self.a, self.b = a, b
 
@@ -58,6 +58,15 @@ class _Axis:
         return self.a + f * (self.b - self.a)
 
 
+def _head(title: str, width: int, height: int) -> list[str]:
+    """The opening of a chart: the svg element, a white background and the title."""
+    return [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" {FONT} font-size="12">'),
+            f'<rect width="{width}" height="{height}" fill="white"/>',
+            (f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">'
+             f'{escape(title)}</text>')]
+
+
 def line_chart(title: str, series: list[tuple[str, list[tuple[float, float]]]], x_label: str, y_label: str,
                log_x: bool = False, log_y: bool = False, steps: bool = False, markers: bool = False,
                width: int = 760, height: int = 420) -> str:
@@ -68,10 +77,7 @@ def line_chart(title: str, series: list[tuple[str, list[tuple[float, float]]]], 
     left, right, top, bottom = 80, width - 190, 40, height - 55
     xs = _Axis(min(pos_x) if log_x else min(p[0] for p in pts), max(p[0] for p in pts), left, right, log_x)
     ys = _Axis(min(pos_y) if log_y else min(p[1] for p in pts), max(p[1] for p in pts), bottom, top, log_y)
-    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" {FONT} font-size="12">'),
-           f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">{escape(title)}</text>']
+    out = _head(title, width, height)
     for t in xs.ticks:
         x = xs(t)
         out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{bottom}" stroke="#e5e5e5"/>')
@@ -117,10 +123,7 @@ def bar_chart(title: str, bars: list[tuple[str, float]], unit: str, log: bool = 
     values = [v for _, v in bars if v is not None] + [v for _, v in marks]
     lo = min([v for v in values if v > 0] or [1]) if log else 0.0
     axis = _Axis(lo, max(values or [1]), left, right, log)
-    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" {FONT} font-size="12">'),
-           f'<rect width="{width}" height="{height}" fill="white"/>',
-           f'<text x="{width / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">{escape(title)}</text>']
+    out = _head(title, width, height)
     for t in axis.ticks:
         x = axis(t)
         out.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{bottom}" stroke="#e5e5e5"/>')

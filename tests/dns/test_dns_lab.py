@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import leftovers, needs_root, needs_tool, unique_name
+from conftest import leftovers, needs_root, needs_tool, renamed, unique_name
 from dns_helpers import BIG, stop_dns_server
 
 from netemu.apply import down
@@ -30,17 +30,16 @@ QUESTIONS = [("www.bob.com", "A"), ("www.bob.com", "AAAA"), ("alias.bob.com", "A
              ("mail.bob.com", "A"), ("www.shop.org", "A"), ("nothing.org", "A"), ("bob.com", "NS")]
 
 
-def _up(prefix: str) -> str:
+def _running(prefix: str):
+    """A lab that is up for the fixture's lifetime: (name, pids of daemons the test starts by hand)."""
+    needs_tool("dig")
     needs_root()
     name = unique_name(prefix)
-    text = re.sub(r"^name: .*$", f"name: {name}", LAB_YAML, count=1, flags=re.MULTILINE)
-    text = text.replace('"big TXT \\"BIG\\""', "'big TXT " + BIG + "'")
+    text = renamed(LAB_YAML, name).replace('"big TXT \\"BIG\\""', "'big TXT " + BIG + "'")
     Lab.up(topology_from_text(text, f"<{name}>"), text)
-    return name
-
-
-def _down(name: str, pids: list[int]) -> None:
-    for pid in pids:  # daemons this test started by hand
+    pids: list[int] = []
+    yield name, pids
+    for pid in pids:
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -57,21 +56,13 @@ def _down(name: str, pids: list[int]) -> None:
 @pytest.fixture(scope="module")
 def lab():
     """One lab shared by the read-only checks."""
-    needs_tool("dig")
-    name = _up("dnst")
-    pids: list[int] = []
-    yield name, pids
-    _down(name, pids)
+    yield from _running("dnst")
 
 
 @pytest.fixture
 def own_lab():
     """A lab for a test that stops servers."""
-    needs_tool("dig")
-    name = _up("dnsf")
-    pids: list[int] = []
-    yield name, pids
-    _down(name, pids)
+    yield from _running("dnsf")
 
 
 def dig(lab: str, node: str, *args: str) -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
+import statistics
 import subprocess
 
 import pytest
@@ -31,7 +31,7 @@ def needs_link_emulation(*features: str) -> capsmod.Caps:
             missing.append("this test exercises the NFQUEUE fallback; this kernel has netem "
                            "(force it with NETEMU_LINKEMU_BACKEND=fallback)")
         if f == "bridge" and backend == "fallback" and not c.bridge_hook:
-            missing.append(f"delay into a switch: {c.why('br_netfilter') or c.why('iptables_physdev')}")
+            missing.append(f"delay into a switch: {c.why('br_netfilter', 'iptables_physdev')}")
     if missing:
         pytest.skip("; ".join(missing))
     return c
@@ -80,14 +80,7 @@ def alive(pid: int) -> bool:
 def median(xs: list[float]) -> float:
     """The median (raises on no samples, with a readable message)."""
     assert xs, "no samples"
-    s = sorted(xs)
-    n = len(s)
-    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
-
-
-def quiet_env() -> dict:
-    """Environment for subprocesses."""
-    return dict(os.environ)
+    return statistics.median(xs)
 
 
 @pytest.fixture

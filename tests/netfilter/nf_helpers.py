@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import secrets
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import yaml
-
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import TOPOLOGIES, shipped
 
 # A TCP (HTTP/1.0) server: prints "PEER ip port" for each connection, answers with a short page.
 SERVER = r"""
@@ -124,10 +121,9 @@ def conntrack(ns: str) -> str:
 
 def internet_text(mutate=None) -> str:
     """The shipped internet.yaml as text named NAME (for the lab fixture), optionally changed by `mutate(dict)`."""
-    text = (ROOT / "topologies" / "internet.yaml").read_text()
     if mutate is None:
-        return re.sub(r"^name: .*$", "name: NAME", text, count=1, flags=re.MULTILINE)
-    data = yaml.safe_load(text)
+        return shipped("internet.yaml", "NAME")
+    data = yaml.safe_load((TOPOLOGIES / "internet.yaml").read_text())
     data["name"] = "NAME"
     mutate(data)
     return yaml.safe_dump(data, sort_keys=False)

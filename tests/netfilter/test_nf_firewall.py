@@ -7,16 +7,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import needs_root, needs_tool
+from conftest import TOPOLOGIES, needs_root, needs_tool
 from nf_helpers import connect, ns_run, ping, scratch_namespace, server
 
+from netemu.netfilter.backend import restore_tool, save_tool
 from netemu.netfilter.feature import rule_files
 from netemu.parse import topology_from_text
 
 pytestmark = pytest.mark.root
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "render"
-ROOT = Path(__file__).resolve().parents[2]
 
 LAB = """
 name: NAME
@@ -84,7 +84,7 @@ def test_icmp_policies_on_a_router(lab_text, icmp, echo, mtu_error):
 def all_rule_files() -> list[tuple[str, str, int, str]]:
     """(case, node, family, text) of every golden input and the shipped internet topology."""
     out = []
-    for path in sorted(GOLDEN.glob("*.yaml")) + [ROOT / "topologies" / "internet.yaml"]:
+    for path in sorted(GOLDEN.glob("*.yaml")) + [TOPOLOGIES / "internet.yaml"]:
         topo = topology_from_text(path.read_text(), path.name)
         for node, family, _tool, text in rule_files(topo, topo.feature("netfilter")):
             out.append((path.stem, node, family, text))
@@ -98,11 +98,11 @@ def test_every_rendered_rule_set_loads(backend):
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
         for case, node, family, text in all_rule_files():
-            tool = f"{'ip6tables' if family == 6 else 'iptables'}-{backend}-restore"
+            tool = restore_tool(backend, family)
             needs_tool(tool)
             res = ns_run(name, tool, "-w", "5", input=text)
             assert res.returncode == 0, f"{case}/{node} IPv{family}: {res.stderr}"
-            save = ns_run(name, tool.replace("-restore", "-save")).stdout
+            save = ns_run(name, save_tool(backend, family)).stdout
             rules = [line for line in save.splitlines() if line.startswith("-A")]
             assert rules and all('--comment "netemu:' in line for line in rules), save
     finally:

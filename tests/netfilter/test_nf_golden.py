@@ -9,13 +9,13 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import TOPOLOGIES
 
 from netemu.errors import TopologyError
 from netemu.netfilter.feature import plan
 from netemu.parse import topology_from_text
 
 HERE = Path(__file__).resolve().parent / "golden"
-ROOT = HERE.parent.parent.parent
 RENDER = sorted(p.name for p in (HERE / "render").glob("*.yaml"))
 ERRORS = sorted(p.name for p in (HERE / "errors").glob("*.yaml"))
 
@@ -44,7 +44,7 @@ def test_render_golden(name):
 
 
 def test_internet_topology_golden():
-    path = ROOT / "topologies" / "internet.yaml"
+    path = TOPOLOGIES / "internet.yaml"
     check(rendered_plan(path.read_text(), "internet.yaml"), HERE / "render" / "internet.rules")
 
 

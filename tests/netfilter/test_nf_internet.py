@@ -8,6 +8,7 @@ import pytest
 from conftest import host_snapshot, needs_root, needs_tool
 from nf_helpers import connect, conntrack, curl, host_rules, internet_text, ns_run, ping, server
 
+from netemu.model import namespace_name as ns
 from netemu.netfilter.status import node_report, render_text
 
 pytestmark = pytest.mark.root
@@ -20,10 +21,6 @@ WEB_PUBLIC = "192.0.2.80"
 def _root():
     needs_root()
     needs_tool("iptables-restore", "conntrack", "curl", "ping")
-
-
-def ns(lab: str, node: str) -> str:
-    return f"{lab}-{node}"
 
 
 def test_alice_reaches_bob_through_two_nats(lab_text):
@@ -168,11 +165,11 @@ def test_both_backends(lab_text, backend):
 
 
 def test_cli_up_down_leaves_no_rule_anywhere(tmp_path):
-    from conftest import leftovers, netemu, unique_name
+    from conftest import leftovers, netemu, shipped, unique_name
 
     name = unique_name("nf")
     path = tmp_path / "internet.yaml"
-    path.write_text(internet_text().replace("name: NAME", f"name: {name}"))
+    path.write_text(shipped("internet.yaml", name))
     before_rules, before = host_rules(), host_snapshot()
     try:
         netemu("up", str(path), check=True)

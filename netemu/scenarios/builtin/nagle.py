@@ -7,6 +7,7 @@ from typing import ClassVar
 from .. import paths, stats, svg
 from ..api import Context, Scenario, Setup
 from ..nodes import ScenarioNode
+from ..paths import Path
 
 DELACK_MIN_MS = 40.0  # TCP_DELACK_MIN: the kernel's shortest delayed-ACK timer
 STALL_MS = 30.0  # a p50 above this is the delayed-ACK stall; below FIX_MS it is gone
@@ -26,10 +27,6 @@ VARIANTS: dict[str, tuple[str, str, bool, str]] = {
 EXPECT_STALL = {"default", "quickack-once"}
 
 
-def _families(setup: Setup) -> list[int]:
-    return [f for f in (4, 6) if setup.has_address("client", f) and setup.has_address("server", f)]
-
-
 class Nagle(Scenario):
     """Request/response with two small writes then a read, under every fix for the stall."""
 
@@ -39,14 +36,12 @@ class Nagle(Scenario):
     roles: ClassVar[dict[str, str]] = {"client": "client", "server": "server"}
 
     def requirements(self, setup: Setup) -> list[str]:
-        fams = _families(setup)
-        if not fams:
-            return [f"{setup.node_name('client')} and {setup.node_name('server')} share no address family"]
-        setup.reply_path("client", "server", fams[0])  # the way there and back; PathError -> a problem
+        # the way there and back in a shared family; a PathError is reported as a problem
+        setup.reply_path("client", "server", setup.family("client", "server"))
         return []
 
     def run(self, ctx: Context) -> None:
-        family = _families(ctx.setup)[0]
+        family = ctx.setup.family("client", "server")
         client, server = ctx.node("client"), ctx.node("server")
         address = str(server.address(family))
         n = 50 if ctx.quick else 200
@@ -60,7 +55,7 @@ class Nagle(Scenario):
         for name, (mode, quickack, route_qa, what) in VARIANTS.items():
             with ctx.case(name, what) as case:
                 if route_qa:
-                    _route_quickack(server, ctx.path("client", "server", family).seen_source, family)
+                    _route_quickack(server, path.seen_source, family)
                 res = _rr(server, client, address, [header, body], response, n, mode, quickack)
                 s = stats.summary(res["latencies_ms"])
                 case.record(**s, first_ms=res["latencies_ms"][0] if res["latencies_ms"] else None,
@@ -94,7 +89,7 @@ class Nagle(Scenario):
         ctx.table(f"Size sweep: two writes of N bytes each (MSS {mss})",
                   ["write bytes", "below MSS", "p50 ms", "p99 ms", "stalled", "expected stall"], sweep_rows)
         ctx.record(variants={k: ctx.result.case(k).fields.get("p50_ms") for k in VARIANTS if ctx.result.case(k)})
-        rtt_rows = self._rtt_sweep(ctx, server, client, address, family, header, body, response)
+        rtt_rows = self._rtt_sweep(ctx, server, client, address, path, header, body, response)
         if rtt_rows:
             ctx.table("RTT sweep (link emulation): default vs TCP_NODELAY",
                       ["added RTT ms", "default p50 ms", "nodelay p50 ms", "stall ms", "expected stall ms"], rtt_rows)
@@ -126,8 +121,7 @@ class Nagle(Scenario):
                  "(the receiver acknowledges at once as soon as more than one MSS is pending).")
         return rows
 
-
-    def _rtt_sweep(self, ctx: Context, server: ScenarioNode, client: ScenarioNode, address: str, family: int,
+    def _rtt_sweep(self, ctx: Context, server: ScenarioNode, client: ScenarioNode, address: str, path: Path,
                    header: int, body: int, response: int) -> list[list]:
         """Default vs TCP_NODELAY with delay added on the client's link: the stall is one RTT + ~44 ms."""
         try:
@@ -135,13 +129,15 @@ class Nagle(Scenario):
         except ImportError:
             ctx.note("RTT sweep skipped: link emulation (netemu.linkemu) is not available.")
             return []
-        hop = ctx.path("client", "server", family).hops[0]
+        hop = path.hops[0]
         end = f"{hop.node}:{hop.ifname}"
-        original = _link_delays(ctx, hop.node, hop.ifname)
+        original = paths.link_delays_us(ctx.topology, hop.node, hop.ifname)
+        added = ctx.setup.added_rtt_ms("client", "server", path.family)
         n = 10 if ctx.quick else 25
         rows, ok, reasons = [], True, []
         for one_way_ms in (5, 20):
-            rtt = 2 * one_way_ms + ctx.setup.added_rtt_ms("client", "server", family) - sum(original) / 1000
+            # the rest of the path keeps its own delay; this link's is replaced by the sweep's
+            rtt = 2 * one_way_ms + added - sum(original) / 1000
             with ctx.case(f"rtt-{rtt:g}ms", f"write-write-read with {rtt:g} ms added RTT") as case:
                 runtime.set_impairment(ctx.topology.name, end, {"delay_us": one_way_ms * 1000}, "both")
                 for direction, us in zip(("out", "in"), original):
@@ -162,18 +158,6 @@ class Nagle(Scenario):
         ctx.note("With an RTT, the default pays 2 RTT + ~44 ms (the body waits for the delayed ACK of the header) "
                  "while TCP_NODELAY pays 1 RTT: the stall grows with the path.")
         return rows
-
-
-def _link_delays(ctx: Context, node: str, ifname: str) -> tuple[int, int]:
-    """Delay (µs) the topology gives the link at node:ifname, traffic sent by it and received by it."""
-    model = ctx.topology.feature("linkemu")
-    iface = ctx.topology.node(node).interface(ifname)
-    li = model.of(iface.link) if model is not None and iface is not None else None
-    if li is None:
-        return (0, 0)
-    link = ctx.topology.links[iface.link]
-    is_a = link.a.node == node and link.a.name == ifname
-    return (li.direction(is_a).delay_us, li.direction(not is_a).delay_us)
 
 
 def _rr(server: ScenarioNode, client: ScenarioNode, address: str, writes: list[int], response: int, n: int,

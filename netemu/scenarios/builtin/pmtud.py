@@ -79,11 +79,9 @@ class Pmtud(Scenario):
             transfer = _Transfer(client, server, str(path.dst_address), size)
             tag = f"IPv{family}"
 
-            with ctx.case(f"baseline{sfx}", f"{tag}: ICMP allowed") as case:
-                for n in ctx.ip_nodes():
-                    n.flush_learned()
+            with ctx.case(f"baseline{sfx}", f"{tag}: ICMP allowed") as case:  # the case starts with state flushed
                 tp = _tracepath(client, str(path.dst_address))
-                ctx.flush_learned()
+                ctx.flush_learned()  # forget the PMTU tracepath found: the transfer must discover it itself
                 res = transfer.run(case, timeout=15)
                 cached = _route_mtu(client.route_get(path.dst_address))
                 case.record(tracepath_pmtu=tp, route_cache_mtu=cached)

@@ -16,10 +16,6 @@ FASTOPEN = "net.ipv4.tcp_fastopen"
 QLEN = 16
 
 
-def _family(setup: Setup) -> int | None:
-    return next((f for f in (4, 6) if setup.has_address("client", f) and setup.has_address("server", f)), None)
-
-
 class Tfo(Scenario):
     """Repeated short connections with a request in the first flight, with and without Fast Open."""
 
@@ -29,14 +25,12 @@ class Tfo(Scenario):
     roles: ClassVar[dict[str, str]] = {"client": "client", "server": "server"}
 
     def requirements(self, setup: Setup) -> list[str]:
-        family = _family(setup)
-        if family is None:
-            return [f"{setup.node_name('client')} and {setup.node_name('server')} share no address family"]
-        setup.reply_path("client", "server", family)  # checks the way there, then the replies' way back
+        # a shared family, the way there, then the replies' way back; a PathError is reported as a problem
+        setup.reply_path("client", "server", setup.family("client", "server"))
         return []
 
     def run(self, ctx: Context) -> None:
-        family = _family(ctx.setup)
+        family = ctx.setup.family("client", "server")
         client, server = ctx.node("client"), ctx.node("server")
         path = ctx.path("client", "server", family)
         added = ctx.setup.added_rtt_ms("client", "server", family)
@@ -48,16 +42,12 @@ class Tfo(Scenario):
 
         rtt = without = with_tfo = None
         with ctx.case("plain", "no Fast Open: connect, then send") as case:
-            client.set_sysctl(FASTOPEN, 3)
-            server.set_sysctl(FASTOPEN, 3)
             plain = run.measure(case, mode="plain", fastopen=QLEN)
             rtt = stats.median([c["connect_ms"] for c in plain["conns"] if c["connect_ms"] is not None])
             without = stats.median([c["ttfb_ms"] for c in plain["conns"]])
             ctx.record(rtt_ms=_r(rtt), ttfb_ms_without=_r(without))
 
         with ctx.case("tfo", "Fast Open: sendto(MSG_FASTOPEN), server TCP_FASTOPEN") as case:
-            client.set_sysctl(FASTOPEN, 3)
-            server.set_sysctl(FASTOPEN, 3)
             tfo = run.measure(case, mode="sendto", fastopen=QLEN)
             cookie = _cookie(client, server.address(family))
             case.record(fo_cookie=cookie)
@@ -83,16 +73,12 @@ class Tfo(Scenario):
                       f"{len(later)} connections after the first")
 
         with ctx.case("tfo-connect", "Fast Open via TCP_FASTOPEN_CONNECT (option 30), connect()+send()") as case:
-            client.set_sysctl(FASTOPEN, 3)
-            server.set_sysctl(FASTOPEN, 3)
             tc = run.measure(case, mode="connect", fastopen=QLEN)
             ctx.check("TCP_FASTOPEN_CONNECT works the same", tc["server"]["TcpExt.TCPFastOpenPassive"] >= n - 1,
                       f"server TCPFastOpenPassive +{tc['server']['TcpExt.TCPFastOpenPassive']} of {n - 1} "
                       f"connections after the cookie fetch")
 
         with ctx.case("server-without-option", "server sysctl 3 but no TCP_FASTOPEN on the socket") as case:
-            client.set_sysctl(FASTOPEN, 3)
-            server.set_sysctl(FASTOPEN, 3)
             no_opt = run.measure(case, mode="sendto", fastopen=0)
             case.record(fo_cookie=_cookie(client, server.address(family)))
             ctx.check("server without the option: no cookie, no data in SYN",
@@ -104,9 +90,7 @@ class Tfo(Scenario):
                       f"{_fmt(stats.median([c['ttfb_ms'] for c in no_opt['conns']]))} (no saving)")
 
         with ctx.case("cookieless", "server tcp_fastopen=0x203, client 0x5: data in the very first SYN") as case:
-            client.set_sysctl(FASTOPEN, 0x5)
-            server.set_sysctl(FASTOPEN, 0x203)
-            cl = run.measure(case, mode="sendto", fastopen=QLEN)
+            cl = run.measure(case, mode="sendto", fastopen=QLEN, sysctls=(0x5, 0x203))
             first_cl = cl["conns"][0] if cl["conns"] else {}
             ctx.check("cookieless mode: data in the first SYN", bool(first_cl.get("syn_data_acked"))
                       and cl["server"]["TcpExt.TCPFastOpenPassive"] >= n and cl["capture"]["cookie_requests"] == 0,
@@ -152,12 +136,15 @@ class Tfo(Scenario):
 
 
 class _Runner:
-    """One batch of connections: server, capture and counters around a client run."""
+    """One batch of connections: sysctls, server, capture and counters around a client run."""
 
     def __init__(self, client: ScenarioNode, server: ScenarioNode, address: str, n: int):
         self.client, self.server, self.address, self.n = client, server, address, n
 
-    def measure(self, case: Case, mode: str, fastopen: int) -> dict:
+    def measure(self, case: Case, mode: str, fastopen: int, sysctls: tuple[int, int] = (3, 3)) -> dict:
+        """Set tcp_fastopen to `sysctls` (client, server) for the case, then run one batch of connections."""
+        self.client.set_sysctl(FASTOPEN, sysctls[0])
+        self.server.set_sysctl(FASTOPEN, sysctls[1])
         timeout = 10 + self.n * 0.5
         srv, ready = self.server.serve("tfo", "serve", "--bind", self.address, "--fastopen", fastopen,
                                        "--count", self.n, "--timeout", timeout + 5)
@@ -177,8 +164,7 @@ class _Runner:
         }
         ttfb = [c["ttfb_ms"] for c in conns]
         case.record(mode=mode, server_fastopen_qlen=fastopen, connections=len(conns),
-                    client_sysctl=self.client.sysctl("net.ipv4.tcp_fastopen"),
-                    server_sysctl=self.server.sysctl("net.ipv4.tcp_fastopen"),
+                    client_sysctl=self.client.sysctl(FASTOPEN), server_sysctl=self.server.sysctl(FASTOPEN),
                     ttfb_first_ms=ttfb[0] if ttfb else None, ttfb_p50_ms=_r(stats.median(ttfb[1:] or ttfb)),
                     ttfb_ms=ttfb, syn_data_acked=sum(c["syn_data_acked"] for c in conns),
                     client_counters=out["client"], server_counters=out["server"], capture=packets,

@@ -86,15 +86,20 @@ def listener(bind: str, port: int = 0, backlog: int = 64, fastopen: int = 0) -> 
     return s
 
 
+def ready_listener(bind: str, fastopen: int = 0) -> socket.socket:
+    """A listener on `bind` (any free port), announced with the line `{"ready": true, "port": N}`."""
+    lsock = listener(bind, fastopen=fastopen)
+    emit({"ready": True, "port": lsock.getsockname()[1]})
+    return lsock
+
+
 def serve_one(bind: str, timeout: float, empty: dict) -> tuple[socket.socket | None, float]:
     """Listen on `bind`, announce the port, accept one connection within `timeout` s.
 
     Returns (connection, deadline); without a connection, emits `empty` with an error and returns None.
     """
     deadline = time.monotonic() + timeout
-    lsock = listener(bind)
-    emit({"ready": True, "port": lsock.getsockname()[1]})
-    conn = accept(lsock, deadline)
+    conn = accept(ready_listener(bind), deadline)
     if conn is None:
         emit({**empty, "error": "no connection before the deadline"})
     return conn, deadline

@@ -17,7 +17,7 @@ import select
 import socket
 import time
 
-from .common import TCP_FASTOPEN_CONNECT, accept, emit, family_of, listener, recv_exact, tcp_info
+from .common import TCP_FASTOPEN_CONNECT, accept, emit, family_of, ready_listener, recv_exact, tcp_info
 
 MODES = ("plain", "sendto", "connect")
 
@@ -25,8 +25,7 @@ MODES = ("plain", "sendto", "connect")
 def serve(args: argparse.Namespace) -> None:
     """Accept --count connections; answer each --request-byte request with --response bytes."""
     deadline = time.monotonic() + args.timeout
-    lsock = listener(args.bind, fastopen=args.fastopen)
-    emit({"ready": True, "port": lsock.getsockname()[1]})
+    lsock = ready_listener(args.bind, fastopen=args.fastopen)
     syn_data = []
     response = b"r" * args.response
     for _ in range(args.count):
