@@ -31,7 +31,7 @@ from .ops import (
     WriteFile,
 )
 from .plan import Plan
-from .teardown import teardown
+from .teardown import Removed, teardown
 
 
 class Interrupted(BaseException):
@@ -52,6 +52,8 @@ class UpResult:
 def preflight(topo: Topology, plan: Plan) -> None:
     """Refuse before creating anything: lab already up, names taken, missing kernel features."""
     lab = LabDir(topo.name)
+    if lab.present() and not lab.exists():
+        lab.check_trusted()  # a link (maybe dangling) or a file at the lab's path: say what it is
     if lab.exists():
         src = lab.read_meta().get("source") or "?"
         raise LabError(lab.unfinished() or f"lab {topo.name!r} is already up (from {src}); "
@@ -112,7 +114,8 @@ class _Applier:
     def _LinkDir(self, op: LinkDir) -> None:
         self._mkdirs(Path(op.target))
         self._mkdirs(Path(op.path).parent)
-        self.journal.record("file", path=op.path)  # teardown unlinks the symlink, never what it points at
+        # teardown unlinks the symlink, never what it points at (the target tells it what netemu wrote there)
+        self.journal.record("file", path=op.path, target=op.target)
         os.symlink(op.target, op.path)
 
     def _WriteFile(self, op: WriteFile) -> None:
@@ -180,7 +183,8 @@ def _up(topo: Topology, plan: Plan, topology_text: str | None, fail_at: int | No
     with locked(topo.name):
         preflight(topo, plan)
         started = time.monotonic()
-        lab.path.mkdir(parents=True)
+        lab.path.mkdir(mode=0o755)  # not group-writable whatever the umask: teardown trusts only such a dir
+        lab.check_trusted()
         lab.write_meta(name=topo.name, source=os.path.abspath(topo.source) if topo.source else None,
                        created=time.time(), state="creating", pid=os.getpid(),
                        nodes=[n.name for n in topo.nodes])
@@ -236,14 +240,17 @@ def _restore_signals(old) -> None:
         signal.signal(s, h)
 
 
-def down(name: str) -> bool:
-    """Remove lab `name`; False if there was nothing to remove. Works without the topology file."""
+def down(name: str) -> Removed | None:
+    """Remove lab `name`; None if there was nothing to remove. Works without the topology file.
+
+    LabError, touching nothing, if the lab's state directory is a link or could have been written by
+    someone other than root.
+    """
     if os.geteuid() != 0:
         raise NotRootError("down")
     lab = LabDir(name)
-    with locked(name):
-        existed = lab.exists()
-        if existed:
-            teardown(lab)
-    tidy()  # also after a `down` of a lab that was not up: its lock file made /run/netemu
-    return existed
+    try:
+        with locked(name):
+            return teardown(lab) if lab.present() else None
+    finally:
+        tidy()  # also after a `down` of a lab that was not up: its lock file made /run/netemu

@@ -8,6 +8,16 @@ EXIT_OK = 0
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
 
+MESSAGE_LIMIT = 300  # characters of one value, list or hint shown in a message (a 5 MB `kind:` is not echoed)
+ISSUES_SHOWN = 100  # problems listed for one file; the count of the rest follows
+
+
+def clip(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """`text` cut to about `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
 
 @dataclass(frozen=True)
 class Issue:
@@ -18,6 +28,13 @@ class Issue:
     line: int | None = None
     hint: str | None = None
     warning: bool = False
+
+    def __post_init__(self) -> None:
+        # Messages quote the user's values and hints list names: keep each bounded.
+        object.__setattr__(self, "path", clip(self.path, 120))
+        object.__setattr__(self, "message", clip(self.message))
+        if self.hint is not None:
+            object.__setattr__(self, "hint", clip(self.hint))
 
     def render(self, filename: str | None) -> str:
         """Format as `file:line: path: message (hint)`."""
@@ -51,7 +68,9 @@ class TopologyError(UsageError):
         self.filename = filename
         self.issues = [i for i in issues if not i.warning]
         self.warnings = [i for i in issues if i.warning]
-        lines = [i.render(filename) for i in self.issues]
+        lines = [i.render(filename) for i in self.issues[:ISSUES_SHOWN]]
+        if len(self.issues) > ISSUES_SHOWN:
+            lines.append(f"… and {len(self.issues) - ISSUES_SHOWN} more problem(s)")
         super().__init__(f"{len(self.issues)} problem(s) in {filename or 'topology'}:\n" + "\n".join(lines))
 
 

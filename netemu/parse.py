@@ -243,8 +243,8 @@ class _Parser:
             if (p := sysctls.problem(key)) is not None:
                 self.err(path + (key,), p)
                 continue
-            if isinstance(value, (dict,)) or value is None:
-                self.err(path + (key,), "value must be a number, string or list of numbers")
+            if (p := sysctls.value_problem(key, value)) is not None:
+                self.err(path + (key,), p)
                 continue
             out.append((sysctls.normalise(key), sysctls.value_text(value)))
         return out

@@ -11,13 +11,14 @@ import click
 
 from .. import apply as apply_mod
 from .. import status as status_mod
-from ..errors import NotRootError, UsageError
+from ..errors import LabError, NotRootError, UsageError
 from ..kernel import procs
 from ..lab import Lab
 from ..labdir import all_labs
 from ..parse import load_topology
 from ..plan import build
-from ..source import load
+from ..source import read_text
+from .labarg import LAB, LAB_OR_FILE
 
 
 def _need_root(command: str) -> None:
@@ -91,8 +92,7 @@ def up(topology: str, verbose: bool, fail_at: int | None) -> None:
     topo = load_topology(topology)
     _print_warnings(topo)
     _need_root("up")
-    with open(topology) as f:
-        text = f.read()
+    text = read_text(topology)  # the same checks as the load above: a regular file, bounded, UTF-8
     p = build(topo)
     progress = (lambda i, op: click.echo(f"[{i}/{len(p.ops)}] {op.text()}", err=True)) if verbose else None
     res = apply_mod.up(topo, p, text, fail_at=fail_at, progress=progress)
@@ -109,7 +109,7 @@ def up(topology: str, verbose: bool, fail_at: int | None) -> None:
 
 
 @click.command()
-@click.argument("lab", required=False)
+@click.argument("lab", required=False, type=LAB_OR_FILE)
 @click.option("--all", "all_labs_", is_flag=True, help="Remove every netemu lab on this machine.")
 def down(lab: str | None, all_labs_: bool) -> None:
     """Remove a lab completely: processes, namespaces, files. Idempotent.
@@ -125,29 +125,28 @@ def down(lab: str | None, all_labs_: bool) -> None:
     if all_labs_ == bool(lab):
         raise UsageError("give a lab name or file, or --all")
     _need_root("down")
-    names = [d.name for d in all_labs()] if all_labs_ else [_lab_name(lab)]
+    names = [d.name for d in all_labs()] if all_labs_ else [lab]
     if all_labs_ and not names:
         click.echo("no netemu labs are up")
+    failed = None
     for name in names:
-        removed = apply_mod.down(name)
+        try:
+            removed = apply_mod.down(name)
+        except LabError as e:
+            if not all_labs_:
+                raise
+            click.secho(f"error: {e}", err=True, fg="red")  # --all: the other labs still go
+            failed = e
+            continue
         click.echo(f"lab {name} removed" if removed else f"lab {name} is not up (nothing to remove)")
-
-
-def _lab_name(arg: str) -> str:
-    """A lab name given directly, or read from a topology file's `name` (nothing else is read)."""
-    if not os.path.isfile(arg) and ("/" in arg or arg.endswith((".yaml", ".yml"))):
-        raise UsageError(f"{arg}: no such file (give a lab name, or the topology file the lab came from)")
-    if os.path.isfile(arg):
-        src = load(arg)
-        name = src.data.get("name")
-        if not isinstance(name, str):
-            raise UsageError(f"{arg} has no lab name")
-        return name
-    return arg
+        for line in removed.kept if removed else ():
+            click.secho(f"  warning: {line}", err=True, fg="yellow")
+    if failed is not None:
+        sys.exit(failed.exit_code)
 
 
 @click.command()
-@click.argument("lab", required=False)
+@click.argument("lab", required=False, type=LAB)
 @click.argument("node", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(lab: str | None, node: str | None, as_json: bool) -> None:
@@ -199,7 +198,7 @@ def status(lab: str | None, node: str | None, as_json: bool) -> None:
 
 
 @click.command(name="exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
-@click.argument("lab")
+@click.argument("lab", type=LAB)
 @click.argument("node")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def exec_(lab: str, node: str, command: tuple[str, ...]) -> None:
@@ -225,7 +224,7 @@ def exec_(lab: str, node: str, command: tuple[str, ...]) -> None:
 
 
 @click.command()
-@click.argument("lab")
+@click.argument("lab", type=LAB)
 @click.argument("node")
 def shell(lab: str, node: str) -> None:
     """Open an interactive shell inside NODE (exit to leave).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .core import _need_root
+from .labarg import LAB
 
 
 @click.group()
@@ -18,7 +19,7 @@ def dns() -> None:
 
 
 @dns.command("trace")
-@click.argument("lab")
+@click.argument("lab", type=LAB)
 @click.argument("node")
 @click.argument("name")
 @click.argument("qtype", metavar="[TYPE]", default="A")
@@ -41,7 +42,7 @@ def trace(lab: str, node: str, name: str, qtype: str, fresh: bool) -> None:
 
 
 @dns.command("flush")
-@click.argument("lab")
+@click.argument("lab", type=LAB)
 @click.argument("node")
 def flush(lab: str, node: str) -> None:
     """Empty the cache of the resolver NODE uses.

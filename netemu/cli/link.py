@@ -9,6 +9,7 @@ import sys
 import click
 
 from ..errors import NotRootError, UsageError
+from .labarg import LAB
 
 
 def _need_root(command: str) -> None:
@@ -46,7 +47,7 @@ def doctor(as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("lab")
+@click.argument("lab", type=LAB)
 @click.argument("endpoint", required=False, metavar="[NODE[:IF]]")
 @click.argument("action", required=False, type=click.Choice(["set", "down", "up", "show"]),
                 metavar="[set|down|up|show]")
@@ -97,7 +98,7 @@ def link(lab: str, endpoint: str | None, action: str | None, bandwidth, delay, j
 
 
 @click.command()
-@click.argument("lab")
+@click.argument("lab", type=LAB)
 @click.option("--seconds", default=3.0, show_default=True, help="Duration of each rate measurement.")
 @click.option("--json", "as_json", is_flag=True, help="Print the measurements as JSON.")
 def check(lab: str, seconds: float, as_json: bool) -> None:

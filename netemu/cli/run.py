@@ -9,6 +9,7 @@ import click
 
 from ..errors import NetemuError, UsageError
 from .core import _need_root
+from .labarg import LAB
 
 
 def _roles(client: str | None, server: str | None, nodes: tuple[str, ...]) -> dict[str, str]:
@@ -44,7 +45,7 @@ def _where(chosen, lab: str | None, topology: str | None, lab_name: str | None) 
 @click.argument("scenario", required=False)
 @click.option("--list", "list_only", is_flag=True, help="List the built-in scenarios and exit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
-@click.option("--lab", metavar="NAME", help="Run on this lab, already up (nothing is brought up or down).")
+@click.option("--lab", type=LAB, metavar="NAME", help="Run on this lab, already up (nothing is brought up or down).")
 @click.option("-t", "--topology", type=click.Path(dir_okay=False), help="Bring up this topology instead of the scenario's own.")
 @click.option("--client", metavar="NODE", help="Node playing the 'client' role (for pmtud: the sender).")
 @click.option("--server", metavar="NODE", help="Node playing the 'server' role (for pmtud: the receiver).")
@@ -52,7 +53,7 @@ def _where(chosen, lab: str | None, topology: str | None, lab_name: str | None) 
 @click.option("--quick", is_flag=True, help="Fewer repetitions and shorter bounds (a faster, rougher run).")
 @click.option("--report-dir", type=click.Path(file_okay=False), help="Where to write the report "
               "[default: ./netemu-reports/SCENARIO-TIMESTAMP].")
-@click.option("--lab-name", metavar="NAME", help="Bring the topology up under this lab name instead of its own.")
+@click.option("--lab-name", type=LAB, metavar="NAME", help="Bring the topology up under this lab name instead of its own.")
 def run(scenario: str | None, list_only: bool, as_json: bool, lab: str | None, topology: str | None,
         client: str | None, server: str | None, nodes: tuple[str, ...], quick: bool, report_dir: str | None,
         lab_name: str | None) -> None:

@@ -143,9 +143,22 @@ def delete(name: str) -> bool:
 
 
 def inode(name: str) -> int | None:
-    """The namespace's inode number (identity shared by /proc/PID/ns/net), or None."""
+    """The namespace's inode number (identity shared by /proc/PID/ns/net), or None.
+
+    None too when the name is not a mounted namespace: a plain file's inode number could equal
+    some other process's namespace inode, so it must come from nsfs (same device as our own).
+    """
     try:
-        return os.stat(path_of(name)).st_ino
+        st = os.stat(path_of(name))
+        return st.st_ino if st.st_dev == os.stat("/proc/self/ns/net").st_dev else None
+    except OSError:
+        return None
+
+
+def inode_of_pid(pid: int) -> int | None:
+    """The network namespace inode of process `pid`, or None."""
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
     except OSError:
         return None
 

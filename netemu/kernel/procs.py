@@ -23,9 +23,9 @@ def start_time(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
-    except OSError:
+        return int(stat[stat.rindex(")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
         return None
-    return int(stat[stat.rindex(")") + 2:].split()[19])
 
 
 def start(ns: str, argv, log_path: str) -> subprocess.Popen:
@@ -48,9 +48,17 @@ def wait_ready(proc: subprocess.Popen, ready_file: str, timeout: float = 15.0) -
 
 
 def alive(pid: int, started: int | None) -> bool:
-    """Whether `pid` still runs and is the same process (same start time)."""
-    st = start_time(pid)
-    return st is not None and (started is None or st == started)
+    """Whether `pid` still runs and is the same process (same start time; unknown start time: never)."""
+    if started is None or pid <= 1:
+        return False  # without a start time any process reusing the PID would match
+    return start_time(pid) == started
+
+
+def same_process(pid: int, started: int | None, ns_inode: int) -> bool:
+    """Whether `pid` is still the process recorded: same start time and inside namespace `ns_inode`."""
+    from .netns import inode_of_pid
+
+    return alive(pid, started) and inode_of_pid(pid) == ns_inode
 
 
 def kill_all(pids: dict[int, int | None], grace: float = 1.0) -> None:
