@@ -14,7 +14,7 @@ from .errors import KernelError, LabError, MissingFeatureError, NotRootError
 from .journal import Journal
 from .kernel import netns, procs
 from .kernel.netlink import Netlink, describe
-from .labdir import ETC_NETNS, LabDir, locked, tidy
+from .labdir import ETC_NETNS, LabDir, locked, run_dir_problem, tidy
 from .model import Topology
 from .ops import (
     AddAddress,
@@ -52,6 +52,9 @@ class UpResult:
 def preflight(topo: Topology, plan: Plan) -> None:
     """Refuse before creating anything: lab already up, names taken, missing kernel features."""
     lab = LabDir(topo.name)
+    why = run_dir_problem()
+    if why:
+        raise LabError(f"netemu's state directory cannot be trusted: {why}; inspect and remove it by hand")
     if lab.present() and not lab.exists():
         lab.check_trusted()  # a link (maybe dangling) or a file at the lab's path: say what it is
     if lab.exists():
@@ -183,18 +186,19 @@ def _up(topo: Topology, plan: Plan, topology_text: str | None, fail_at: int | No
     with locked(topo.name):
         preflight(topo, plan)
         started = time.monotonic()
-        lab.path.mkdir(mode=0o755)  # not group-writable whatever the umask: teardown trusts only such a dir
-        lab.check_trusted()
-        lab.write_meta(name=topo.name, source=os.path.abspath(topo.source) if topo.source else None,
-                       created=time.time(), state="creating", pid=os.getpid(),
-                       nodes=[n.name for n in topo.nodes])
-        if topology_text is not None:
-            lab.topology_copy.write_text(topology_text)
-        journal = Journal(lab.journal)
-        applier = _Applier(lab, journal)
-        old = _trap_signals()
+        old = _trap_signals()  # before the first change: SIGTERM/SIGHUP roll back like Ctrl-C
+        journal: Journal | None = None
+        applier: _Applier | None = None
         step = 0
         try:
+            lab.path.mkdir(mode=0o755)  # not group-writable whatever the umask: teardown trusts only such a dir
+            lab.write_meta(name=topo.name, source=os.path.abspath(topo.source) if topo.source else None,
+                           created=time.time(), state="creating", pid=os.getpid(),
+                           nodes=[n.name for n in topo.nodes])
+            if topology_text is not None:
+                lab.topology_copy.write_text(topology_text)
+            journal = Journal(lab.journal)
+            applier = _Applier(lab, journal)
             for step, op in enumerate(plan.ops, 1):
                 if progress:
                     progress(step, op)
@@ -207,9 +211,12 @@ def _up(topo: Topology, plan: Plan, topology_text: str | None, fail_at: int | No
             lab.write_meta(state="up", up_seconds=round(time.monotonic() - started, 3))
         except BaseException as e:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the rollback
-            applier.close()
-            journal.close()
-            teardown(lab)
+            if applier is not None:
+                applier.close()
+            if journal is not None:
+                journal.close()
+            if lab.exists():
+                teardown(lab)
             _restore_signals(old)
             if isinstance(e, (KeyboardInterrupt, Interrupted)):
                 where = f"step {step}/{len(plan.ops)}" if step else "the start"

@@ -148,6 +148,13 @@ def untrusted_dir(path: Path, owned: tuple[Path, ...]) -> str | None:
     return None
 
 
+def run_dir_problem() -> str | None:
+    """Why netemu's state directory (if present) cannot be trusted, or None."""
+    if not os.path.lexists(RUN_DIR):
+        return None
+    return untrusted_dir(RUN_DIR, (RUN_DIR,))
+
+
 def existing(name: str) -> LabDir:
     """The state directory of lab `name`, which must exist (NotFoundError naming the labs that are up)."""
     d = LabDir(name)

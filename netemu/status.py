@@ -77,7 +77,7 @@ def lab(name: str, node: str | None = None) -> dict:
             ipr.close()
         nodes.append(entry)
     processes = [{"pid": pid, "name": created.process_names.get(pid, "?"), "running": procs.alive(pid, st)}
-                 for pid, st in created.processes.items()]
+                 for pid, st in created.current_processes().items()]  # a restarted process: its new PID
     result = {"name": name, "state": meta.get("state", "unknown"), "source": meta.get("source"),
               "nodes": nodes, "processes": processes, "features": {}, "feature_lines": []}
     for feature in features.registered():

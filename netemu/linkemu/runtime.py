@@ -7,6 +7,7 @@ import os
 import signal
 import time
 
+from .. import journal
 from ..errors import KernelError, MissingFeatureError, UsageError
 from ..kernel import procs
 from ..labdir import LabDir, locked
@@ -186,9 +187,12 @@ def sync_delayline(state: dict, timeout: float = 10.0) -> int | None:
     if pid is not None:
         os.kill(pid, signal.SIGHUP)
     else:
-        logs = LabDir(state["lab"]).logs
-        logs.mkdir(parents=True, exist_ok=True)
-        procs.start(queues[0]["ns"], delayline_argv(state_path(state["lab"])), str(logs / f"{PROCESS}.log"))
+        lab = LabDir(state["lab"])
+        lab.logs.mkdir(parents=True, exist_ok=True)
+        ns = queues[0]["ns"]
+        proc = procs.start(ns, delayline_argv(state_path(state["lab"])), str(lab.logs / f"{PROCESS}.log"))
+        # journaled like at `up`: `down` kills it by PID, start time and namespace, `status` shows it
+        journal.append(lab.journal, "proc", name=PROCESS, pid=proc.pid, start=procs.start_time(proc.pid), ns=ns)
     want = state.get("generation", 0)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
