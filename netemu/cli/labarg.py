@@ -16,7 +16,8 @@ def resolve_lab(arg: str, from_file: bool = False) -> str:
     With `from_file`, an existing file (or anything that looks like a path) is read for its `name:`
     and only that; the name read is checked the same way.
     """
-    if from_file and (os.path.lexists(arg) or "/" in arg or arg.endswith((".yaml", ".yml"))):
+    looks_like_file = (os.path.lexists(arg) and not os.path.isdir(arg)) or "/" in arg or arg.endswith((".yaml", ".yml"))
+    if from_file and looks_like_file:
         from ..source import load
 
         if not os.path.lexists(arg):
