@@ -67,6 +67,7 @@ def teardown(lab: LabDir) -> Removed:
         return os.path.dirname(path) == str(ETC_NETNS) and lab_namespace_problem(lab.name, os.path.basename(path)) is None
 
     removed_files = 0
+    in_run_dir: list[str] = []
     etc_files: dict[str, list[str]] = {}  # /etc/netns/NS -> names netemu wrote there (directly or via its link)
     for raw in created.files:
         path = os.path.normpath(raw)  # lexical: '..' cannot climb out of a prefix; links are not followed
@@ -79,12 +80,14 @@ def teardown(lab: LabDir) -> Removed:
         elif own_etc(os.path.dirname(path)):
             etc_files.setdefault(os.path.dirname(path), []).append(path)
         elif _inside(path, str(lab.path)):
-            if untrusted_dir(os.path.dirname(path), ()) is None and _unlink(path):
-                removed_files += 1
+            in_run_dir.append(path)
         else:
             kept.append(f"ignored file record outside the lab: {raw}")
-    for etc, written in etc_files.items():
+    for etc, written in etc_files.items():  # first: they are compared with the files in the run dir
         removed_files += _remove_etc_netns(etc, written, kept)
+    for path in in_run_dir:
+        if untrusted_dir(os.path.dirname(path), ()) is None and _unlink(path):
+            removed_files += 1
     for raw in reversed(created.dirs):
         d = os.path.normpath(raw)
         if d == str(ETC_NETNS):
