@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
+
+from .. import logcap
 
 
 def ns_argv(ns: str, argv: tuple[str, ...] | list[str]) -> list[str]:
@@ -29,10 +32,26 @@ def start_time(pid: int) -> int | None:
 
 
 def start(ns: str, argv, log_path: str) -> subprocess.Popen:
-    """Start argv in `ns` in its own session, output to `log_path`."""
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(ns_argv(ns, argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+    """Start argv in `ns` in its own session, output to `log_path` (capped: see netemu.logcap)."""
+    sink = logcap.sink(log_path)
+    try:
+        proc = subprocess.Popen(ns_argv(ns, argv), stdin=subprocess.DEVNULL, stdout=sink.fd, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True)
+    except BaseException:
+        sink.close()
+        sink.proc.wait()
+        raise
+    sink.close()
+    proc.log_sink = sink  # type: ignore[attr-defined]  # drained before a failed start's log is read
+    return proc
+
+
+def drain_log(proc: subprocess.Popen, timeout: float = 1.0) -> None:
+    """After `proc` exited, wait (briefly) until its last output reached its log file."""
+    sink = getattr(proc, "log_sink", None)
+    if sink is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            sink.proc.wait(timeout)
 
 
 def wait_ready(proc: subprocess.Popen, ready_file: str, timeout: float = 15.0) -> str | None:
@@ -42,6 +61,7 @@ def wait_ready(proc: subprocess.Popen, ready_file: str, timeout: float = 15.0) -
         if os.path.exists(ready_file):
             return None
         if proc.poll() is not None:
+            drain_log(proc)
             return f"exited with status {proc.returncode} before it was ready"
         time.sleep(0.01)
     return f"not ready after {timeout:.0f} s"
