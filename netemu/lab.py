@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from . import apply as apply_mod
 from . import sysctls
-from .errors import LabError, NotFoundError
+from .errors import LabError, NotFoundError, clip
 from .kernel import netns, procs
 from .labdir import existing
 from .model import Node, Topology
@@ -86,8 +86,8 @@ class Lab:
         try:
             model = self.topology.node(name)
         except KeyError:
-            raise NotFoundError(f"lab {self.name!r} has no node {name!r} "
-                           f"(nodes: {', '.join(n.name for n in self.topology.nodes)})") from None
+            raise NotFoundError(f"lab {self.name!r} has no node {clip(repr(name), 60)} "
+                                f"(nodes: {clip(', '.join(n.name for n in self.topology.nodes), 200)})") from None
         return NodeHandle(self.name, model, self.topology.namespace(name))
 
     def down(self) -> None:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..errors import NetemuError, TopologyError
+from ..errors import NetemuError, TopologyError, clip
 
 # Command modules of features, registered when present (each defines `commands`, a list of click commands).
 _FEATURE_MODULES: tuple[str, ...] = ("run", "dns", "link")
@@ -25,7 +25,7 @@ class _Group(click.Group):
             click.secho(f"error: {e}", err=True, fg="red")
             sys.exit(e.exit_code)
         except NetemuError as e:
-            click.secho(f"error: {e}", err=True, fg="red")
+            click.secho(f"error: {clip(str(e), 4000)}", err=True, fg="red")  # lists of names stay readable
             sys.exit(e.exit_code)
         except KeyboardInterrupt:
             click.secho("interrupted", err=True, fg="red")
