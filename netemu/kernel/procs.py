@@ -9,6 +9,7 @@ import subprocess
 import time
 
 from .. import logcap
+from .netns import inode_of_pid
 
 
 def ns_argv(ns: str, argv: tuple[str, ...] | list[str]) -> list[str]:
@@ -76,8 +77,6 @@ def alive(pid: int, started: int | None) -> bool:
 
 def same_process(pid: int, started: int | None, ns_inode: int) -> bool:
     """Whether `pid` is still the process recorded: same start time and inside namespace `ns_inode`."""
-    from .netns import inode_of_pid
-
     return alive(pid, started) and inode_of_pid(pid) == ns_inode
 
 
