@@ -1,0 +1,157 @@
+"""All-pairs reachability: every host pings every other host's addresses, both families.
+
+One fping per source host pings all its targets at once; the hosts run in parallel (bounded);
+unanswered pings are retried until the deadline (routing may still be converging); each pair
+that still fails is traced to the hop where its path stops.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from ..model import IPAddress, Topology
+from . import probe
+from .stop import Stop, locate, owners
+
+WORKERS = 16  # processes at once: enough to keep 2 cores busy without drowning a laptop
+TRACE_LIMIT = 64  # failures traced at most; the rest are listed without a hop
+WAIT_MS = 1000  # how long one ping waits for its answer
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One ping of one address: `src` to `dst`'s `address`, answered or not, and where it stops."""
+
+    src: str
+    dst: str
+    address: IPAddress
+    answered: bool
+    attempts: int
+    note: str = ""  # the ICMP error fping saw, if any
+    stop: Stop | None = None
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict."""
+        return {"from": self.src, "to": self.dst, "address": str(self.address), "family": self.address.version,
+                "answered": self.answered, "attempts": self.attempts, "note": self.note,
+                "stop": self.stop.to_json() if self.stop else None}
+
+
+@dataclass(frozen=True)
+class PairsReport:
+    """The outcome of all pairs."""
+
+    hosts: tuple[str, ...]
+    pairs: tuple[Pair, ...]
+    seconds: float
+
+    @property
+    def failures(self) -> list[Pair]:
+        """The pings never answered."""
+        return [p for p in self.pairs if not p.answered]
+
+    @property
+    def passed(self) -> bool:
+        """Whether every ping was answered."""
+        return not self.failures
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict."""
+        return {"hosts": list(self.hosts), "total": len(self.pairs), "answered": len(self.pairs) - len(self.failures),
+                "passed": self.passed, "seconds": round(self.seconds, 3),
+                "failures": [p.to_json() for p in self.failures]}
+
+
+def hosts_of(topo: Topology) -> list[str]:
+    """The nodes that take part: the hosts that have an address."""
+    return [n.name for n in topo.nodes if n.kind == "host" and _addresses(topo, n.name)]
+
+
+def _addresses(topo: Topology, node: str) -> list[IPAddress]:
+    return [a.ip for a in topo.node(node).addresses() if not (a.ip.is_link_local or a.ip.is_loopback)]
+
+
+def run(topo: Topology, deadline: float, retry: float = 1.0,
+        waiting: Callable[[int, float], None] | None = None) -> PairsReport:
+    """Ping every pair until all answer or `deadline` (time.time()) passes; trace what still fails.
+
+    `waiting(unanswered, seconds_left)` is called once, before the first retry.
+    """
+    started = time.monotonic()
+    hosts = hosts_of(topo)
+    targets = {src: [(dst, a) for dst in hosts if dst != src for a in _addresses(topo, dst)] for src in hosts}
+    answered: dict[tuple[str, IPAddress], probe.Echo] = {}
+    last: dict[tuple[str, IPAddress], probe.Echo] = {}
+    attempts: dict[tuple[str, IPAddress], int] = {}
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        while True:
+            todo = {src: [a for _, a in t if (src, a) not in answered] for src, t in targets.items()}
+            todo = {src: addrs for src, addrs in todo.items() if addrs}
+            if not todo:
+                break
+            round_start = time.time()
+            futures = {src: pool.submit(probe.ping, topo.namespace(src), addrs, WAIT_MS) for src, addrs in todo.items()}
+            for src, fut in futures.items():
+                for addr, echo in fut.result().items():
+                    attempts[(src, addr)] = attempts.get((src, addr), 0) + 1
+                    (answered if echo.answered else last)[(src, addr)] = echo
+            left = sum(1 for src, addrs in todo.items() for a in addrs if (src, a) not in answered)
+            if not left or time.time() + retry > deadline:
+                break
+            if waiting and max(attempts.values()) == 1:
+                waiting(left, deadline - time.time())
+            time.sleep(max(0.0, retry - (time.time() - round_start)))
+        names = owners(topo)
+        failed = [(src, dst, a) for src, t in targets.items() for dst, a in t if (src, a) not in answered]
+        traced: dict[str, list[IPAddress]] = {}
+        for src, _, a in failed[:TRACE_LIMIT]:
+            traced.setdefault(src, []).append(a)
+        # One source's traces run one after another: routers rate-limit the ICMP errors they send to
+        # one host (net.ipv4.icmp_ratelimit), so parallel traces from one host would starve each other.
+        by_src = {src: pool.submit(_locate_all, topo, src, addrs, names, last) for src, addrs in traced.items()}
+        stops = {(src, a): stop for src, fut in by_src.items() for a, stop in fut.result().items()}
+        pairs = []
+        for src, t in targets.items():
+            for dst, a in t:
+                key = (src, a)
+                echo = answered.get(key) or last.get(key)
+                stop = stops.get(key)
+                pairs.append(Pair(src, dst, a, key in answered, attempts.get(key, 0), echo.note if echo else "", stop))
+    return PairsReport(tuple(hosts), tuple(pairs), time.monotonic() - started)
+
+
+def _locate_all(topo: Topology, src: str, addresses: list[IPAddress], names: dict[IPAddress, str],
+                last: dict[tuple[str, IPAddress], probe.Echo]) -> dict[IPAddress, Stop]:
+    out = {}
+    for a in addresses:
+        echo = last.get((src, a))
+        out[a] = locate(topo, src, a, names, echo.note if echo else "")
+    return out
+
+
+def matrix(report: PairsReport) -> list[list[str]]:
+    """Rows of text cells: a header row of destinations, then one row per source.
+
+    A cell is `ok` (every address answered), `FAIL` (none did), `no v4` / `no v6` when one family fails,
+    `part` when some addresses of a family answer and others do not.
+    """
+    cells: dict[tuple[str, str], list[Pair]] = {}
+    for p in report.pairs:
+        cells.setdefault((p.src, p.dst), []).append(p)
+    rows = [["from \\ to", *report.hosts]]
+    for src in report.hosts:
+        row = [src]
+        for dst in report.hosts:
+            ps = cells.get((src, dst), [])
+            if src == dst or not ps:
+                row.append(".")
+                continue
+            bad = {p.address.version for p in ps if not p.answered}
+            good = {p.address.version for p in ps if p.answered}
+            row.append("ok" if not bad else "FAIL" if not good else " ".join(f"no v{v}" for v in sorted(bad - good))
+                       or "part")
+        rows.append(row)
+    return rows
