@@ -43,7 +43,7 @@ class CheckResult:
         return {"name": c.name, "kind": c.kind, "what": c.what(), "expect": "pass" if c.expect_pass else "fail",
                 "passed": self.passed, "attempts": self.attempts, "seconds": round(self.seconds, 3),
                 "seen": self.seen, "failed_address": str(self.failed) if self.failed else None,
-                "stop": self.stop.to_json() if self.stop else None, "line": c.line}
+                "stop": self.stop.to_json() if self.stop else None, "description": c.description, "line": c.line}
 
 
 def run(topo: Topology, checks: list[Check], started: float) -> list[CheckResult]:
