@@ -1,4 +1,4 @@
-"""All-pairs reachability: every host pings every other host's addresses, both families.
+"""All-pairs reachability: every host pings every other host's addresses, in each family it has.
 
 One fping per source host pings all its targets at once; the hosts run in parallel (bounded);
 unanswered pings are retried until the deadline (routing may still be converging); each pair
@@ -82,7 +82,10 @@ def run(topo: Topology, deadline: float, retry: float = 1.0,
     """
     started = time.monotonic()
     hosts = hosts_of(topo)
-    targets = {src: [(dst, a) for dst in hosts if dst != src for a in _addresses(topo, dst)] for src in hosts}
+    mine = {h: _addresses(topo, h) for h in hosts}
+    # a host pings the families it has itself: an IPv4-only host has no IPv6 path to test
+    targets = {src: [(dst, a) for dst in hosts if dst != src for a in mine[dst]
+                     if any(b.version == a.version for b in mine[src])] for src in hosts}
     answered: dict[tuple[str, IPAddress], probe.Echo] = {}
     last: dict[tuple[str, IPAddress], probe.Echo] = {}
     attempts: dict[tuple[str, IPAddress], int] = {}

@@ -13,7 +13,7 @@ from netemu.kernel import netns
 
 pytestmark = pytest.mark.root
 
-# h1 - r1 - r2 - h2, and h3 on a switch behind r2; dual stack, every route written.
+# h1 - r1 - r2 - h2, and h3 and h4 on a switch behind r2; dual stack except h4 (IPv4 only), every route written.
 FULL = """
 name: lt
 nodes:
@@ -27,6 +27,7 @@ nodes:
     routes: ["10.0.1.0/24 via 10.0.12.1", "2001:db8:1::/64 via 2001:db8:12::1"]
   h2: {kind: host, routes: ["default via 10.0.2.1", "default via 2001:db8:2::1"]}
   h3: {kind: host, routes: ["default via 10.0.3.1", "default via 2001:db8:3::1"]}
+  h4: {kind: host, routes: ["default via 10.0.3.1"]}
   lan: {kind: switch}
 links:
   - endpoints: ["h1:eth0 10.0.1.2/24 2001:db8:1::2/64", "r1:eth0 10.0.1.1/24 2001:db8:1::1/64"]
@@ -34,6 +35,7 @@ links:
   - endpoints: ["r2:eth0 10.0.2.1/24 2001:db8:2::1/64", "h2:eth0 10.0.2.2/24 2001:db8:2::2/64"]
   - endpoints: ["r2:eth2 10.0.3.1/24 2001:db8:3::1/64", lan]
   - endpoints: ["h3:eth0 10.0.3.3/24 2001:db8:3::3/64", lan]
+  - endpoints: ["h4:eth0 10.0.3.4/24", lan]
 """
 # The teacher's mistake from issue 11: r2 lacks the IPv6 route back to h1's LAN.
 BROKEN = FULL.replace(', "2001:db8:1::/64 via 2001:db8:12::1"]', "]")
@@ -52,11 +54,12 @@ def test_every_host_reaches_every_host(lab_text):
     data = json.loads(res.stdout)
     assert data["passed"] is True and data["checks"] == []
     pairs = data["pairs"]
-    assert pairs["hosts"] == ["h1", "h2", "h3"]
-    assert (pairs["total"], pairs["answered"], pairs["failures"]) == (12, 12, [])  # 3 hosts x 2 others x 2 families
+    assert pairs["hosts"] == ["h1", "h2", "h3", "h4"]
+    # h1..h3: 2 others x 2 families + h4's IPv4 address; h4 (no IPv6 of its own): 3 others x IPv4
+    assert (pairs["total"], pairs["answered"], pairs["failures"]) == (18, 18, [])
     text = netemu("test", name)
     assert text.returncode == 0, text.stdout + text.stderr
-    assert text.stdout.count(" ok") == 6 and "12/12 pings answered" in text.stdout
+    assert text.stdout.count(" ok") == 12 and "18/18 pings answered" in text.stdout
 
 
 def test_missing_return_route_fails_and_names_the_hop(lab_text):
