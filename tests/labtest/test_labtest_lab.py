@@ -141,3 +141,32 @@ def test_the_internet_lessons_pass(lab_text):
     assert res.returncode == 0, res.stdout + res.stderr
     assert all(line.startswith("PASS ") for line in res.stdout.splitlines()[:-1])
     assert res.stdout.splitlines()[-1] == "8/8 checks passed"
+
+
+AUTO = """
+name: lt
+routing: static
+nodes: {h1: {kind: host}, r1: {kind: router}, r2: {kind: router}, r3: {kind: router}, h2: {kind: host},
+        h3: {kind: host}}
+links:
+  - endpoints: [h1, r1]
+  - endpoints: [r1, r2]
+  - endpoints: [r2, r3]
+  - endpoints: [r3, r1]
+  - endpoints: [r2, h2]
+  - endpoints: [r3, h3]
+"""
+
+
+def test_a_lab_without_addresses_or_routes_passes(lab_text):
+    from dataclasses import fields
+
+    from netemu.model import Topology
+
+    if "routing" not in {f.name for f in fields(Topology)}:
+        pytest.skip("needs automatic addressing and routing: static (the derive stage)")
+    name = lab_text(AUTO, prefix="lt")
+    res = netemu("test", name, "--json", "--timeout", "5")
+    assert res.returncode == 0, res.stdout + res.stderr
+    pairs = json.loads(res.stdout)["pairs"]
+    assert pairs["total"] == 12 and pairs["answered"] == 12  # pools are dual stack: 3 hosts x 2 others x 2
