@@ -74,6 +74,9 @@ def _addresses(topo: Topology, node: str) -> list[IPAddress]:
     return [a.ip for a in topo.node(node).addresses() if not (a.ip.is_link_local or a.ip.is_loopback)]
 
 
+Key = tuple[str, IPAddress]  # (source host, address pinged)
+
+
 def run(topo: Topology, deadline: float, retry: float = 1.0,
         waiting: Callable[[int, float], None] | None = None) -> PairsReport:
     """Ping every pair until all answer or `deadline` (time.time()) passes; trace what still fails.
@@ -86,52 +89,62 @@ def run(topo: Topology, deadline: float, retry: float = 1.0,
     # a host pings the families it has itself: an IPv4-only host has no IPv6 path to test
     targets = {src: [(dst, a) for dst in hosts if dst != src for a in mine[dst]
                      if any(b.version == a.version for b in mine[src])] for src in hosts}
-    answered: dict[tuple[str, IPAddress], probe.Echo] = {}
-    last: dict[tuple[str, IPAddress], probe.Echo] = {}
-    attempts: dict[tuple[str, IPAddress], int] = {}
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        while True:
-            todo = {src: [a for _, a in t if (src, a) not in answered] for src, t in targets.items()}
-            todo = {src: addrs for src, addrs in todo.items() if addrs}
-            if not todo:
-                break
-            round_start = time.time()
-            futures = {src: pool.submit(probe.ping, topo.namespace(src), addrs, WAIT_MS) for src, addrs in todo.items()}
-            for src, fut in futures.items():
-                for addr, echo in fut.result().items():
-                    attempts[(src, addr)] = attempts.get((src, addr), 0) + 1
-                    (answered if echo.answered else last)[(src, addr)] = echo
-            left = sum(1 for src, addrs in todo.items() for a in addrs if (src, a) not in answered)
-            if not left or time.time() + retry > deadline:
-                break
-            if waiting and max(attempts.values()) == 1:
-                waiting(left, deadline - time.time())
-            time.sleep(max(0.0, retry - (time.time() - round_start)))
-        names = owners(topo)
-        failed = [(src, dst, a) for src, t in targets.items() for dst, a in t if (src, a) not in answered]
-        traced: dict[str, list[IPAddress]] = {}
-        for src, _, a in failed[:TRACE_LIMIT]:
-            traced.setdefault(src, []).append(a)
-        # One source's traces run one after another: routers rate-limit the ICMP errors they send to
-        # one host (net.ipv4.icmp_ratelimit), so parallel traces from one host would starve each other.
-        by_src = {src: pool.submit(_locate_all, topo, src, addrs, names, last) for src, addrs in traced.items()}
-        stops = {(src, a): stop for src, fut in by_src.items() for a, stop in fut.result().items()}
-        pairs = []
-        for src, t in targets.items():
-            for dst, a in t:
-                key = (src, a)
-                echo = answered.get(key) or last.get(key)
-                stop = stops.get(key)
-                pairs.append(Pair(src, dst, a, key in answered, attempts.get(key, 0), echo.note if echo else "", stop))
+        echoes, attempts = _ping_until(pool, topo, targets, deadline, retry, waiting)
+        failed = [(src, a) for src, t in targets.items() for _, a in t if not echoes[(src, a)].answered]
+        stops = _trace(pool, topo, failed[:TRACE_LIMIT], echoes)
+    pairs = [Pair(src, dst, a, echoes[(src, a)].answered, attempts[(src, a)], echoes[(src, a)].note,
+                  stops.get((src, a))) for src, t in targets.items() for dst, a in t]
     return PairsReport(tuple(hosts), tuple(pairs), time.monotonic() - started)
 
 
-def _locate_all(topo: Topology, src: str, addresses: list[IPAddress], names: dict[IPAddress, str],
-                last: dict[tuple[str, IPAddress], probe.Echo]) -> dict[IPAddress, Stop]:
-    out = {}
-    for a in addresses:
-        echo = last.get((src, a))
-        out[a] = locate(topo, src, a, names, echo.note if echo else "")
+def _ping_until(pool: ThreadPoolExecutor, topo: Topology, targets: dict[str, list[tuple[str, IPAddress]]],
+                deadline: float, retry: float, waiting: Callable[[int, float], None] | None,
+                ) -> tuple[dict[Key, probe.Echo], dict[Key, int]]:
+    """Rounds of one fping per source host, each round only what is still unanswered: last echoes, attempts."""
+    echoes: dict[Key, probe.Echo] = {}
+    attempts: dict[Key, int] = {}
+    while True:
+        todo = {src: list(dict.fromkeys(a for _, a in t if not _ok(echoes, (src, a)))) for src, t in targets.items()}
+        todo = {src: addrs for src, addrs in todo.items() if addrs}
+        if not todo:
+            return echoes, attempts
+        round_start = time.time()
+        futures = {src: pool.submit(probe.ping, topo.namespace(src), addrs, WAIT_MS) for src, addrs in todo.items()}
+        for src, fut in futures.items():
+            for addr, echo in fut.result().items():
+                attempts[(src, addr)] = attempts.get((src, addr), 0) + 1
+                echoes[(src, addr)] = echo
+        left = sum(1 for src, addrs in todo.items() for a in addrs if not echoes[(src, a)].answered)
+        if not left or time.time() + retry > deadline:
+            return echoes, attempts
+        if waiting and max(attempts.values()) == 1:
+            waiting(left, deadline - time.time())
+        time.sleep(max(0.0, retry - (time.time() - round_start)))
+
+
+def _ok(echoes: dict[Key, probe.Echo], key: Key) -> bool:
+    return key in echoes and echoes[key].answered
+
+
+def _trace(pool: ThreadPoolExecutor, topo: Topology, failed: list[Key], echoes: dict[Key, probe.Echo],
+           ) -> dict[Key, Stop]:
+    """Where each failed ping's path stops; sources in parallel, one source's traces one after another.
+
+    Routers rate-limit the ICMP errors they send to one host (net.ipv4.icmp_ratelimit), so parallel
+    traces from one host would starve each other of answers.
+    """
+    names = owners(topo)
+    by_src: dict[str, list[IPAddress]] = {}
+    for src, a in failed:
+        by_src.setdefault(src, []).append(a)
+
+    def one_source(src: str) -> dict[Key, Stop]:
+        return {(src, a): locate(topo, src, a, names, echoes[(src, a)].note) for a in by_src[src]}
+
+    out: dict[Key, Stop] = {}
+    for found in pool.map(one_source, by_src):
+        out.update(found)
     return out
 
 

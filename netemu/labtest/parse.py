@@ -47,7 +47,8 @@ def parse(src: Source, topo: Topology) -> tuple[TestsSpec | None, list[Issue]]:
     if raw is None:
         return TestsSpec(()), []
     if not isinstance(raw, dict):
-        r.err(("tests",), "must be a mapping of check names to checks", f"e.g. tests: {{h2-answers: {{{EXAMPLES['ping']}}}}}")
+        r.err(("tests",), "must be a mapping of check names to checks",
+              f"e.g. tests: {{h2-answers: {{{EXAMPLES['ping']}}}}}")
         return None, r.issues
     checks = [r.check(("tests", name), name, body) for name, body in raw.items()]
     if r.issues:
@@ -64,6 +65,7 @@ class _Reader(Reader):
         self.nodes = {n.name: n for n in topo.nodes}
 
     def check(self, path: PathKey, name: str, raw: Any) -> Check | None:
+        """One named check: its kind's fields plus expect, timeout, retry and description."""
         if not NAME_RE.match(name):
             self.err(path, f"check name {name!r} must be letters, digits, '-', '_' or '.'",
                      "it is used on the command line: netemu test LAB NAME")
@@ -92,6 +94,7 @@ class _Reader(Reader):
 
     # --- one reader per kind: the Check fields it sets, or None --------------------------------
     def ping(self, path: PathKey, body: dict) -> dict | None:
+        """from, to (a node or an address), family."""
         node = self.ip_node(path + ("from",), body.get("from"))
         family = self.family(path + ("family",), body.get("family"))
         targets = self.targets(path + ("to",), body.get("to"), family)
@@ -100,6 +103,7 @@ class _Reader(Reader):
         return {"node": node.name, "targets": targets, "target_text": str(body["to"])}
 
     def tcp(self, path: PathKey, body: dict) -> dict | None:
+        """As ping, plus the port."""
         fields = self.ping(path, body)
         port = self.port(path + ("port",), body["port"]) if "port" in body else None
         if "port" not in body:
@@ -107,6 +111,7 @@ class _Reader(Reader):
         return None if fields is None or port is None else {**fields, "port": port}
 
     def resolve(self, path: PathKey, body: dict) -> dict | None:
+        """from, name, the addresses the answer must hold, and the record type (from their family)."""
         node = self.ip_node(path + ("from",), body.get("from"))
         qname = body.get("name")
         if not isinstance(qname, str) or not DNS_NAME_RE.match(qname):
@@ -122,7 +127,8 @@ class _Reader(Reader):
             self.err(path + ("type",), f"record type {qtype!r} is not A or AAAA")
             return None
         if families - {4 if qtype == "A" else 6}:
-            self.err(path + ("address",), f"{'an' if qtype == 'A' else 'a'} {qtype} lookup returns only IPv{4 if qtype == 'A' else 6} addresses",
+            article, family = ("an", 4) if qtype == "A" else ("a", 6)
+            self.err(path + ("address",), f"{article} {qtype} lookup returns only IPv{family} addresses",
                      "one check per family")
             return None
         if node is None or qname is None:
@@ -131,6 +137,7 @@ class _Reader(Reader):
                 "target_text": qname}
 
     def route(self, path: PathKey, body: dict) -> dict | None:
+        """node, to (a prefix or default), via, dev."""
         node = self.ip_node(path + ("node",), body.get("node"))
         raw = body.get("to")
         via = self.address(path + ("via",), body["via"]) if "via" in body else None
@@ -192,6 +199,7 @@ class _Reader(Reader):
         return (address,)
 
     def family(self, path: PathKey, raw: Any) -> int | None:
+        """4, 6, or None when absent."""
         if raw is None:
             return None
         if raw not in (4, 6):
@@ -200,6 +208,7 @@ class _Reader(Reader):
         return raw
 
     def seconds(self, path: PathKey, raw: Any, default: float) -> float:
+        """A positive number of seconds (at most an hour)."""
         if raw is None:
             return default
         if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0 < raw <= MAX_SECONDS:
@@ -208,6 +217,7 @@ class _Reader(Reader):
         return float(raw)
 
     def text(self, path: PathKey, raw: Any) -> str:
+        """A string, or '' when absent."""
         if raw is None:
             return ""
         if not isinstance(raw, str):

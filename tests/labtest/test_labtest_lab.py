@@ -69,6 +69,12 @@ def test_missing_return_route_fails_and_names_the_hop(lab_text):
     assert res.returncode == 1, res.stdout + res.stderr
     data = json.loads(res.stdout)
     assert data["passed"] is False
+    assert set(data) == {"lab", "passed", "pairs", "checks"} and data["lab"] == name
+    assert set(data["pairs"]) == {"hosts", "total", "answered", "passed", "seconds", "failures"}
+    for f in data["pairs"]["failures"]:
+        assert set(f) == {"from", "to", "address", "family", "answered", "attempts", "note", "stop"}
+        assert set(f["stop"]) == {"node", "address", "reason", "trace", "model"}
+        assert f["family"] == 6 and f["answered"] is False and f["attempts"] >= 1
     failed = {(f["from"], f["address"]): f for f in data["pairs"]["failures"]}
     # IPv4 works everywhere; IPv6 between h1 and the hosts behind r2 fails both ways
     assert set(failed) == {("h1", "2001:db8:2::2"), ("h1", "2001:db8:3::3"), ("h2", "2001:db8:1::2"),
@@ -125,6 +131,10 @@ def test_declared_checks_pass_fail_and_show_the_address(lab_text):
     verdicts = {c["name"]: c["passed"] for c in data["checks"]}
     assert verdicts == {"h1-h2": True, "tcp-open": True, "tcp-closed": True, "r1-route": True, "r1-no-route": True,
                         "nobody-there": False}
+    for c in data["checks"]:
+        assert set(c) == {"name", "kind", "what", "expect", "passed", "attempts", "seconds", "seen", "failed_address",
+                          "stop", "description", "line"}
+    assert [c["expect"] for c in data["checks"]] == ["pass", "pass", "fail", "pass", "fail", "pass"]
     bad = data["checks"][-1]
     assert bad["failed_address"] == "10.0.2.99" and "10.0.2.99" in bad["seen"]
     assert bad["stop"]["node"] == "r2"  # the last router that answers for it
