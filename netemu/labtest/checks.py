@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from ..model import IPAddress, Topology
 from . import probe
 from .spec import Check
-from .stop import Stop, locate, owners
+from .stop import Stop, locate, owners, sender_named
 
 WORKERS = 16
 
@@ -61,7 +61,7 @@ def _run_one(topo: Topology, check: Check, deadline: float, names: dict[IPAddres
     while True:
         attempts += 1
         try:
-            out = attempt(topo, check)
+            out = attempt(topo, check, names)
         except Exception as e:  # a tool that fails to run is a failed attempt, reported as such
             out = Outcome(False, f"could not check: {e}")
             if not check.expect_pass:  # "absent" must be seen, not inferred from a broken tool
@@ -76,13 +76,14 @@ def _run_one(topo: Topology, check: Check, deadline: float, names: dict[IPAddres
     return CheckResult(check, passed, attempts, time.monotonic() - t0, out.seen, out.failed, stop)
 
 
-def attempt(topo: Topology, check: Check) -> Outcome:
+def attempt(topo: Topology, check: Check, names: dict[IPAddress, str] | None = None) -> Outcome:
     """One try of `check`; `present` is True when what it looks for is there (whatever is expected)."""
     ns = topo.namespace(check.node)
     if check.kind == "ping":
         echoes = probe.ping(ns, list(check.targets))
-        out = _many([(a, e.answered, "answers" if e.answered else f"no answer{_paren(e.note)}")
-                     for a, e in echoes.items()], check.expect_pass)
+        seen = [(a, e.answered, "answers" if e.answered else f"no answer{_after(sender_named(e.note, names or {}))}")
+                for a, e in echoes.items()]
+        out = _many(seen, check.expect_pass)
         return dataclasses.replace(out, note=echoes[out.failed].note) if out.failed in echoes else out
     if check.kind == "tcp":
         tried = [(a, *probe.tcp_connect(ns, a, check.port)) for a in check.targets]
@@ -127,5 +128,5 @@ def _route_text(route: dict) -> str:
         " ".join(f"{name} {h[k]}" for k, name in (("gateway", "via"), ("dev", "dev")) if k in h) for h in hops)
 
 
-def _paren(note: str) -> str:
-    return f" ({note})" if note else ""
+def _after(note: str) -> str:
+    return f", {note}" if note else ""

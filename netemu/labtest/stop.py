@@ -57,7 +57,7 @@ def locate(topo: Topology, src: str, dst: IPAddress, names: dict[IPAddress, str]
     model = explain(topo, src, dst, names)
 
     def who(addr: IPAddress) -> str:
-        return f"{names[addr]} ({addr})" if addr in names else str(addr)
+        return named(addr, names)
 
     if note.startswith("cannot send"):
         return Stop(src, None, f"{src} itself has no route to {dst}", (), model)
@@ -91,6 +91,17 @@ def locate(topo: Topology, src: str, dst: IPAddress, names: dict[IPAddress, str]
     return Stop(names.get(last.address), str(last.address),
                 f"stops after hop {last.ttl}, {who(last.address)}: nothing answers beyond it (the next hop has no "
                 f"route onwards, or no route back to {src})", trace, model)
+
+
+def named(addr: IPAddress, names: dict[IPAddress, str]) -> str:
+    """`r1 (10.0.1.1)` for an address of the lab, the bare address otherwise (e.g. a NAT's public one)."""
+    return f"{names[addr]} ({addr})" if addr in names else str(addr)
+
+
+def sender_named(note: str, names: dict[IPAddress, str]) -> str:
+    """fping's "ICMP Network Unreachable from 10.0.1.1" with the sender's node: "... from r1 (10.0.1.1)"."""
+    m = _ICMP_NOTE.match(note)
+    return f"ICMP {m.group(1)} from {named(ipaddress.ip_address(m.group(2)), names)}" if m else note
 
 
 def explain(topo: Topology, src: str, dst: IPAddress, names: dict[IPAddress, str]) -> str | None:

@@ -22,7 +22,7 @@ def scripted(monkeypatch, outcomes: list[bool]) -> list[int]:
     """Make each attempt return the next of `outcomes` (the last repeats); returns a call counter."""
     calls = [0]
 
-    def attempt(topo, check):
+    def attempt(topo, check, names=None):
         calls[0] += 1
         return Outcome(outcomes[min(calls[0], len(outcomes)) - 1], f"attempt {calls[0]}")
 
