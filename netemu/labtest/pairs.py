@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..model import IPAddress, Topology
 from . import probe
-from .stop import Stop, locate, owners
+from .stop import Stop, locate, owners, sender_named
 
 WORKERS = 16  # processes at once: enough to keep 2 cores busy without drowning a laptop
 TRACE_LIMIT = 64  # failures traced at most; the rest are listed without a hop
@@ -30,7 +30,7 @@ class Pair:
     address: IPAddress
     answered: bool
     attempts: int
-    note: str = ""  # the ICMP error fping saw, if any
+    note: str = ""  # the ICMP error fping saw, if any, and the node that sent it
     stop: Stop | None = None
 
     def to_json(self) -> dict:
@@ -93,8 +93,10 @@ def run(topo: Topology, deadline: float, retry: float = 1.0,
         echoes, attempts = _ping_until(pool, topo, targets, deadline, retry, waiting)
         failed = [(src, a) for src, t in targets.items() for _, a in t if not echoes[(src, a)].answered]
         stops = _trace(pool, topo, failed[:TRACE_LIMIT], echoes)
-    pairs = [Pair(src, dst, a, echoes[(src, a)].answered, attempts[(src, a)], echoes[(src, a)].note,
-                  stops.get((src, a))) for src, t in targets.items() for dst, a in t]
+    names = owners(topo)
+    pairs = [Pair(src, dst, a, echoes[(src, a)].answered, attempts[(src, a)],
+                  sender_named(echoes[(src, a)].note, names), stops.get((src, a)))
+             for src, t in targets.items() for dst, a in t]
     return PairsReport(tuple(hosts), tuple(pairs), time.monotonic() - started)
 
 
