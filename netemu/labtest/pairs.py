@@ -89,11 +89,11 @@ def run(topo: Topology, deadline: float, retry: float = 1.0,
     # a host pings the families it has itself: an IPv4-only host has no IPv6 path to test
     targets = {src: [(dst, a) for dst in hosts if dst != src for a in mine[dst]
                      if any(b.version == a.version for b in mine[src])] for src in hosts}
+    names = owners(topo)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         echoes, attempts = _ping_until(pool, topo, targets, deadline, retry, waiting)
         failed = [(src, a) for src, t in targets.items() for _, a in t if not echoes[(src, a)].answered]
-        stops = _trace(pool, topo, failed[:TRACE_LIMIT], echoes)
-    names = owners(topo)
+        stops = _trace(pool, topo, failed[:TRACE_LIMIT], echoes, names)
     pairs = [Pair(src, dst, a, echoes[(src, a)].answered, attempts[(src, a)],
                   sender_named(echoes[(src, a)].note, names), stops.get((src, a)))
              for src, t in targets.items() for dst, a in t]
@@ -130,13 +130,12 @@ def _ok(echoes: dict[Key, probe.Echo], key: Key) -> bool:
 
 
 def _trace(pool: ThreadPoolExecutor, topo: Topology, failed: list[Key], echoes: dict[Key, probe.Echo],
-           ) -> dict[Key, Stop]:
+           names: dict[IPAddress, str]) -> dict[Key, Stop]:
     """Where each failed ping's path stops; sources in parallel, one source's traces one after another.
 
     Routers rate-limit the ICMP errors they send to one host (net.ipv4.icmp_ratelimit), so parallel
     traces from one host would starve each other of answers.
     """
-    names = owners(topo)
     by_src: dict[str, list[IPAddress]] = {}
     for src, a in failed:
         by_src.setdefault(src, []).append(a)
