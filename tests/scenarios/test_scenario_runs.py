@@ -197,3 +197,14 @@ def test_tfo_sees_delay_set_at_run_time(tmp_path):
     finally:
         Lab.attach(name).down()
     assert leftovers(name) == []
+
+
+def test_congestion_control_on_a_long_lossy_path(tmp_path):
+    needs_tool("iperf3")
+    _result, data = run_quick("congestion", tmp_path)
+    cases, r = data["cases"], data["results"]
+    assert [cases[a]["algorithm"] for a in ("reno", "cubic", "bbr")] == ["reno", "cubic", "bbr"]
+    assert r["loss_pct"] == 1.0 and r["added_rtt_ms"] == 100
+    # the physics: Reno near the Mathis figure (~1.4 Mbit/s), BBR near the 9.56 Mbit/s of payload the rate allows
+    assert 0.5 * r["mathis_mbit"] <= cases["reno"]["goodput_mbit"] <= 2 * r["mathis_mbit"]
+    assert cases["bbr"]["goodput_mbit"] >= 2 * cases["cubic"]["goodput_mbit"]
