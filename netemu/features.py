@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 # Modules that define a FEATURE; imported lazily so the core never depends on them.
 _MODULES: tuple[str, ...] = ("netemu.netfilter.feature", "netemu.linkemu.feature", "netemu.dns.feature",
-                             "netemu.labtest.feature")
+                             "netemu.labtest.feature", "netemu.congestion")
 
 
 @dataclass(frozen=True)
