@@ -31,6 +31,7 @@ PACKAGES=(iproute2 iptables iputils-ping iputils-tracepath tcpdump iperf3 dnsuti
           curl procps kmod python3 python3-venv python3-pip ca-certificates)
 # Independent DNS software the tests compare netemu against.
 TEST_PACKAGES=(unbound bind9 dnsperf)
+PACKAGES+=(graphviz)   # netemu graph: SVG/HTML/PNG pictures of a lab (dot, mermaid need nothing)
 
 wanted=("${PACKAGES[@]}")
 [ "$WITH_TEST" = 1 ] && wanted+=("${TEST_PACKAGES[@]}")
