@@ -72,13 +72,18 @@ def transfers(title: str, cases: Sequence[Transfer], size_mb: float) -> str:
         xs, ys = [t * scale for t, _ in pts], [mb for _, mb in pts]
         colour = ALARM if case.alarm else COLOURS[i % len(COLOURS)]
         # straight lines between the samples, each sample a dot: nothing is drawn that was not measured
-        ax.plot(xs, ys, color=colour, lw=3 if case.alarm else 2, zorder=5 if case.alarm else 3, marker=".",
-                ms=4, label=case.label)
+        ax.plot(xs, ys, color=colour, lw=3 if case.alarm else 2, zorder=5 if case.alarm else 3, marker="o",
+                ms=3, label=case.label)
         ax.axhline(size_mb, color="#555", ls="--", lw=1, zorder=1)
         ax.text(0, size_mb, " whole transfer", va="bottom", ha="left", fontsize=8, color="#555")
         if case.completed:
             outcome = f"completed in {_fmt_time(case.seconds)}"
             ax.plot([xs[-1]], [ys[-1]], "o", color=colour, ms=7, zorder=6)
+            waited = max((t for t, mb in pts if mb <= 0), default=None)  # the last sample with nothing acked
+            if waited is not None and case.seconds > 0.1 and waited > 0.5 * case.seconds:  # a long wait, then a jump
+                ax.annotate(f"nothing acknowledged yet at {_fmt_time(waited)};\nall of it by "
+                            f"{_fmt_time(case.seconds)}", (waited * scale, size_mb / 2), xytext=(-12, 0),
+                            textcoords="offset points", ha="right", va="center", fontsize=9)
         elif ys[-1] <= 0.001:
             outcome = f"nothing acknowledged in {_fmt_time(case.seconds)}"
             ax.plot([xs[-1]], [0], "X", color=ALARM, ms=13, zorder=7, clip_on=False)
