@@ -48,8 +48,9 @@ def _node_label(n: GraphNode) -> str:
             rows.append(f'<TR><TD PORT="{_port_id(p.name)}" ALIGN="LEFT"{colour}>{text}</TD></TR>')
     for category, text in n.badges:
         rows.append(f'<TR><TD BGCOLOR="{BADGE_COLOURS.get(category, "#ffffff")}">'
-                    f'<FONT POINT-SIZE="10">{e(text)}</FONT></TD></TR>')
-    return '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">' + "".join(rows) + "</TABLE>>"
+                    # a space each side: Graphviz measures small text a little narrower than browsers draw it
+                    f'<FONT POINT-SIZE="10">&#160;{e(text)}&#160;</FONT></TD></TR>')
+    return '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="5">' + "".join(rows) + "</TABLE>>"
 
 
 def _edge_text(e: GraphEdge) -> list[str]:
