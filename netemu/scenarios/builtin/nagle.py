@@ -212,7 +212,8 @@ def _delayed_acks(case, lines: list[str], client: ScenarioNode, server_address: 
                 delayed_ack_median_ms=round(stats.median(delayed), 2) if delayed else None)
     case.note(f"The capture holds {len(lines)} packets: {len(delayed)} of the server's {len(gaps)} pure ACKs came "
               f"≥ {STALL_MS:.0f} ms after the client's data"
-              + (f" (median {stats.median(delayed):.1f} ms): the delayed ACK." if delayed else "."))
+              + (f" (median {stats.median(delayed):.1f} ms): the delayed ACK of each request's first segment; "
+                 f"the others came at once." if delayed else "."))
 
 
 def _route_quickack(server: ScenarioNode, peers: list, family: int) -> None:
