@@ -29,6 +29,7 @@ def test_graph_golden(name, fmt, ext):
     expected = GOLDEN / name.replace(".yaml", f".{ext}")
     if os.environ.get("UPDATE_GOLDEN"):
         expected.write_text(got)
+    assert expected.exists(), f"no golden {fmt} picture of {name}: write it with UPDATE_GOLDEN=1 and read it"
     assert got == expected.read_text()
 
 
