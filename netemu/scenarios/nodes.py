@@ -270,6 +270,10 @@ class ScenarioNode:
             # -U: each packet is written at once, so the file is complete when tcpdump stops; -Z root: Debian's
             # tcpdump otherwise drops to the user tcpdump, who may not write into the report directory.
             argv += ["-w", pcap, "-U", "-Z", "root"]
+            if interface == "any":
+                # LINUX_SLL2 (tcpdump's default for "any") records interface indexes, which a reader outside
+                # the node's namespace resolves to its own interfaces' names: SLL v1 names none.
+                argv += ["-y", "LINUX_SLL"]
         bg = self.start([*argv, bpf])
         deadline = time.monotonic() + timeout
         # tcpdump says "listening on …" on stderr once the socket is bound: only then is it capturing.
