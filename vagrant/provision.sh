@@ -32,6 +32,7 @@ PACKAGES=(iproute2 iptables iputils-ping iputils-tracepath tcpdump iperf3 dnsuti
 PACKAGES+=(fping traceroute)   # netemu test: all-pairs ping, the hop where a path stops
 # Independent DNS software the tests compare netemu against.
 TEST_PACKAGES=(unbound bind9 dnsperf)
+PACKAGES+=(graphviz)   # netemu graph: SVG/HTML/PNG pictures of a lab (dot, mermaid need nothing)
 
 wanted=("${PACKAGES[@]}")
 [ "$WITH_TEST" = 1 ] && wanted+=("${TEST_PACKAGES[@]}")

@@ -193,8 +193,14 @@ def status(lab: str | None, node: str | None, as_json: bool) -> None:
             return
         if not data:
             click.echo("no netemu labs are up")
-        for d in data:
-            click.echo(f"{d['name']:<20} {d['state']:<9} {d['nodes']:>4} nodes  {d['source'] or ''}")
+            return
+        rows = [("LAB", "STATE", "NODES", "UP FOR", "SOURCE", "DESCRIPTION")]
+        rows += [(d["name"], d["state"], str(d["nodes"]), _age(d["age_seconds"]), d["source"] or "-",
+                  d["description"]) for d in data]
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        for r in rows:
+            click.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:>{widths[3]}}  "
+                       f"{r[4]:<{widths[4]}}  {r[5]}".rstrip())
         return
     data = status_mod.lab(lab, node)
     if as_json:
@@ -212,6 +218,10 @@ def status(lab: str | None, node: str | None, as_json: bool) -> None:
                        f"{' '.join(i['addresses'])}")
         for r in n["routes"]:
             click.echo(f"  route {r}")
+        for c in n.get("path_mtu_cache", []):
+            expiry = "" if c["expires_seconds"] is None else f", expires in {c['expires_seconds']} s"
+            hop = (f" via {c['via']}" if c["via"] else "") + (f" dev {c['dev']}" if c["dev"] else "")
+            click.echo(f"  learned path MTU {c['mtu']} to {c['destination']}{hop} (cached exception{expiry})")
     if data["processes"] and node is None:
         running = sum(p["running"] for p in data["processes"])
         click.echo(f"\nprocesses: {running}/{len(data['processes'])} running")
@@ -221,6 +231,16 @@ def status(lab: str | None, node: str | None, as_json: bool) -> None:
         click.echo("")
         for line in data["feature_lines"]:
             click.echo(line)
+
+
+def _age(seconds: int | None) -> str:
+    """'42s', '17m', '3h', '2d' (how long a lab has been up), '?' when unknown."""
+    if seconds is None:
+        return "?"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 @click.command(name="exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})

@@ -64,7 +64,7 @@ def test_parse_save_keeps_counters_and_owner():
     assert nat["table"] == "nat"
     post = nat["chains"][3]
     assert post["rules"][0] == {"rule": "-s 192.168.1.0/24 -o eth1 -j MASQUERADE", "packets": 2, "bytes": 144,
-                                "lab": "internet"}
+                                "lab": "internet", "owner": "nat/firewall"}
     assert post["rules"][1]["lab"] is None
     assert flt["chains"][0]["policy"] == "DROP" and flt["chains"][0]["packets"] == 7
     assert flt["chains"][3]["policy"] is None

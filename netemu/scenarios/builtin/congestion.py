@@ -7,7 +7,7 @@ import math
 import time
 from typing import ClassVar
 
-from .. import paths, svg
+from .. import paths, plots
 from ..api import Context, Scenario, Setup
 from ..nodes import ProbeError, ScenarioNode
 
@@ -70,13 +70,17 @@ class Congestion(Scenario):
         ctx.table("Goodput per algorithm", ["algorithm", "goodput Mbit/s", "retransmits", "sender RTT ms"],
                   [[a, results[a]["goodput_mbit"], results[a]["retransmits"], results[a]["rtt_ms"]]
                    for a in ALGORITHMS])
-        bars = [(a, results[a]["goodput_mbit"]) for a in ALGORITHMS]
+        marks = []
         if mathis is not None:
-            bars.append(("Mathis (Reno)", round(mathis, 3)))
+            marks.append((round(mathis, 3), "Mathis (Reno)"))
         if payload_rate is not None:
-            bars.append(("link (payload)", round(payload_rate, 3)))
-        ctx.picture("goodput.svg", svg.bar_chart("Goodput per congestion control algorithm", bars, "Mbit/s"),
-                    f"Goodput over {seconds} s on a path with RTT {rtt * 1000:.0f} ms and {loss:g} % loss")
+            marks.append((round(payload_rate, 3), "link rate (TCP payload)"))
+        ctx.picture("goodput.svg", plots.bars("Goodput per congestion control algorithm",
+                                              [(a, results[a]["goodput_mbit"]) for a in ALGORITHMS], "Mbit/s",
+                                              marks=marks),
+                    f"Goodput over {seconds} s on a path with RTT {rtt * 1000:.0f} ms and {loss:g} % loss; dashed: "
+                    f"what the Mathis formula predicts for Reno, and the most the rate limit lets through")
+        ctx.path_picture("client", "server", 4)
         ctx.note("Reno and CUBIC halve (CUBIC: cut by 30 %) their window at every loss, random or not, so on a long, "
                  "lossy path they stay far below the link rate; the Mathis formula predicts Reno's figure. BBR paces "
                  "at the bandwidth it measures and ignores random loss, so it fills the link, at the price of "
