@@ -29,6 +29,8 @@ export DEBIAN_FRONTEND=noninteractive
 # Tools netemu drives, and the ones people run inside nodes.
 PACKAGES=(iproute2 iptables iputils-ping iputils-tracepath tcpdump iperf3 dnsutils ethtool conntrack
           curl procps kmod python3 python3-venv python3-pip ca-certificates)
+# netemu capture: dumpcap (one pcapng naming each packet's interface) and tshark (its live decode).
+PACKAGES+=(tshark)
 # Independent DNS software the tests compare netemu against.
 TEST_PACKAGES=(unbound bind9 dnsperf)
 
