@@ -36,11 +36,11 @@ class Capture:
                 return [*head, "-l", *self.filter]
             # -U: each packet reaches the file (or the pipe) at once, so `-w - | wireshark -k -i -` is live
             return [*head, "-U", "-w", self.write, *self.filter]
-        ifs = [a for i in self.interfaces for a in ("-i", i)]
-        flt = ["-f", " ".join(self.filter)] if self.filter else []
+        # A capture filter before the first -i applies to every interface (after one, only to that one).
+        ifs = [*(["-f", " ".join(self.filter)] if self.filter else []), *(a for i in self.interfaces for a in ("-i", i))]
         if self.write is None:
-            return ["tshark", "-n", "-l", *ifs, *count, *flt, "-T", "fields", "-E", "separator=  ",
+            return ["tshark", "-n", "-l", *ifs, *count, "-T", "fields", "-E", "separator=  ",
                     "-e", "frame.time_relative", "-e", "frame.interface_name", "-e", "_ws.col.Source",
                     "-e", "_ws.col.Destination", "-e", "_ws.col.Protocol", "-e", "_ws.col.Info"]
         limit = ["-a", f"filesize:{self.limit_kb}"] if self.limit_kb else []
-        return ["dumpcap", "-q", *ifs, *count, *flt, *limit, "-w", self.write]
+        return ["dumpcap", "-q", *ifs, *count, *limit, "-w", self.write]
