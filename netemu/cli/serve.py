@@ -40,7 +40,7 @@ def logs(lab: str, node: str | None, service: str | None, follow: bool, lines: i
     if not sources:
         raise NotFoundError(f"lab {lab!r} runs no processes")
     out = sys.stdout.buffer
-    several = len(sources) > 1
+    several = service is None  # a header (or a prefix when following) names each process's output
     for src in sources:
         data = read_log(src)
         if lines is not None:

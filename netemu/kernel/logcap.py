@@ -31,7 +31,16 @@ def main() -> None:
                 log = open(path, "ab", buffering=0)
                 size = 0
                 room = half
-            part, chunk = chunk[:room], chunk[room:]
+            cut = room
+            if len(chunk) > room:  # rotate at a line's end, so every line kept is whole
+                nl = chunk.rfind(b"\n", 0, room)
+                if nl >= 0:
+                    cut = nl + 1
+                elif size > 0:
+                    size = half  # the next line does not fit: rotate now
+                    continue
+                # else: one line longer than half the limit, cut where the limit says
+            part, chunk = chunk[:cut], chunk[cut:]
             log.write(part)
             size += len(part)
 

@@ -110,9 +110,11 @@ def _service(src: Source, node: str, entry: Any, path: PathKey,
     cwd = entry.get("cwd")
     if cwd is not None and (not isinstance(cwd, str) or not os.path.isabs(cwd)):
         issues.append(src.issue(path + ("cwd",), f"must be an absolute directory path, got {cwd!r}"))
-    if len(issues) > before:
+    if len(issues) > before and not isinstance(name, str):
         return None
-    return Service(node, name, argv, ready, float(timeout), (), env, cwd, builtin), after
+    # Kept even when invalid (parse() then returns no model), so `after:` references to it are checked too.
+    return Service(node, name, argv, ready, float(timeout) if isinstance(timeout, (int, float)) else 0.0, (), env,
+                   cwd, builtin), after
 
 
 def _port(src: Source, value: Any, path: PathKey, issues: list[Issue]) -> int | None:
