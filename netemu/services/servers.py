@@ -42,29 +42,51 @@ def http_server(port: int, node: str) -> socketserver.BaseServer:
 
     class Page(http.server.BaseHTTPRequestHandler):
         server_version = "netemu-http"
+        protocol_version = "HTTP/1.1"  # answers "Expect: 100-continue" at once (curl asks before big uploads)
 
-        def _body(self) -> bytes:
+        def _body(self, received: int | None = None) -> bytes:
             client, cport = _plain(self.client_address[0]), self.client_address[1]
             me = self.connection.getsockname()
-            return (f"Hello from {node}!\n"
+            text = (f"Hello from {node}!\n"
                     f"You are {client} port {cport}: the address this server saw, after any NAT on the way.\n"
                     f"You reached {_plain(me[0])} port {me[1]} and asked for {self.path} "
-                    f"(Host: {self.headers.get('Host', '-')}).\n").encode()
+                    f"(Host: {self.headers.get('Host', '-')}).\n")
+            if received is not None:
+                text += f"Received {received} bytes ({self.command}).\n"
+            return text.encode()
+
+        def _answer(self, body: bytes, send: bool = True) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if send:
+                self.wfile.write(body)
 
         def do_GET(self) -> None:  # noqa: N802 - the name http.server looks for
-            body = self._body()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self._answer(self._body())
 
         def do_HEAD(self) -> None:  # noqa: N802
-            body = self._body()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
+            self._answer(self._body(), send=False)
+
+        def do_POST(self) -> None:  # noqa: N802
+            """Read an upload of any size (counted, not kept) and say how many bytes arrived."""
+            self._answer(self._body(self._drain()))
+
+        do_PUT = do_POST  # noqa: N815
+
+        def _drain(self) -> int:
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                total = 0
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass  # trailers
+                        return total
+                    total += _discard(self.rfile, size)
+                    self.rfile.readline()  # the CRLF after each chunk
+            return _discard(self.rfile, int(self.headers.get("Content-Length") or 0))
 
         def log_message(self, format: str, *args) -> None:  # noqa: A002 - http.server's signature
             sys.stdout.write(f"{_plain(self.client_address[0])} port {self.client_address[1]}: {format % args}\n")
@@ -109,6 +131,17 @@ def datagram_server(port: int, echo: bool) -> socketserver.BaseServer:
         pass
 
     return Server(port, Datagram)
+
+
+def _discard(f, n: int) -> int:
+    """Read and drop `n` bytes of `f`; how many there were."""
+    got = 0
+    while got < n:
+        data = f.read(min(65536, n - got))
+        if not data:
+            break
+        got += len(data)
+    return got
 
 
 def _log(line: str) -> None:

@@ -261,3 +261,16 @@ def test_topology_capture_is_kept_by_down(tmp_path):
     read = subprocess.run(["tcpdump", "-nr", str(keep / "r1-eth1.pcapng"), "icmp"], capture_output=True, text=True)
     assert read.stdout.count("10.0.1.2 > 10.0.2.2: ICMP echo request") == 2, read.stdout + read.stderr
     assert leftovers(name) == []
+
+
+def test_http_counts_uploads_of_any_size(lab_text, tmp_path):
+    needs_tool("curl")
+    lab = lab_text(two(b="    services: [http]"), prefix="svc")
+    body = tmp_path / "body"
+    body.write_bytes(os.urandom(3_000_001))
+    res = run_in(lab, "a", "curl", "-sS", "-m", "20", "--data-binary", f"@{body}", "http://10.0.0.2/upload")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[-1] == "Received 3000001 bytes (POST).", res.stdout
+    # a body of unknown length arrives chunked
+    res = run_in(lab, "a", "sh", "-c", f"cat {body} | curl -sS -m 20 -T - http://10.0.0.2/put")
+    assert res.stdout.splitlines()[-1] == "Received 3000001 bytes (PUT).", res.stdout + res.stderr
