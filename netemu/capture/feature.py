@@ -8,7 +8,7 @@ files hold a lab's traffic from its first packet. They are written under the lab
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..features import Feature
 

@@ -8,12 +8,8 @@ import time
 
 import click
 
-from ..errors import NotFoundError, NotRootError
-
-
-def _need_root(command: str) -> None:
-    if os.geteuid() != 0:
-        raise NotRootError(command)
+from ..errors import NotFoundError
+from .core import _need_root
 
 
 @click.command()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import leftovers, needs_root, needs_tool, netemu, renamed, shipped, unique_name
+from conftest import ROOT, leftovers, needs_root, needs_tool, netemu, renamed, shipped, unique_name
 
 from netemu import journal
 from netemu.kernel import procs
@@ -182,10 +183,6 @@ def test_unknown_log_names_exit_2(lab_text):
 
 def start_capture(*args: str, stdout=subprocess.PIPE) -> subprocess.Popen:
     """`netemu capture …` in the background, returned once the tool says it listens."""
-    import sys
-
-    from conftest import ROOT
-
     proc = subprocess.Popen([sys.executable, "-m", "netemu", "capture", *args], stdout=stdout,
                             stderr=subprocess.PIPE, cwd=ROOT, text=stdout is not subprocess.PIPE or None)
     line = b""
