@@ -109,3 +109,24 @@ def test_capture_tool_per_case():
         "dumpcap", "-q", "-f", "port 80", "-i", "eth0", "-i", "eth1", "-w", "/x.pcapng"]
     live = Capture(("eth0", "eth1")).argv()
     assert live[0] == "tshark" and "frame.interface_name" in live
+
+
+def test_log_pump_keeps_whole_lines_under_the_limit(tmp_path):
+    import subprocess
+    import sys
+
+    from netemu.kernel.procs import LOGCAP
+
+    log = tmp_path / "x.log"
+    lines = [f"line {i:06d} " + "y" * (i % 50) for i in range(20000)]
+    text = ("\n".join(lines) + "\nunfinished").encode()
+    # fed in odd-sized pieces, so the pipe's reads end in the middle of lines
+    pump = subprocess.Popen([sys.executable, "-I", LOGCAP, str(log), "65536"], stdin=subprocess.PIPE)
+    for i in range(0, len(text), 777):
+        pump.stdin.write(text[i:i + 777])
+    pump.stdin.close()
+    assert pump.wait(timeout=30) == 0
+    kept = (tmp_path / "x.log.1").read_bytes() + log.read_bytes()
+    assert 32768 <= len(kept) <= 65536
+    got = kept.decode().split("\n")
+    assert got[-1] == "unfinished" and got[:-1] == lines[-(len(got) - 1):]  # the newest lines, each whole
