@@ -105,6 +105,10 @@ def up(topology: str, verbose: bool, fail_at: int | None) -> None:
     first = next((n for n in topo.nodes if not n.is_switch), None)
     if first:
         click.echo(f"         sudo netemu exec {res.lab} {first.name} -- ip addr")
+    services = topo.feature("services")
+    if services is not None:
+        click.echo(f"  services ready: {', '.join(f'{s.node}:{s.name}' for s in services.services)} "
+                   f"(sudo netemu logs {res.lab})")
     click.echo(f"  stop:  sudo netemu down {res.lab}")
 
 

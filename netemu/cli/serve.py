@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 
 import click
 
-from ..errors import NotFoundError
+from ..errors import MissingFeatureError, NotFoundError
 from .core import _need_root
 
 
@@ -107,6 +108,10 @@ def capture(lab: str, where: str, write: str | None, count: int | None, filter_:
     if write not in (None, "-"):
         write = os.path.abspath(write)
     cap = Capture(tuple(wanted), write, count, tuple(filt))
+    tool = cap.argv()[0]
+    if shutil.which(tool) is None:
+        package = "tcpdump" if tool == "tcpdump" else "tshark"
+        raise MissingFeatureError(f"netemu capture needs {tool} here: apt-get install {package}")
     argv = procs.ns_argv(handle.ns, cap.argv())
     if write is not None and write != "-":
         click.echo(f"capturing on {node}:{','.join(wanted)} into {write} "
