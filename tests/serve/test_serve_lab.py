@@ -290,3 +290,19 @@ def test_ctrl_c_leaves_a_complete_capture_file(lab_text, tmp_path, where):
     assert read.returncode == 0, read.stderr  # no "cut short in the middle of a packet"
     per_interface = 2 if where == "r1" else 1
     assert read.stdout.split().count("8") == 3 * per_interface, read.stdout
+
+
+def test_logs_follow_prints_new_lines(lab_text):
+    lab = lab_text(two(a="""    services:
+      - {name: ticker, command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done"]}"""),
+                   prefix="svc")
+    follow = subprocess.Popen([sys.executable, "-m", "netemu", "logs", lab, "a", "ticker", "-f"], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        got = [follow.stdout.readline().strip() for _ in range(8)]
+    finally:
+        follow.terminate()
+        follow.wait(timeout=10)
+    ticks = [int(line.split("-")[1]) for line in got]
+    assert all(line.startswith("tick-") for line in got), got
+    assert ticks == list(range(ticks[0], ticks[0] + 8)), got  # what was there, then each new line as it came
