@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 # Modules that define a FEATURE; imported lazily so the core never depends on them.
 # Captures come first (they see every packet from the start); services last (they need the whole lab).
 _MODULES: tuple[str, ...] = ("netemu.capture.feature", "netemu.netfilter.feature", "netemu.linkemu.feature",
-                             "netemu.dns.feature", "netemu.services.feature")
+                             "netemu.dns.feature", "netemu.labtest.feature", "netemu.congestion",
+                             "netemu.services.feature")
 
 
 @dataclass(frozen=True)

@@ -57,22 +57,47 @@ def _count(n: int, noun: str) -> str:
 @click.argument("topology", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the operations as JSON.")
 @click.option("--full", is_flag=True, help="Also print what each step feeds in: rule sets, file contents.")
-def plan(topology: str, as_json: bool, full: bool) -> None:
+@click.option("--link-backend", type=click.Choice(["netem", "fallback"]),
+              help="Plan link emulation for this backend instead of the one this kernel has.")
+def plan(topology: str, as_json: bool, full: bool, link_backend: str | None) -> None:
     """Print the ordered kernel operations `up` would perform (no root needed).
 
     \b
     Examples:
       netemu plan topologies/two-routers.yaml
       netemu plan --full topologies/internet.yaml    # with the iptables rules and files it loads
+      netemu plan --link-backend fallback topologies/tfo.yaml
+    Link emulation is planned for this kernel's backend (netem, or the fallback delay line) when it
+    can be probed; the plan says which it used and why.
     """
+    if link_backend:
+        from ..linkemu.caps import BACKEND_ENV
+
+        os.environ[BACKEND_ENV] = link_backend  # read by the link-emulation feature while planning
     topo = load_topology(topology)
     _print_warnings(topo)
     p = build(topo)
+    backend = _link_backend(topo)
     if as_json:
-        click.echo(json.dumps({"lab": p.lab, "ops": [op.to_json() for op in p.ops]}, indent=1))
+        out = {"lab": p.lab, "ops": [op.to_json() for op in p.ops]}
+        if backend:
+            out["link_backend"] = {"name": backend[0], "why": backend[1]}
+        click.echo(json.dumps(out, indent=1))
     else:
         click.echo(f"# lab {p.lab}: {len(p.ops)} operations")
+        if backend:
+            click.echo(f"# link emulation: {backend[0]} ({backend[1]})")
         click.echo(p.text(full=full))
+
+
+def _link_backend(topo) -> tuple[str, str] | None:
+    """(backend, how it was chosen) when the topology impairs a link, else None."""
+    model = topo.feature("linkemu")
+    if not getattr(model, "links", None):
+        return None
+    from ..linkemu.caps import backend_choice
+
+    return backend_choice()
 
 
 @click.command()

@@ -169,3 +169,11 @@ def test_preflight_names_missing_programs(monkeypatch):
     assert "iptables-restore" in problem and "apt-get install iptables" in problem
     monkeypatch.setattr(backend.shutil, "which", lambda name: f"/usr/sbin/{name}")
     assert preflight(t, t.feature("netfilter")) == []
+
+
+def test_black_hole_hint_does_not_suggest_what_is_already_set():
+    plain = topo("firewall: {icmp: drop-all}").warnings
+    clamped = topo("firewall: {icmp: drop-all, clamp_mss: true}").warnings
+    assert len(plain) == 1 and "'clamp_mss: true' to keep TCP working" in plain[0]
+    assert len(clamped) == 1 and "keeps TCP working through it; UDP, ICMP and pings with DF set still vanish" \
+        in clamped[0] and "or 'clamp_mss: true' to keep" not in clamped[0]

@@ -22,7 +22,7 @@ EXAMPLE = ROOT / "examples" / "my_scenario.py"
 # --- registry -------------------------------------------------------------------------------
 def test_builtins_are_listed_with_descriptions():
     names = [n for n, _ in registry.describe_builtins()]
-    assert names == ["pmtud", "nagle", "tfo"]
+    assert names == ["pmtud", "nagle", "tfo", "congestion"]
     assert all(d for _, d in registry.describe_builtins())
 
 
