@@ -91,8 +91,9 @@ def lab(name: str, node: str | None = None) -> dict:
         finally:
             ipr.close()
         nodes.append(entry)
+    pumps = {r["pid"] for r in created.process_records if r.get("of")}  # log pumps: part of their process
     processes = [{"pid": pid, "name": created.process_names.get(pid, "?"), "running": procs.alive(pid, st)}
-                 for pid, st in created.processes.items()]
+                 for pid, st in created.processes.items() if pid not in pumps]
     result = {"name": name, "state": meta.get("state", "unknown"), "source": meta.get("source"),
               "nodes": nodes, "processes": processes, "features": {}, "feature_lines": []}
     for feature in features.registered():

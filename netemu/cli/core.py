@@ -130,13 +130,18 @@ def up(topology: str, verbose: bool, fail_at: int | None) -> None:
     first = next((n for n in topo.nodes if not n.is_switch), None)
     if first:
         click.echo(f"         sudo netemu exec {res.lab} {first.name} -- ip addr")
+    services = topo.feature("services")
+    if services is not None:
+        click.echo(f"  services ready: {', '.join(f'{s.node}:{s.name}' for s in services.services)} "
+                   f"(sudo netemu logs {res.lab})")
     click.echo(f"  stop:  sudo netemu down {res.lab}")
 
 
 @click.command()
 @click.argument("lab", required=False)
 @click.option("--all", "all_labs_", is_flag=True, help="Remove every netemu lab on this machine.")
-def down(lab: str | None, all_labs_: bool) -> None:
+@click.option("--keep-captures", metavar="DIR", help="First copy the topology's capture files (capture:) into DIR.")
+def down(lab: str | None, all_labs_: bool, keep_captures: str | None) -> None:
     """Remove a lab completely: processes, namespaces, files. Idempotent.
 
     \b
@@ -145,6 +150,7 @@ def down(lab: str | None, all_labs_: bool) -> None:
       sudo netemu down two-routers
       sudo netemu down topologies/two-routers.yaml
       sudo netemu down --all
+      sudo netemu down two-routers --keep-captures ./pcaps
     Works after a crash or kill -9, and when the topology file was edited or deleted.
     """
     if all_labs_ == bool(lab):
@@ -154,7 +160,13 @@ def down(lab: str | None, all_labs_: bool) -> None:
     if all_labs_ and not names:
         click.echo("no netemu labs are up")
     for name in names:
-        removed = apply_mod.down(name)
+        kept: list[str] = []
+        dest = os.path.join(keep_captures, name) if keep_captures and all_labs_ else keep_captures
+        removed = apply_mod.down(name, dest, kept)
+        for path in kept:
+            click.echo(f"kept {path}")
+        if removed and keep_captures and not kept:
+            click.echo(f"lab {name} had no capture files to keep (see `capture:` in the README)")
         click.echo(f"lab {name} removed" if removed else f"lab {name} is not up (nothing to remove)")
 
 
