@@ -64,7 +64,20 @@ def http_server(port: int, node: str) -> socketserver.BaseServer:
                 self.wfile.write(body)
 
         def do_GET(self) -> None:  # noqa: N802 - the name http.server looks for
-            self._answer(self._body())
+            size = _bytes_asked(self.path)
+            if size is None:
+                self._answer(self._body())
+                return
+            # /bytes/N: a download of N bytes (zeros), for lessons that need big packets towards the client
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            chunk = bytes(65536)
+            left = size
+            while left > 0:
+                self.wfile.write(chunk[:min(left, len(chunk))])
+                left -= min(left, len(chunk))
 
         def do_HEAD(self) -> None:  # noqa: N802
             self._answer(self._body(), send=False)
@@ -131,6 +144,17 @@ def datagram_server(port: int, echo: bool) -> socketserver.BaseServer:
         pass
 
     return Server(port, Datagram)
+
+
+MAX_DOWNLOAD = 1 << 30
+
+
+def _bytes_asked(path: str) -> int | None:
+    """N of a `/bytes/N` request (at most 1 GiB), else None."""
+    head, _, tail = path.partition("?")[0].rpartition("/")
+    if head != "/bytes" or not tail.isdigit():
+        return None
+    return min(int(tail), MAX_DOWNLOAD)
 
 
 def _discard(f, n: int) -> int:

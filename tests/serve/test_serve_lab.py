@@ -306,3 +306,13 @@ def test_logs_follow_prints_new_lines(lab_text):
     ticks = [int(line.split("-")[1]) for line in got]
     assert all(line.startswith("tick-") for line in got), got
     assert ticks == list(range(ticks[0], ticks[0] + 8)), got  # what was there, then each new line as it came
+
+
+def test_http_serves_downloads_of_a_chosen_size(lab_text):
+    needs_tool("curl")
+    lab = lab_text(two(b="    services: [http]"), prefix="svc")
+    res = run_in(lab, "a", "curl", "-sS", "-m", "20", "-o", "/dev/null", "-w", "%{size_download} %{http_code}",
+                 "http://10.0.0.2/bytes/2500000")
+    assert res.stdout == "2500000 200", res.stdout + res.stderr
+    page = run_in(lab, "a", "curl", "-sS", "-m", "20", "http://10.0.0.2/bytes/x")  # not a size: the page
+    assert page.stdout.startswith("Hello from b!"), page.stdout
