@@ -21,9 +21,11 @@ class Created:
     namespaces: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
+    mounts: list[str] = field(default_factory=list)  # namespace files held by a bind mount (UTS)
     processes: dict[int, int | None] = field(default_factory=dict)  # pid -> start time
     process_names: dict[int, str] = field(default_factory=dict)  # pid -> the lab's name for it
     process_ns: dict[int, str | None] = field(default_factory=dict)  # pid -> namespace it was started in
+    process_records: list[dict] = field(default_factory=list)  # each "proc" record as written (ns, log, …)
     link_targets: dict[str, str] = field(default_factory=dict)  # a link's path -> what it pointed at
     rejected: list[str] = field(default_factory=list)
 
@@ -47,7 +49,7 @@ class Journal:
         self._f = open(fd, "a", buffering=1)
 
     def record(self, kind: str, **fields) -> None:
-        """Append one record (kind: netns, file, dir, proc) and flush it."""
+        """Append one record (kind: netns, file, dir, mount, proc) and flush it."""
         self._f.write(json.dumps({"kind": kind, **fields}) + "\n")
         self._f.flush()
         # kill -9 keeps what reached the OS; fsync only matters for power loss, and /run is tmpfs.
@@ -103,8 +105,8 @@ def read(path: Path) -> Created:
         if kind == "netns" and isinstance(rec.get("name"), str):
             if rec["name"] not in created.namespaces:
                 created.namespaces.append(rec["name"])
-        elif kind in ("file", "dir") and isinstance(rec.get("path"), str):
-            paths = created.files if kind == "file" else created.dirs
+        elif kind in ("file", "dir", "mount") and isinstance(rec.get("path"), str):
+            paths = {"file": created.files, "dir": created.dirs, "mount": created.mounts}[kind]
             if rec["path"] not in paths:
                 paths.append(rec["path"])
             if isinstance(rec.get("target"), str):
@@ -118,6 +120,7 @@ def read(path: Path) -> Created:
             created.processes[pid] = rec.get("start")
             created.process_names[pid] = str(rec.get("name", "?"))
             created.process_ns[pid] = rec.get("ns")
+            created.process_records.append(rec)
         else:
             created.rejected.append(f"journal line {number}: unusable record {clip(line, 80)}")
     return created

@@ -57,12 +57,23 @@ def teardown(lab: LabDir) -> Removed:
         ino = ns_inode.get(created.process_ns.get(pid) or "")
         if ino is not None and procs.same_process(pid, st, ino):
             victims[pid] = st
+    for rec in created.process_records:  # log pumps run on the host: identified by their command line
+        pid = rec["pid"]
+        if rec.get("of") and rec.get("ns") is None and procs.is_log_pump(pid, rec.get("start")):
+            victims[pid] = rec.get("start")
     for pid in netns.pids_in(inodes):
         st = procs.start_time(pid)
         if st is not None:
             victims.setdefault(pid, st)
     procs.kill_all(victims)
     removed_ns = sum(1 for name in namespaces if netns.delete(name))
+    for raw in created.mounts:  # namespace files (UTS) the lab holds by a bind mount in its own run dir
+        path = os.path.normpath(raw)
+        if _inside(path, str(lab.path)) and untrusted_dir(os.path.dirname(path), ()) is None:
+            netns.release(path)
+        else:
+            kept.append(f"ignored mount record outside the lab: {raw}")
+
     def own_etc(path: str) -> bool:  # exactly /etc/netns/LAB-NODE
         return os.path.dirname(path) == str(ETC_NETNS) and lab_namespace_problem(lab.name, os.path.basename(path)) is None
 

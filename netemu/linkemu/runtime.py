@@ -190,9 +190,14 @@ def sync_delayline(state: dict, timeout: float = 10.0) -> int | None:
         lab = LabDir(state["lab"])
         lab.logs.mkdir(parents=True, exist_ok=True)
         ns = queues[0]["ns"]
-        proc = procs.start(ns, delayline_argv(state_path(state["lab"])), str(lab.logs / f"{PROCESS}.log"))
+        log = lab.logs / f"{PROCESS}.log"
+        started = procs.start_capped(ns, delayline_argv(state_path(state["lab"])), str(log))
         # journaled like at `up`: `down` kills it by PID, start time and namespace, `status` shows it
-        journal.append(lab.journal, "proc", name=PROCESS, pid=proc.pid, start=procs.start_time(proc.pid), ns=ns)
+        if started.pump is not None:
+            journal.append(lab.journal, "proc", name=f"{PROCESS} (log)", pid=started.pump.pid,
+                           start=procs.start_time(started.pump.pid), of=PROCESS)
+        journal.append(lab.journal, "proc", name=PROCESS, pid=started.proc.pid,
+                       start=procs.start_time(started.proc.pid), ns=ns, log=str(log))
     want = state.get("generation", 0)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
