@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 from .. import journal as journal_mod
-from ..kernel import procs
+from ..kernel import netns, procs
+from ..names import lab_namespace_problem
 from ..labdir import LabDir
 from .feature import PREFIX, capture_dir
 
@@ -15,8 +16,11 @@ from .feature import PREFIX, capture_dir
 def keep(lab: LabDir, dest: str) -> list[str]:
     """Stop the lab's capture processes (TERM: they write their last packets), copy the files to `dest`."""
     created = journal_mod.read(lab.journal)
+    # signalled only if still the recorded process inside one of this lab's namespaces (see teardown)
     capturing = {r["pid"]: r.get("start") for r in created.process_records
-                 if str(r.get("name", "")).startswith(PREFIX) and not r.get("of")}
+                 if str(r.get("name", "")).startswith(PREFIX) and not r.get("of")
+                 and lab_namespace_problem(lab.name, r.get("ns")) is None
+                 and procs.same_process(r["pid"], r.get("start"), netns.inode(r["ns"]) or -1)}
     procs.kill_all(capturing, grace=5.0)
     src = Path(capture_dir(lab.name))
     files = sorted(p for p in src.glob("*.pcapng")) if src.is_dir() else []

@@ -209,20 +209,25 @@ def listening(ns: str, proto: str) -> set[int]:
 
 
 def alive(pid: int, started: int | None) -> bool:
-    """Whether `pid` still runs and is the same process (same start time; unknown start time: never)."""
-    if started is None or pid <= 1:
-        return False  # without a start time any process reusing the PID would match
-    return start_time(pid) == started
+    """Whether `pid` still runs and is the same process (same start time, when one is known)."""
+    st = start_time(pid)
+    return st is not None and (started is None or st == started)
+
+
+def same(pid: int, started: int | None) -> bool:
+    """Whether `pid` is still the process recorded with start time `started`: the identity netemu
+    requires before it signals anything (without a start time any process reusing the PID would match)."""
+    return started is not None and pid > 1 and start_time(pid) == started
 
 
 def same_process(pid: int, started: int | None, ns_inode: int) -> bool:
     """Whether `pid` is still the process recorded: same start time and inside namespace `ns_inode`."""
-    return alive(pid, started) and inode_of_pid(pid) == ns_inode
+    return same(pid, started) and inode_of_pid(pid) == ns_inode
 
 
 def is_log_pump(pid: int, started: int | None) -> bool:
     """Whether `pid` is still the recorded process (same start time) and one of netemu's log pumps."""
-    if not alive(pid, started):
+    if not same(pid, started):
         return False
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -234,7 +239,7 @@ def is_log_pump(pid: int, started: int | None) -> bool:
 
 def kill_all(pids: dict[int, int | None], grace: float = 1.0) -> None:
     """SIGTERM each pid that is still the same process, then SIGKILL what is left after `grace`."""
-    live = {p: s for p, s in pids.items() if alive(p, s)}
+    live = {p: s for p, s in pids.items() if same(p, s)}
     for pid in live:
         try:
             os.kill(pid, signal.SIGTERM)
@@ -242,7 +247,7 @@ def kill_all(pids: dict[int, int | None], grace: float = 1.0) -> None:
             pass
     deadline = time.monotonic() + grace
     while live and time.monotonic() < deadline:
-        live = {p: s for p, s in live.items() if alive(p, s) and not _zombie(p)}
+        live = {p: s for p, s in live.items() if same(p, s) and not _zombie(p)}
         if live:
             time.sleep(0.02)
     for pid in live:

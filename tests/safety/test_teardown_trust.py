@@ -151,9 +151,16 @@ def test_a_process_is_killed_only_if_pid_start_time_and_namespace_match(scratch)
         host.wait()
 
 
-def test_alive_never_matches_without_a_start_time():
-    assert procs.alive(os.getpid(), procs.start_time(os.getpid()))
-    assert not procs.alive(os.getpid(), None)
+def test_kill_all_never_signals_a_process_without_its_start_time():
+    victim = subprocess.Popen(["sleep", "60"])
+    try:
+        procs.kill_all({victim.pid: None}, grace=0.1)
+        time.sleep(0.1)
+        assert victim.poll() is None
+        assert procs.same(victim.pid, procs.start_time(victim.pid)) and not procs.same(victim.pid, None)
+    finally:
+        victim.kill()
+        victim.wait()
 
 
 def test_etc_netns_turned_into_a_directory_keeps_what_netemu_did_not_write(scratch):
