@@ -231,3 +231,24 @@ def test_the_lock_never_admits_two_holders(scratch):
     for t in threads:
         t.join()
     assert overlaps == 0
+
+
+def test_down_all_removes_the_trusted_labs_and_names_the_others(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root: down refuses without it")
+    run = tmp_path / "run"
+    run.mkdir(mode=0o755)
+    good, bad = unique_name("safety"), unique_name("safety")
+    (run / good).mkdir(mode=0o755)
+    (run / good / "journal.jsonl").write_text("")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "journal.jsonl").write_text(json.dumps({"kind": "file", "path": str(tmp_path / "victim")}) + "\n")
+    (tmp_path / "victim").write_text("host data")
+    (run / bad).symlink_to(elsewhere)
+    res = netemu("down", "--all", env=dict(os.environ, NETEMU_RUN_DIR=str(run)))
+    assert res.returncode == 1, (res.stdout, res.stderr)
+    assert f"lab {good} removed" in res.stdout
+    assert f"lab '{bad}'" in res.stderr and "is a symbolic link" in res.stderr
+    assert not (run / good).exists() and (run / bad).is_symlink()
+    assert (tmp_path / "victim").read_text() == "host data"
