@@ -15,6 +15,7 @@ MS_REC = 0x4000
 MS_BIND = 0x1000
 MS_SHARED = 1 << 20
 MNT_DETACH = 2
+UMOUNT_NOFOLLOW = 8  # a link planted at a namespace file's path must not redirect the unmount
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -137,7 +138,7 @@ def delete(name: str) -> bool:
     if not os.path.exists(path):
         return False
     # Lazy unmount: another mount namespace (an `ip netns exec` child) may still see it.
-    _libc.umount2(path.encode(), MNT_DETACH)
+    _libc.umount2(path.encode(), MNT_DETACH | UMOUNT_NOFOLLOW)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
     return True
@@ -207,6 +208,6 @@ def hold_uts(path: str, hostname: str) -> None:
 
 def release(path: str) -> None:
     """Unmount (lazily: `ip netns exec` children may still see it) and remove a held namespace file."""
-    _libc.umount2(path.encode(), MNT_DETACH)
+    _libc.umount2(path.encode(), MNT_DETACH | UMOUNT_NOFOLLOW)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
