@@ -14,6 +14,7 @@ from .zone import Key
 GLUE, REFERRAL, ANSWER = 1, 2, 3
 NXDOMAIN = None  # the negative-cache type slot meaning "the whole name does not exist"
 MAX_TTL = 86400 * 7
+FAIL_TTL = 5.0  # RFC 9520 §3.2: resolution failures cached at least 1 s, at most 5 minutes
 
 
 @dataclass
@@ -37,9 +38,26 @@ class Cache:
         self.max_entries = max_entries
         self._sets: dict[tuple[Key, int], _Entry] = {}
         self._neg: dict[tuple[Key, int | None], _Negative] = {}
+        self._fail: dict[tuple[Key, int], float] = {}  # (name, type) → until when it answers SERVFAIL
 
     def __len__(self) -> int:
-        return len(self._sets) + len(self._neg)
+        return len(self._sets) + len(self._neg) + len(self._fail)
+
+    def put_failure(self, name: Key, rtype: int, ttl: float = FAIL_TTL) -> None:
+        """Remember that resolving name/type failed (RFC 9520), so a dead server is not waited for again."""
+        now = self.clock()
+        self._room(now)
+        self._fail[(name, rtype)] = now + ttl
+
+    def failed(self, name: Key, rtype: int) -> bool:
+        """Whether a resolution failure of name/type is still cached."""
+        until = self._fail.get((name, rtype))
+        if until is None:
+            return False
+        if until <= self.clock():
+            del self._fail[(name, rtype)]
+            return False
+        return True
 
     def put(self, name: Key, rtype: int, rrs: list[RR], rank: int) -> None:
         """Store an RRset for min(TTL of its records); lower-ranked data never replaces live higher-ranked data."""
@@ -100,11 +118,13 @@ class Cache:
         """Forget everything."""
         self._sets.clear()
         self._neg.clear()
+        self._fail.clear()
 
     def _room(self, now: float) -> None:
         if len(self) < self.max_entries:
             return
         self._sets = {k: e for k, e in self._sets.items() if e.expires > now}
         self._neg = {k: e for k, e in self._neg.items() if e.expires > now}
+        self._fail = {k: t for k, t in self._fail.items() if t > now}
         if len(self) >= self.max_entries:  # still full of live data: start over rather than grow
             self.flush()

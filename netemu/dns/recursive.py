@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 import time
-import traceback
 from collections.abc import Awaitable
 
-from dnslib import RCODE
-
 from . import wire
+from .log import LOG
 from .resolver import Resolver, Result
 
 PACKED_MAX = 50_000
@@ -32,6 +29,7 @@ class Recursive:
             return data[:2] + hit[1]
         query = wire.check(data)
         if query is None or isinstance(query, bytes):
+            wire.log_error(query, len(data))
             return query
         q = query.question
         result = self.resolver.from_cache(q.qname, q.qtype)
@@ -41,16 +39,16 @@ class Recursive:
                 self._packed.clear()
             self._packed[cache_key] = (second, out[2:])
             return out
-        return self._slow(query, udp)
+        return self._slow(query, data, udp)
 
-    async def _slow(self, query: wire.Query, udp: bool) -> bytes:
+    async def _slow(self, query: wire.Query, data: bytes, udp: bool) -> bytes:
         q = query.question
         try:
             result, _ = await self.resolver.resolve(q.qname, q.qtype)
-        except Exception:  # noqa: BLE001 - a bug must cost a SERVFAIL, not a client timeout
-            traceback.print_exc(file=sys.stderr)
-            result = Result(RCODE.SERVFAIL)
-        return self.pack(query, result, udp)
+            return self.pack(query, result, udp)
+        except Exception as e:  # noqa: BLE001 - a bug must cost a SERVFAIL, not a client timeout
+            LOG.error("SERVFAIL", e)
+            return wire.servfail(query, data)
 
     @staticmethod
     def pack(query: wire.Query, result: Result, udp: bool) -> bytes:

@@ -60,6 +60,7 @@ class _Context:
     queries: int = 0
     referrals: int = 0
     steps: list[Step] | None = None
+    cached_failure: bool = False  # the SERVFAIL came from the failure cache (do not extend it)
 
     def step(self, *args, **kw) -> None:
         if self.steps is not None:
@@ -95,6 +96,8 @@ class Resolver:
         """The full answer if the cache holds it (CNAME chain included), without any I/O."""
         chain: list[RR] = []
         name = key(qname)
+        if self.cache.failed(name, qtype):
+            return Result(RCODE.SERVFAIL)
         for _ in range(MAX_CNAME + 1):
             neg = self.cache.get_negative(name, qtype)
             if neg is not None:
@@ -105,6 +108,8 @@ class Resolver:
             cname = self.cache.get(name, QTYPE.CNAME, ANSWER) if qtype != QTYPE.CNAME else None
             if not cname:
                 return None
+            if qtype == QTYPE.ANY:  # RFC 1034 §3.6.2: at a CNAME owner the CNAME is the answer to ANY
+                return Result(RCODE.NOERROR, chain + cname)
             chain += cname
             name = key(cname[0].rdata.label)
         return None
@@ -137,6 +142,8 @@ class Resolver:
         except _Limit as e:
             ctx.step(0, name_text(name), client.qtype_name(qtype), "", "-", SERVFAIL, str(e))
             result = Result(RCODE.SERVFAIL)
+        if result.rcode == RCODE.SERVFAIL and not ctx.cached_failure:
+            ctx.cache.put_failure(name, qtype)
         return result, ctx.steps or []
 
     # --- iteration -----------------------------------------------------------------------
@@ -162,6 +169,10 @@ class Resolver:
     async def _one(self, name: Key, qtype: int, ctx: _Context, depth: int) -> Outcome:
         """One name, no CNAME chasing across zones: the cache, else iteration."""
         tname = client.qtype_name(qtype)
+        if ctx.cache.failed(name, qtype):
+            ctx.cached_failure = True
+            ctx.step(depth, name_text(name), tname, "", "cache", SERVFAIL, "resolution failed recently (RFC 9520)")
+            return Outcome(SERVFAIL)
         neg = ctx.cache.get_negative(name, qtype)
         if neg is not None:
             kind = NXDOMAIN if neg[0] else NODATA
@@ -175,12 +186,16 @@ class Resolver:
             cname = ctx.cache.get(name, QTYPE.CNAME, ANSWER)
             if cname:
                 ctx.step(depth, name_text(name), tname, "", "cache", "answer", rr_text(cname[0]))
-                return Outcome("answer", cname, name, complete=False)
+                # RFC 1034 §3.6.2: for ANY the CNAME itself is the answer, not a pointer to follow
+                return Outcome("answer", cname, name, complete=qtype == QTYPE.ANY)
         return await self._iterate(name, qtype, ctx, depth)
 
-    def _closest(self, name: Key, ctx: _Context) -> tuple[Key, list[Key]]:
-        """The deepest zone above `name` whose NS set is cached, else the root (hints)."""
-        for i in range(len(name) + 1):
+    def _closest(self, name: Key, ctx: _Context, qtype: int = QTYPE.A) -> tuple[Key, list[Key]]:
+        """The deepest zone above `name` whose NS set is cached, else the root (hints).
+
+        RFC 4035 §3.1.4.1: DS lives in the parent, so for DS the search starts one label up.
+        """
+        for i in range(1 if qtype == QTYPE.DS and name else 0, len(name) + 1):
             zone = name[i:]
             ns = ctx.cache.get(zone, QTYPE.NS, REFERRAL)
             if ns:
@@ -188,7 +203,7 @@ class Resolver:
         return (), [n for n, _ in self.hints]
 
     async def _iterate(self, name: Key, qtype: int, ctx: _Context, depth: int) -> Outcome:
-        zone, nsnames = self._closest(name, ctx)
+        zone, nsnames = self._closest(name, ctx, qtype)
         if ctx.steps is not None and zone:
             ctx.step(depth, name_text(name), client.qtype_name(qtype), name_text(zone), "cache", "start",
                      f"cached NS of {name_text(zone)}: " + ", ".join(map(name_text, nsnames)))

@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 from dnslib import EDNS0, OPCODE, QTYPE, RCODE, DNSHeader, DNSQuestion, DNSRecord
 
+from .log import LOG
+
+MAX_LABEL = 63  # octets of one label (RFC 1035 §2.3.4)
+MAX_NAME = 255  # octets of a whole name on the wire, length bytes and the root's zero included
 UDP_NO_EDNS = 512
 UDP_MAX = 1232  # the DNS flag day 2020 size: never fragment
 BADVERS = 16
@@ -36,6 +40,8 @@ def check(data: bytes) -> Query | bytes | None:
         msg = DNSRecord.parse(data)
     except Exception:  # noqa: BLE001 - whatever dnslib cannot parse is a FORMERR
         return _raw_error(data, RCODE.FORMERR)
+    if any(not name_ok(q.qname) for q in msg.questions):  # dnslib reads them but cannot pack them back
+        return _raw_error(data, RCODE.FORMERR)
     opts = [rr for rr in msg.ar if rr.rtype == OPT]
     if any(rr.rtype == OPT for rr in msg.rr + msg.auth):
         return _error(msg, RCODE.FORMERR, None)
@@ -58,6 +64,12 @@ def check(data: bytes) -> Query | bytes | None:
     return query
 
 
+def name_ok(name) -> bool:
+    """Whether a parsed name fits RFC 1035's limits: labels of at most 63 octets, 255 octets in all."""
+    labels = name.label
+    return all(len(label) <= MAX_LABEL for label in labels) and sum(len(x) + 1 for x in labels) + 1 <= MAX_NAME
+
+
 def reply(query: Query, rcode: int = 0, aa: bool = False, ra: bool = False) -> DNSRecord:
     """An empty reply with a header built by hand: ID, opcode, RD, CD copied; never AD."""
     h = query.msg.header
@@ -70,14 +82,20 @@ def udp_limit(query: Query) -> int:
     return min(query.payload, UDP_MAX) if query.edns else UDP_NO_EDNS
 
 
-def finish(msg: DNSRecord, query: Query | None, limit: int | None, rcode: int | None = None) -> bytes:
-    """Pack a reply: OPT echoed when the query had EDNS; over `limit` → TC=1 with question and OPT only."""
+def finish(msg: DNSRecord, query: Query | None, limit: int | None, rcode: int | None = None,
+           optional: bool = False) -> bytes:
+    """Pack a reply: OPT echoed (DO copied) when the query had EDNS; over `limit`, optional additional
+    data (addresses of MX/SRV/NS targets) is dropped first, then TC=1 with question and OPT only."""
     if rcode is None:
         rcode = msg.header.rcode
     if query is not None and query.edns:
         msg.ar = [rr for rr in msg.ar if rr.rtype != OPT]
-        msg.add_ar(EDNS0(udp_len=UDP_MAX, ext_rcode=rcode >> 4))
+        # RFC 3225 §3: the DO bit of the query MUST be copied into the reply.
+        msg.add_ar(EDNS0(udp_len=UDP_MAX, ext_rcode=rcode >> 4, flags="do" if query.do else ""))
     data = msg.pack()
+    if limit is not None and len(data) > limit and optional:
+        msg.ar = [rr for rr in msg.ar if rr.rtype == OPT]
+        data = msg.pack()
     if limit is not None and len(data) > limit:
         msg.header.tc = 1
         msg.rr = []
@@ -92,6 +110,20 @@ def _error(msg: DNSRecord, rcode: int, query: Query | None) -> bytes:
     header = DNSHeader(id=h.id, qr=1, opcode=h.opcode, rd=h.rd, cd=h.cd, rcode=rcode & 0xF)
     out = DNSRecord(header, q=msg.questions[0] if len(msg.questions) == 1 else None)
     return finish(out, query, None, rcode)
+
+
+def servfail(query: Query, data: bytes) -> bytes:
+    """SERVFAIL for a query whose answer could not be built (falls back to a bare header)."""
+    try:
+        return finish(reply(query, RCODE.SERVFAIL), query, None)
+    except Exception:  # noqa: BLE001 - even the question cannot be packed: answer without it
+        return _raw_error(data, RCODE.SERVFAIL)
+
+
+def log_error(out: bytes | None, size: int) -> None:
+    """One rate-limited log line for a query answered FORMERR (the other refusals are normal traffic)."""
+    if out is not None and len(out) >= 4 and out[3] & 0xF == RCODE.FORMERR:
+        LOG.line(f"FORMERR for a malformed query of {size} bytes")
 
 
 def _raw_error(data: bytes, rcode: int) -> bytes:
