@@ -19,6 +19,7 @@ MAX_CNAME = 12  # CNAMEs followed across zones for one client query
 MAX_REFERRALS = 16
 MAX_QUERIES = 64  # upstream queries for one client query, sub-tasks included
 MAX_DEPTH = 4  # nested resolutions of glueless NS names
+MAX_MINIMISE = 10  # RFC 9156 §2.3 MAX_MINIMISE_COUNT: then the full name is asked
 TRY_TIMEOUT = 0.8  # seconds per upstream try before the next address
 DEADLINE = 4.0  # a client query gets SERVFAIL after this, before dig's 5 s timeout
 BAD_FOR = 30.0  # a server that timed out or was lame is tried last for this long
@@ -47,6 +48,7 @@ class Step:
     detail: str = ""
     ms: float = 0.0
     transport: str = ""
+    sent: str = ""  # the name as sent upstream, with its 0x20 mixed case
 
 
 class _Limit(Exception):
@@ -81,13 +83,16 @@ class Resolver:
     """Resolves questions iteratively, sharing one cache between all client queries."""
 
     def __init__(self, hints: list[tuple[str, str]], families: tuple[int, ...] = (4, 6), port: int = 53,
-                 timeout: float = TRY_TIMEOUT, deadline: float = DEADLINE, cache: Cache | None = None):
+                 timeout: float = TRY_TIMEOUT, deadline: float = DEADLINE, cache: Cache | None = None,
+                 minimise: bool = True, caps: bool = True):
         self.hints = [(key(name), addr) for name, addr in hints if ipaddress.ip_address(addr).version in families]
         self.families = families
         self.port = port
         self.timeout = timeout
         self.deadline = deadline
         self.cache = cache if cache is not None else Cache()
+        self.minimise = minimise  # QNAME minimisation (RFC 9156), on by default as in Unbound
+        self.caps = caps  # 0x20 case randomisation of upstream questions, checked in the replies
         self.bad: dict[str, float] = {}  # address → until when it is tried last
         self._inflight: dict[tuple[Key, int], asyncio.Future] = {}
 
@@ -207,9 +212,19 @@ class Resolver:
         if ctx.steps is not None and zone:
             ctx.step(depth, name_text(name), client.qtype_name(qtype), name_text(zone), "cache", "start",
                      f"cached NS of {name_text(zone)}: " + ", ".join(map(name_text, nsnames)))
+        known = zone  # the deepest name known to exist in `zone` (RFC 9156: reveal one label more each time)
+        minimise = self.minimise
+        steps = 0
         while True:
-            out = await self._ask(zone, nsnames, name, qtype, ctx, depth)
+            ask, ask_type = name, qtype
+            if minimise and len(known) + 1 < len(name) and steps < MAX_MINIMISE:
+                ask, ask_type = name[len(name) - len(known) - 1:], QTYPE.A
+                steps += 1
+            out = await self._ask(zone, nsnames, ask, ask_type, ctx, depth)
             if out is None:
+                if ask != name:  # relaxed mode, like Unbound's default: a server that fails the
+                    minimise = False  # minimised question gets the full one
+                    continue
                 return Outcome(SERVFAIL)
             if out.kind == K_REFERRAL:
                 ctx.referrals += 1
@@ -219,14 +234,19 @@ class Resolver:
                 for (owner, rtype), rrs in _rrsets(out.glue).items():
                     ctx.cache.put(owner, rtype, rrs, GLUE)
                 zone, nsnames = out.cut, [key(rr.rdata.label) for rr in out.ns]
+                known = zone
                 continue
             for (owner, rtype), rrs in _rrsets(out.chain).items():
                 ctx.cache.put(owner, rtype, rrs, ANSWER)
             if out.kind == NXDOMAIN:
                 ctx.cache.put_negative(out.final, None, out.soa)
             elif out.kind == NODATA:
-                ctx.cache.put_negative(out.final, qtype, out.soa)
-            return out
+                ctx.cache.put_negative(out.final, ask_type, out.soa)
+            if ask == name:
+                return out
+            if out.kind == NXDOMAIN and not out.chain:  # RFC 8020: nothing exists below a missing name
+                return Outcome(NXDOMAIN, [], name, out.soa)
+            known = ask  # it exists and is not delegated: one label deeper, same zone
 
     def _addresses(self, nsname: Key, ctx: _Context) -> list[str]:
         addrs = [a for n, a in self.hints if n == nsname]
@@ -269,16 +289,17 @@ class Resolver:
         if left <= 0:
             raise _Limit(f"no answer within {self.deadline:g} s")
         ctx.queries += 1
-        reply = await client.query(addr, DNSLabel(list(name)), qtype, min(self.timeout, left), self.port)
+        reply = await client.query(addr, DNSLabel(list(name)), qtype, min(self.timeout, left), self.port, self.caps)
         tname = client.qtype_name(qtype)
         if reply.msg is None:
             self.bad[addr] = time.monotonic() + BAD_FOR
-            ctx.step(depth, name_text(name), tname, name_text(zone), addr, reply.error, "", reply.ms, reply.transport)
+            ctx.step(depth, name_text(name), tname, name_text(zone), addr, reply.error, "", reply.ms, reply.transport,
+                     reply.sent)
             return None
         out = classify(reply.msg, zone, name, qtype)
         if ctx.steps is not None:
             ctx.step(depth, name_text(name), tname, name_text(zone), addr, out.kind, _detail(out), reply.ms,
-                     reply.transport)
+                     reply.transport, reply.sent)
         if out.kind == LAME:
             self.bad[addr] = time.monotonic() + BAD_FOR
             return None

@@ -160,6 +160,10 @@ def test_trace_command_shows_each_server_and_cache_hits(lab):
     lines = res.output.splitlines()
     assert "shop.bob.com. A via alice's resolver isp-dns, starting from empty cache (--fresh)" == lines[0]
     assert re.search(r"^  1 .* root-\w 10\.53\.0\.\d \[\.\] .* referral to com\.", lines[2])
+    # QNAME minimisation: the root is asked for "com." only, the TLD for "bob.com." only (0x20 mixes the case)
+    assert re.search(r"^  1\s+com\. A ", lines[2], re.IGNORECASE)
+    assert any(re.search(r"^  2\s+bob\.com\. A ", line, re.IGNORECASE) for line in lines)
+    assert any(s != s.lower() for s in re.findall(r"^  \d\s+(\S+)", res.output, re.MULTILINE))  # 0x20 case
     assert any(re.search(r"tld-org 10\.53\.0\.5 \[org\.\] .* referral to shop\.org\.", line) for line in lines)
     assert lines[-2:] == ["  shop.bob.com. 300 CNAME www.shop.org.", "  www.shop.org. 60 A 198.51.100.80"]
     res = runner.invoke(dns_cli, ["trace", name, "alice", "shop.bob.com"])
