@@ -175,8 +175,8 @@ def render(t: Trace) -> str:
     for r in [head, *rows]:
         lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
     if any(s.sent for s in t.steps):
-        lines.append("  (QNAME minimisation, RFC 9156: each server is asked only for one label more than its zone;"
-                     " 0x20: the letters' case is random and must come back unchanged)")
+        lines.append("  QNAME minimisation (RFC 9156): each server is asked for one label more than its zone only;")
+        lines.append("  0x20: the case of the letters sent is random and must come back unchanged.")
     queries = sum(1 for s in t.steps if s.server not in ("cache", "-"))
     hits = sum(1 for s in t.steps if s.server == "cache")
     lines.append(f"{t.rcode} in {t.ms:.1f} ms: {queries} upstream quer{'y' if queries == 1 else 'ies'}, "
