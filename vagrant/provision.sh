@@ -30,7 +30,7 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(iproute2 iptables iputils-ping iputils-tracepath tcpdump iperf3 dnsutils ethtool conntrack
           curl procps kmod python3 python3-venv python3-pip ca-certificates)
 # Independent DNS software the tests compare netemu against.
-TEST_PACKAGES=(unbound bind9 dnsperf)
+TEST_PACKAGES=(unbound bind9 dnsperf nsd)
 
 wanted=("${PACKAGES[@]}")
 [ "$WITH_TEST" = 1 ] && wanted+=("${TEST_PACKAGES[@]}")

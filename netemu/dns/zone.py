@@ -119,9 +119,9 @@ class Zone:
                     out.authority = [self.neg_soa]
                     return out
                 sets = {t: [RR(owner, rr.rtype, rr.rclass, rr.ttl, rr.rdata) for rr in rrs] for t, rrs in wild.items()}
-            if qtype == QTYPE.ANY:
+            if qtype == QTYPE.ANY:  # no additional data for ANY, as BIND and NSD
                 out.answer += [rr for rrs in sets.values() for rr in rrs]
-                return self._additional(out)
+                return out
             if qtype in sets:
                 out.answer += sets[qtype]
                 return self._additional(out)
