@@ -243,8 +243,11 @@ class Resolver:
             elif out.kind == NODATA:
                 ctx.cache.put_negative(out.final, ask_type, out.soa)
             if ask == name:
+                if qtype == QTYPE.ANY and out.kind == "answer":  # the whole ANY answer, for the next asker
+                    ctx.cache.put(name, QTYPE.ANY, [rr for rr in out.chain if key(rr.rname) == name], ANSWER)
                 return out
             if out.kind == NXDOMAIN and not out.chain:  # RFC 8020: nothing exists below a missing name
+                ctx.cache.put_negative(name, None, out.soa)
                 return Outcome(NXDOMAIN, [], name, out.soa)
             known = ask  # it exists and is not delegated: one label deeper, same zone
 

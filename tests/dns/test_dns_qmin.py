@@ -83,3 +83,14 @@ def test_a_reply_with_the_case_changed_is_refused_then_asked_again_plainly():
             for listener in listeners:
                 listener.close()
     run(main())
+
+
+def test_nxdomain_below_a_missing_ancestor_and_any_answers_are_cached():
+    async def main():
+        async with Lab(free_port()) as lab:
+            await lab.resolver.resolve("a.b.nope.bob.com", QTYPE.A)
+            assert lab.resolver.from_cache("a.b.nope.bob.com", QTYPE.A).rcode == RCODE.NXDOMAIN
+            first, _ = await lab.resolver.resolve("www.bob.com", QTYPE.ANY)
+            again = lab.resolver.from_cache("www.bob.com", QTYPE.ANY)
+            assert again is not None and len(again.answer) == len(first.answer) == 2
+    run(main())
