@@ -39,6 +39,7 @@ class Cache:
         self._sets: dict[tuple[Key, int], _Entry] = {}
         self._neg: dict[tuple[Key, int | None], _Negative] = {}
         self._fail: dict[tuple[Key, int], float] = {}  # (name, type) → until when it answers SERVFAIL
+        self.generation = 0  # bumped by flush(): packed replies built before are stale
 
     def __len__(self) -> int:
         return len(self._sets) + len(self._neg) + len(self._fail)
@@ -116,6 +117,7 @@ class Cache:
 
     def flush(self) -> None:
         """Forget everything."""
+        self.generation += 1
         self._sets.clear()
         self._neg.clear()
         self._fail.clear()

@@ -132,6 +132,33 @@ def _raw_error(data: bytes, rcode: int) -> bytes:
     return data[:2] + flags.to_bytes(2, "big") + b"\0" * 8
 
 
+def _skip_name(data: bytes, i: int) -> int:
+    """The offset just past the (possibly compressed) name starting at `i`."""
+    while True:
+        n = data[i]
+        if n == 0:
+            return i + 1
+        if n & 0xC0 == 0xC0:  # a compression pointer ends the name
+            return i + 2
+        i += n + 1
+
+
+def ttl_offsets(data: bytes) -> list[tuple[int, int]]:
+    """(offset, TTL) of every record's TTL field in a packed message, OPT excluded (its TTL holds flags)."""
+    counts = [int.from_bytes(data[i:i + 2], "big") for i in (4, 6, 8, 10)]
+    i = 12
+    for _ in range(counts[0]):
+        i = _skip_name(data, i) + 4
+    out = []
+    for _ in range(sum(counts[1:])):
+        i = _skip_name(data, i)
+        rtype = int.from_bytes(data[i:i + 2], "big")
+        if rtype != OPT:
+            out.append((i + 4, int.from_bytes(data[i + 4:i + 8], "big")))
+        i += 10 + int.from_bytes(data[i + 8:i + 10], "big")
+    return out
+
+
 def rtext(rcode: int) -> str:
     """The name of an rcode (extended ones included)."""
     return "BADVERS" if rcode == BADVERS else str(RCODE.get(rcode, rcode))
