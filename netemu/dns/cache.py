@@ -89,6 +89,13 @@ class Cache:
             return None
         return [RR(rr.rname, rr.rtype, rr.rclass, left, rr.rdata) for rr in entry.rrs]
 
+    def peek(self, name: Key, rtype: int, min_rank: int = GLUE) -> list[RR] | None:
+        """The stored RRset itself (TTLs as received) while it is live: for the resolver's own use, no copies."""
+        entry = self._sets.get((name, rtype))
+        if entry is None or entry.rank < min_rank or entry.expires <= self.clock():
+            return None
+        return entry.rrs
+
     def put_negative(self, name: Key, rtype: int | None, soa: RR | None) -> None:
         """Remember NXDOMAIN (rtype None) or NODATA for TTL = min(SOA TTL, SOA MINIMUM)."""
         if soa is None:

@@ -202,7 +202,7 @@ class Resolver:
         """
         for i in range(1 if qtype == QTYPE.DS and name else 0, len(name) + 1):
             zone = name[i:]
-            ns = ctx.cache.get(zone, QTYPE.NS, REFERRAL)
+            ns = ctx.cache.peek(zone, QTYPE.NS, REFERRAL)
             if ns:
                 return zone, [key(rr.rdata.label) for rr in ns]
         return (), [n for n, _ in self.hints]
@@ -255,7 +255,7 @@ class Resolver:
         addrs = [a for n, a in self.hints if n == nsname]
         for rtype, family in ((QTYPE.A, 4), (QTYPE.AAAA, 6)):
             if family in self.families:
-                addrs += [str(rr.rdata) for rr in ctx.cache.get(nsname, rtype) or []]
+                addrs += [str(rr.rdata) for rr in ctx.cache.peek(nsname, rtype) or []]
         return list(dict.fromkeys(addrs))
 
     async def _ask(self, zone: Key, nsnames: list[Key], name: Key, qtype: int, ctx: _Context,
