@@ -116,31 +116,12 @@ def latency(ns: str, addr: str) -> dict:
     return json.loads(out.stdout)
 
 
-UNBOUND_CONF = """server:
-    interface: {addr}
-    access-control: 10.99.0.0/24 allow
-    do-ip6: no
-    username: ""
-    chroot: ""
-    directory: "{d}"
-    pidfile: "{d}/unbound.pid"
-    use-syslog: no
-    root-hints: "{d}/root.hints"
-    module-config: "iterator"
-    do-not-query-localhost: no
-    qname-minimisation: yes
-    use-caps-for-id: yes
-    num-threads: 1
-remote-control:
-    control-enable: no
-"""
-
-
 def start_unbound(lab: str, ns: str, addr: str, d: Path) -> subprocess.Popen:
     """Unbound in `ns` on `addr` with the lab's root hints and an empty cache; waits until it answers."""
-    (d / "root.hints").write_text(Path(f"/run/netemu/{lab}/dns/root.hints").read_text())
-    (d / "unbound.conf").write_text(UNBOUND_CONF.format(addr=addr, d=d))
-    proc = subprocess.Popen(["ip", "netns", "exec", ns, "unbound", "-d", "-c", str(d / "unbound.conf")],
+    from netemu.dns.reference import unbound_conf
+
+    conf = unbound_conf(lab, d, addr, "10.99.0.0/24", ("num-threads: 1",))
+    proc = subprocess.Popen(["ip", "netns", "exec", ns, "unbound", "-d", "-c", str(conf)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     for _ in range(100):
         probe = subprocess.run(["ip", "netns", "exec", ns, "dig", f"@{addr}", "+time=1", "+tries=1", "com.", "NS"],

@@ -22,6 +22,7 @@ from conftest import leftovers, needs_root, needs_tool, unique_name
 from dns_corpus import Question, corpus, differences, load_allowed, names_of
 
 from netemu.apply import down
+from netemu.dns import reference
 from netemu.lab import Lab
 from netemu.parse import topology_from_text
 
@@ -132,48 +133,17 @@ def _wait_answering(lab: str, node: str, addr: str, port: int, tmp: Path, what: 
     pytest.fail(f"{what} did not start: {log.read_text()[-2000:]}")
 
 
-def _zone_files(lab: str, node: str, d: Path) -> dict[str, str]:
-    cfg = json.loads(Path(f"/run/netemu/{lab}/dns/{node}.json").read_text())
-    files = {}
-    for i, (origin, lines) in enumerate(cfg["zones"].items()):
-        (d / f"z{i}.zone").write_text("\n".join(lines) + "\n")
-        files[origin] = f"z{i}.zone"
-    return files
-
-
 def _bind(lab: str, node: str, tmp: Path) -> subprocess.Popen:
     d = tmp / "bind"
     d.mkdir()
-    zones = "".join(f'zone "{o}" {{ type primary; file "{f}"; }};\n' for o, f in _zone_files(lab, node, d).items())
-    (d / "named.conf").write_text(f"""options {{ directory "{d}"; listen-on port {BIND_PORT} {{ {EX}; }};
-  listen-on-v6 {{ none; }}; recursion no; dnssec-validation no; minimal-responses no; notify no;
-  pid-file "{d}/named.pid"; session-keyfile "{d}/session.key"; managed-keys-directory "{d}"; }};
-controls {{ }};
-{zones}""")
-    return _start(lab, node, ["named", "-g", "-n", "1", "-c", str(d / "named.conf")], d / "log")
+    conf = reference.named_conf(lab, node, d, [EX], BIND_PORT, minimal=False)
+    return _start(lab, node, ["named", "-g", "-n", "1", "-c", str(conf)], d / "log")
 
 
 def _nsd(lab: str, node: str, tmp: Path) -> subprocess.Popen:
     d = tmp / "nsd"
     d.mkdir()
-    zones = "".join(f"zone:\n  name: \"{o}\"\n  zonefile: \"{f}\"\n" for o, f in _zone_files(lab, node, d).items())
-    (d / "nsd.conf").write_text(f"""server:
-  ip-address: {EX}@{NSD_PORT}
-  port: {NSD_PORT}
-  username: ""
-  chroot: ""
-  zonesdir: "{d}"
-  database: ""
-  pidfile: "{d}/nsd.pid"
-  xfrdfile: "{d}/xfrd.state"
-  xfrdir: "{d}"
-  zonelistfile: "{d}/zone.list"
-  server-count: 1
-  do-ip6: no
-remote-control:
-  control-enable: no
-{zones}""")
-    return _start(lab, node, ["nsd", "-d", "-c", str(d / "nsd.conf")], d / "log")
+    return _start(lab, node, ["nsd", "-d", "-c", str(reference.nsd_conf(lab, node, d, EX, NSD_PORT))], d / "log")
 
 
 def _check(questions, ours, refs, allowed_file: Path) -> None:
@@ -209,26 +179,8 @@ def test_authoritative_matches_bind_or_nsd(lab):
 def _unbound(lab: str, tmp: Path) -> subprocess.Popen:
     d = tmp / "unbound"
     d.mkdir()
-    (d / "root.hints").write_text(Path(f"/run/netemu/{lab}/dns/root.hints").read_text())
-    (d / "unbound.conf").write_text(f"""server:
-    interface: 10.54.0.100
-    access-control: 10.54.0.0/24 allow
-    do-ip6: no
-    username: ""
-    chroot: ""
-    directory: "{d}"
-    pidfile: "{d}/unbound.pid"
-    use-syslog: no
-    root-hints: "{d}/root.hints"
-    module-config: "iterator"
-    do-not-query-localhost: no
-    qname-minimisation: yes
-    use-caps-for-id: yes
-    minimal-responses: yes
-remote-control:
-    control-enable: no
-""")
-    return _start(lab, "client", ["unbound", "-d", "-c", str(d / "unbound.conf")], d / "log")
+    conf = reference.unbound_conf(lab, d, "10.54.0.100", "10.54.0.0/24", ("minimal-responses: yes",))
+    return _start(lab, "client", ["unbound", "-d", "-c", str(conf)], d / "log")
 
 
 def resolver_corpus(zones: dict[str, list[str]]) -> list[Question]:
