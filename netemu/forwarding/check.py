@@ -1,0 +1,3 @@
+"""The forwarding check (placeholder)."""
+
+STEPS = ()
