@@ -57,3 +57,11 @@ def lookup(node: Node, dst: IPAddress) -> NextHop | None:
 def owns(node: Node, address: IPAddress) -> bool:
     """Whether `address` is configured on the node (an interface or a loopback)."""
     return any(a.ip == address for a in node.addresses()) or any(a.ip == address for a in node.loopbacks)
+
+
+def forwards(node: Node, family: int) -> bool:
+    """Whether the node forwards packets of `family` (routers do; a host only if its sysctls say so)."""
+    if node.kind == "router":
+        return True
+    keys = {"net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding"} if family == 4 else {"net.ipv6.conf.all.forwarding"}
+    return any(k in keys and v.strip() == "1" for k, v in node.sysctls)
