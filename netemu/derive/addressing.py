@@ -8,8 +8,8 @@ Rules (README "Automatic addressing"):
   on a segment where nothing is written, from the pools, both families unless a pool is off.
 - Subnet of a segment: number hash(segment key) modulo the pool's size, the next free one on a
   collision (segments handled in order of that number, then key). The key is the switch's name
-  (the first name of a chain of switches) or the two `node:interface` ends of the wire, so adding
-  or removing other nodes and links never moves a segment.
+  (the first name of a chain of switches) or the two node names of the wire (with a number for
+  parallel links), so adding or removing other nodes and links never moves a segment.
 - Host part on a LAN: the node's position in `nodes:` (1 for the first node), the next free one if
   taken; on a point-to-point subnet: 1 for the end whose node name sorts first, 2 for the other.
 - Router loopbacks (when `routing:` is set): loopback pool + the node's position.
@@ -63,6 +63,15 @@ def segments(topo: Topology) -> list[Segment]:
         for i in n.interfaces:
             groups.setdefault(find(key(i)), []).append(i)
     kinds = {n.name: n.kind for n in topo.nodes}
+    # a wire is named by its two nodes (and which of their parallel links it is), never by interface
+    # names, which shift when a link is inserted earlier in the file
+    wire_name: dict[tuple[str, str], str] = {}
+    parallel: dict[tuple[str, str], int] = {}
+    for link in topo.links:
+        pair = tuple(sorted((link.a.node, link.b.node)))
+        k = parallel[pair] = parallel.get(pair, -1) + 1
+        name = f"wire {pair[0]} {pair[1]}" + (f" #{k + 1}" if k else "")
+        wire_name[(link.a.node, link.a.name)] = wire_name[(link.b.node, link.b.name)] = name
     switches_of: dict = {}
     for x in list(parent):
         if x[0] == "":
@@ -73,9 +82,8 @@ def segments(topo: Topology) -> list[Segment]:
         if switches:
             out.append(Segment(f"switch {switches[0]}", "lan", ifaces))
         else:
-            ends = sorted(f"{i.node}:{i.name}" for i in ifaces)
             p2p = len(ifaces) == 2 and all(kinds[i.node] == "router" for i in ifaces)
-            out.append(Segment("wire " + " ".join(ends), "p2p" if p2p else "lan", ifaces))
+            out.append(Segment(wire_name[(ifaces[0].node, ifaces[0].name)], "p2p" if p2p else "lan", ifaces))
     return out
 
 

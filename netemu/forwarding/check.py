@@ -122,7 +122,8 @@ def analyse(topo: Topology) -> Report:
                         report.stop(back, family, src_net, a.name, d_node.name, True, count)
                         continue
                     there, again = fwd.nodes[1:-1], tuple(reversed(back.nodes[1:-1]))
-                    if there != again:
+                    if there != again and (family, tuple(reversed(again)), tuple(reversed(there))) \
+                            not in report.asymmetric:  # the same pair seen from its other end
                         k = (family, there, again)
                         prev = report.asymmetric.get(k)
                         report.asymmetric[k] = (a.name, d_node.name, (prev[2] if prev else 0) + count)
