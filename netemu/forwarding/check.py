@@ -63,7 +63,7 @@ def _class_key(node: Node, family: int) -> tuple:
             tuple((i.name, tuple(a.network for a in i.addresses if a.version == family)) for i in node.interfaces))
 
 
-def _source_address(node: Node, out: Outcome, walker: Walker, dst: IPAddress) -> IPAddress | None:
+def _source_address(node: Node, dst: IPAddress) -> IPAddress | None:
     """The address the kernel would pick as source: a global one on the first hop's interface."""
     from .lookup import lookup
 
@@ -76,9 +76,13 @@ def _source_address(node: Node, out: Outcome, walker: Walker, dst: IPAddress) ->
     return None
 
 
+def _all_targets(node: Node, family: int) -> list[tuple[IPAddress, IPNetwork]]:
+    return [(a.ip, a.network) for a in node.addresses() if a.version == family and not a.ip.is_link_local]
+
+
 def _targets(node: Node, family: int) -> list[tuple[IPAddress, IPNetwork]]:
     """The address a host is known by in `family` (its first global one, as in /etc/hosts)."""
-    return [(a.ip, a.network) for a in node.addresses() if a.version == family and not a.ip.is_link_local][:1]
+    return _all_targets(node, family)[:1]
 
 
 def _checked_hosts(topo: Topology, family: int) -> list[Node]:
@@ -98,36 +102,46 @@ def analyse(topo: Topology) -> Report:
         return report
     walker = Walker(topo)
     for family in (4, 6):
-        hosts = _checked_hosts(topo, family)
         classes: dict[tuple, list[Node]] = defaultdict(list)
-        for h in hosts:
+        for h in _checked_hosts(topo, family):
             classes[_class_key(h, family)].append(h)
-        for members in classes.values():
-            a = members[0]
-            for d_node in hosts:
-                if d_node.name == a.name:
-                    continue
-                count = len(members) - (1 if d_node in members else 0)
-                for dst, net in _targets(d_node, family):
-                    fwd = walker.walk(a.name, dst, net)
-                    if not fwd.ok:
-                        report.stop(fwd, family, net, a.name, d_node.name, False, count)
+        groups = list(classes.values())
+        # Hosts of one class (same subnets, same routes) take the same paths: one walk per pair of
+        # classes stands for every pair of their members (only the last ARP/ND differs).
+        for members in groups:
+            for others in groups:
+                if others is members:
+                    if len(members) < 2:
                         continue
-                    src = _source_address(a, fwd, walker, dst)
-                    if src is None:
-                        continue
-                    src_net = next(n for ip, n in _targets(a, family) if ip == src)
-                    back = walker.walk(d_node.name, src, src_net)
-                    if not back.ok:
-                        report.stop(back, family, src_net, a.name, d_node.name, True, count)
-                        continue
-                    there, again = fwd.nodes[1:-1], tuple(reversed(back.nodes[1:-1]))
-                    if there != again and (family, tuple(reversed(again)), tuple(reversed(there))) \
-                            not in report.asymmetric:  # the same pair seen from its other end
-                        k = (family, there, again)
-                        prev = report.asymmetric.get(k)
-                        report.asymmetric[k] = (a.name, d_node.name, (prev[2] if prev else 0) + count)
+                    a, b, count = members[0], members[1], len(members) * (len(members) - 1)
+                else:
+                    a, b, count = members[0], others[0], len(members) * len(others)
+                _pair(walker, report, family, a, b, count)
     return report
+
+
+def _pair(walker: Walker, report: Report, family: int, a: Node, b: Node, count: int) -> None:
+    """Walk a -> b and b's replies back to a; record what breaks and asymmetry."""
+    dst, net = _targets(b, family)[0]
+    fwd = walker.walk(a.name, dst, net)
+    if not fwd.ok:
+        report.stop(fwd, family, net, a.name, b.name, False, count)
+        return
+    src = _source_address(a, dst)
+    if src is None:
+        return
+    src_net = next((n for ip, n in _all_targets(a, family) if ip == src), None)
+    if src_net is None:
+        return
+    back = walker.walk(b.name, src, src_net)
+    if not back.ok:
+        report.stop(back, family, src_net, a.name, b.name, True, count)
+        return
+    there, again = fwd.nodes[1:-1], tuple(reversed(back.nodes[1:-1]))
+    if there != again and (family, tuple(reversed(again)), tuple(reversed(there))) not in report.asymmetric:
+        k = (family, there, again)  # (the same pair seen from its other end is not counted twice)
+        prev = report.asymmetric.get(k)
+        report.asymmetric[k] = (a.name, b.name, (prev[2] if prev else 0) + count)
 
 
 def _has_nat(topo: Topology) -> bool:
