@@ -83,7 +83,9 @@ def segments(topo: Topology) -> list[Segment]:
             out.append(Segment(f"switch {switches[0]}", "lan", ifaces))
         else:
             p2p = len(ifaces) == 2 and all(kinds[i.node] == "router" for i in ifaces)
-            out.append(Segment(wire_name[(ifaces[0].node, ifaces[0].name)], "p2p" if p2p else "lan", ifaces))
+            first = ifaces[0]
+            name = wire_name.get((first.node, first.name), f"wire {first.node}:{first.name}")
+            out.append(Segment(name, "p2p" if p2p else "lan", ifaces))
     return out
 
 
