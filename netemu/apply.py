@@ -175,9 +175,17 @@ class Runner:
 
 
 CORE_HANDLERS: dict[type[Op], Handler] = {
-    cls: getattr(Runner, "_" + cls.__name__)
-    for cls in (CreateNamespace, Sysctl, CreateBridge, CreateVeth, AddAddress, AddRoute, AddNeighbour, LinkDir,
-                WriteFile, RunCommand, StartProcess)
+    CreateNamespace: Runner._CreateNamespace,
+    Sysctl: Runner._Sysctl,
+    CreateBridge: Runner._CreateBridge,
+    CreateVeth: Runner._CreateVeth,
+    AddAddress: Runner._AddAddress,
+    AddRoute: Runner._AddRoute,
+    AddNeighbour: Runner._AddNeighbour,
+    LinkDir: Runner._LinkDir,
+    WriteFile: Runner._WriteFile,
+    RunCommand: Runner._RunCommand,
+    StartProcess: Runner._StartProcess,
 }
 
 
