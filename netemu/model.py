@@ -132,6 +132,10 @@ class Topology:
 
     def segments_with_switches(self) -> list[tuple[tuple[str, ...], list[Interface]]]:
         """Each layer-2 segment with the names of the switches it crosses (sorted; empty for a wire)."""
+        return self._segments
+
+    @functools.cached_property
+    def _segments(self) -> list[tuple[tuple[str, ...], list[Interface]]]:
         parent: dict[tuple[str, str], tuple[str, str]] = {}
 
         def find(x):
