@@ -33,7 +33,7 @@ PACKAGES+=(fping traceroute)   # netemu test: all-pairs ping, the hop where a pa
 # netemu capture: dumpcap (one pcapng naming each packet's interface) and tshark (its live decode).
 PACKAGES+=(tshark)
 # Independent DNS software the tests compare netemu against.
-TEST_PACKAGES=(unbound bind9 dnsperf)
+TEST_PACKAGES=(unbound bind9 dnsperf nsd)
 PACKAGES+=(graphviz)   # netemu graph: SVG/HTML/PNG pictures of a lab (dot, mermaid need nothing)
 
 wanted=("${PACKAGES[@]}")
