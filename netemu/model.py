@@ -24,6 +24,8 @@ class Route:
     dev: str | None = None
     metric: int | None = None
     text: str = ""
+    origin: str = "written"  # "written", "static" (computed by `routing: static`) or a feature's name
+    line: int | None = None  # line of the written route in the topology file
 
     @property
     def dst_text(self) -> str:
@@ -41,6 +43,7 @@ class Interface:
     mtu: int
     mac: str
     link: int  # index in Topology.links
+    auto: tuple[IPInterface, ...] = ()  # the subset of `addresses` numbered from pools
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class Node:
     sysctls: tuple[tuple[str, str], ...] = ()
     interfaces: tuple[Interface, ...] = ()
     extra: tuple[tuple[str, Any], ...] = ()  # raw values of feature-owned keys, with their path
+    loopbacks: tuple[IPInterface, ...] = ()  # derived /32 and /128 of a router, configured on `lo`
+    etc: tuple[tuple[str, str], ...] = ()  # /etc/netns files of the node (name -> content), derived
+    line: int | None = None  # line of the node in the topology file
 
     @property
     def is_switch(self) -> bool:
@@ -77,6 +83,17 @@ class Link:
     b: Interface
     mtu: int
     extra: tuple[tuple[str, Any], ...] = ()
+    cost: int | None = None  # routing cost (`cost:`); None counts as 1
+    line: int | None = None  # line of the link in the topology file
+
+
+@dataclass(frozen=True)
+class Routing:
+    """How routes are made: only what is written ("none"), computed ("static"), or by FRR ("ospf", "bgp")."""
+
+    protocol: str = "none"
+    options: tuple[tuple[str, Any], ...] = ()  # the other keys of a `routing:` mapping, raw (for FRR)
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,7 @@ class Topology:
     neighbours: str = "auto"  # auto | static | dynamic: permanent neighbour entries (see plan.py)
     features: tuple[tuple[str, Any], ...] = field(default=())  # feature name → its parsed model
     warnings: tuple[str, ...] = ()  # valid, but worth telling the user
+    routing: Routing = field(default=Routing())
 
     @functools.cached_property
     def _by_name(self) -> dict[str, Node]:
@@ -110,15 +128,24 @@ class Topology:
 
     def segments(self) -> list[list[Interface]]:
         """Layer-2 segments: the IP interfaces that share a wire or a (chain of) switches."""
+        return [ifaces for _, ifaces in self.segments_with_switches()]
+
+    def segments_with_switches(self) -> list[tuple[tuple[str, ...], list[Interface]]]:
+        """Each layer-2 segment with the names of the switches it crosses (sorted; empty for a wire)."""
+        return self._segments
+
+    @functools.cached_property
+    def _segments(self) -> list[tuple[tuple[str, ...], list[Interface]]]:
         parent: dict[tuple[str, str], tuple[str, str]] = {}
 
         def find(x):
             while parent.setdefault(x, x) != x:
+                parent[x] = parent[parent[x]]
                 x = parent[x]
             return x
 
         def key(i: Interface):
-            return ("sw", i.node) if self.node(i.node).is_switch else (i.node, i.name)
+            return ("", i.node) if self.node(i.node).is_switch else (i.node, i.name)  # "" is no node's name
 
         for link in self.links:
             parent[find(key(link.a))] = find(key(link.b))
@@ -128,7 +155,11 @@ class Topology:
                 continue
             for i in n.interfaces:
                 groups.setdefault(find(key(i)), []).append(i)
-        return list(groups.values())
+        switches: dict = {}
+        for x in list(parent):
+            if x[0] == "":
+                switches.setdefault(find(x), []).append(x[1])
+        return [(tuple(sorted(switches.get(root, ()))), ifaces) for root, ifaces in groups.items()]
 
 
 def namespace_name(lab: str, node: str) -> str:

@@ -15,6 +15,7 @@ from ..errors import LabError, NotRootError, UsageError
 from ..kernel import procs
 from ..lab import Lab
 from ..labdir import all_labs
+from ..derive.show import derived, derived_lines
 from ..parse import load_topology
 from ..plan import build
 from ..source import read_text
@@ -78,13 +79,16 @@ def plan(topology: str, as_json: bool, full: bool, link_backend: str | None) -> 
     topo = load_topology(topology)
     _print_warnings(topo)
     p = build(topo)
+    extra = derived(topo)
     backend = _link_backend(topo)
     if as_json:
-        out = {"lab": p.lab, "ops": [op.to_json() for op in p.ops]}
+        out = {"lab": p.lab, **({"derived": extra} if extra else {}), "ops": [op.to_json() for op in p.ops]}
         if backend:
             out["link_backend"] = {"name": backend[0], "why": backend[1]}
         click.echo(json.dumps(out, indent=1))
     else:
+        for line in derived_lines(topo):
+            click.echo(f"# {line}")
         click.echo(f"# lab {p.lab}: {len(p.ops)} operations")
         if backend:
             click.echo(f"# link emulation: {backend[0]} ({backend[1]})")
