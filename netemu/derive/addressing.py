@@ -129,7 +129,9 @@ def number(ctx) -> None:
     if pools is None:
         return
     topo: Topology = ctx.topo
-    ids = {name: k + 1 for k, name in enumerate(ctx.src.data.get("nodes") or {})}
+    raw_nodes = ctx.src.data.get("nodes")
+    # a partial core (nodes: not a mapping is already an error) still gets numbered where it can
+    ids = {name: k + 1 for k, name in enumerate(raw_nodes if isinstance(raw_nodes, dict) else {})}
     numberer = Numberer(topo)
     new: dict[tuple[str, str], list[IPInterface]] = {}
     segs = segments(topo)
