@@ -107,3 +107,24 @@ def test_full_plan_shows_the_rules_and_files_each_step_loads():
     full, short = plan.text(full=True), plan.text()
     assert "| *nat" in full and "| -A " in full and "|" not in short
     assert len(full.splitlines()) > len(short.splitlines()) == len(plan.ops)
+
+
+def test_switch_ports_are_named_after_the_interface_they_lead_to():
+    from netemu.parse import topology_from_text
+
+    topo = topology_from_text("""
+name: ports
+nodes:
+  a: {}
+  b: {}
+  lan: {kind: switch}
+  lan2: {kind: switch}
+  a-very-long-name: {}
+links:
+  - endpoints: [a, lan]
+  - endpoints: ["b:uplink", lan]
+  - endpoints: [lan, lan2]
+  - endpoints: [a-very-long-name, lan2]
+""", "<ports>")
+    assert [i.name for i in topo.node("lan").interfaces] == ["a-eth0", "b-uplink", "lan2"]
+    assert [i.name for i in topo.node("lan2").interfaces] == ["lan", "p3"]  # 'a-very-long-name-eth0' is too long

@@ -162,30 +162,41 @@ class LinkReader(Reader):
                              f"at {fmt_path(seen[ep.ifname])}")
                 seen[ep.ifname] = ep.path
         counters: dict[str, int] = {}
+        resolved: dict[tuple[int, int], str] = {}
+        # routed ends first, so a switch port can be named after the interface it leads to
+        for i, link in enumerate(links):
+            if link is None:
+                continue
+            for j, ep in enumerate((link.a, link.b)):
+                if self.kinds.get(ep.node) == "switch":
+                    continue
+                name = ep.ifname
+                if name is None:
+                    seen = used.setdefault(ep.node, {})
+                    n = counters.get(ep.node, 0)
+                    while f"eth{n}" in seen:
+                        n += 1
+                    name = f"eth{n}"
+                    counters[ep.node] = n + 1
+                    seen[name] = ep.path
+                resolved[(i, j)] = name
         for i, link in enumerate(links):
             if link is None:
                 continue
             for j, (ep, other) in enumerate(((link.a, link.b), (link.b, link.a))):
                 if self.kinds.get(ep.node) == "switch":
-                    name = _port_name(used.setdefault(ep.node, {}), other, i)
+                    name = _port_name(used.setdefault(ep.node, {}), other.node, resolved.get((i, 1 - j)), i)
                 else:
-                    name = ep.ifname
-                    if name is None:
-                        seen = used.setdefault(ep.node, {})
-                        n = counters.get(ep.node, 0)
-                        while f"eth{n}" in seen:
-                            n += 1
-                        name = f"eth{n}"
-                        counters[ep.node] = n + 1
-                        seen[name] = ep.path
+                    name = resolved[(i, j)]
                 iface = Interface(ep.node, name, tuple(ep.addresses), link.mtu, names.mac_for(lab, ep.node, name), i)
                 out.setdefault(ep.node, []).append(iface)
                 by_link[(i, j)] = iface
         return out, by_link
 
 
-def _port_name(seen: dict, other: Endpoint, link_index: int) -> str:
-    name = f"{other.node}-{other.ifname or 'l' + str(link_index)}"
+def _port_name(seen: dict, far_node: str, far_ifname: str | None, link_index: int) -> str:
+    """A switch port's name: the far end it leads to (`h1-eth0`; another switch: its name), else `pN`."""
+    name = f"{far_node}-{far_ifname}" if far_ifname else far_node
     if len(name) > names.IFNAMSIZ or name in seen or names.ifname_problem(name):
         name = f"p{link_index}"
     seen[name] = ()
