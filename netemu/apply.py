@@ -149,8 +149,9 @@ class _Applier:
         log = self.lab.logs / f"{op.name}.log"
         proc = procs.start(op.ns, op.argv, str(log))
         self.journal.record("proc", name=op.name, pid=proc.pid, start=procs.start_time(proc.pid), ns=op.ns)
-        if op.ready_file:
-            why = procs.wait_ready(proc, op.ready_file)
+        ready = op.ready or (("file", op.ready_file) if op.ready_file else None)
+        if ready:
+            why = procs.wait_ready(proc, op.ns, ready, op.ready_timeout)
             if why:
                 tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
                 raise RuntimeError(f"process {op.name} {why}; its log ({log}) ends with:\n{tail}")

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from .source import Source
 
 # Modules that define a FEATURE; imported lazily so the core never depends on them.
-_MODULES: tuple[str, ...] = ("netemu.netfilter.feature", "netemu.linkemu.feature", "netemu.dns.feature")
+_MODULES: tuple[str, ...] = ("netemu.netfilter.feature", "netemu.linkemu.feature", "netemu.dns.feature",
+                             "netemu.frr.feature")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class Feature:
     lab_status: Callable[[str], tuple[dict, list[str]]] | None = None
     # namespace -> (JSON-ready dict, text lines) for `netemu status LAB NODE`
     node_status: Callable[[str], tuple[dict, list[str]]] | None = None
+    # (topology, parsed model, timeout s) -> result with `.seconds`, once `up` has built the lab: blocks
+    # until the feature's processes have settled (routing converged); raises a NetemuError on timeout
+    converge: Callable[[Topology, Any, float], Any] | None = None
 
     def used_by(self, data: Any) -> bool:
         """Whether a raw topology document sets any key this feature owns (only then is it parsed)."""

@@ -178,6 +178,9 @@ class StartProcess(Op):
     name: str  # unique within the lab; names the pidfile and the log
     argv: tuple[str, ...]
     ready_file: str | None = None  # wait until this file exists (the process writes it when serving)
+    # ("unix", PATH): wait until the unix socket PATH accepts a connection; ("file", PATH): until it exists
+    ready: tuple[str, ...] | None = None
+    ready_timeout: float = 15.0
 
     def text(self) -> str:
         return f"ip netns exec {self.ns} {shlex.join(self.argv)} &  # process {self.name}"
@@ -192,6 +195,7 @@ def from_json(d: dict) -> Op:
     kinds = {c.__name__: c for c in ALL}
     d = dict(d)
     cls = kinds[d.pop("op")]
-    if "argv" in d:
-        d["argv"] = tuple(d["argv"])
+    for key in ("argv", "ready"):
+        if d.get(key) is not None:
+            d[key] = tuple(d[key])
     return cls(**d)

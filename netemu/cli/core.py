@@ -10,11 +10,12 @@ import sys
 import click
 
 from .. import apply as apply_mod
+from .. import features
 from .. import status as status_mod
 from ..errors import NotRootError, UsageError
 from ..kernel import procs
 from ..lab import Lab
-from ..labdir import all_labs
+from ..labdir import LabDir, all_labs
 from ..parse import load_topology
 from ..plan import build
 from ..source import load
@@ -79,7 +80,10 @@ def plan(topology: str, as_json: bool, full: bool) -> None:
 @click.argument("topology", type=click.Path(dir_okay=False))
 @click.option("-v", "--verbose", is_flag=True, help="Print each operation as it is applied.")
 @click.option("--fail-at", type=int, hidden=True, help="Inject a failure before operation N (tests rollback).")
-def up(topology: str, verbose: bool, fail_at: int | None) -> None:
+@click.option("--no-wait", is_flag=True, help="Return once built, without waiting for routing to converge.")
+@click.option("--wait-timeout", type=float, default=60.0, show_default=True,
+              help="Seconds to wait for routing (OSPF/BGP) to converge before giving up.")
+def up(topology: str, verbose: bool, fail_at: int | None, no_wait: bool, wait_timeout: float) -> None:
     """Build the lab described by TOPOLOGY (needs root).
 
     \b
@@ -98,6 +102,8 @@ def up(topology: str, verbose: bool, fail_at: int | None) -> None:
     res = apply_mod.up(topo, p, text, fail_at=fail_at, progress=progress)
     click.echo(f"lab {res.lab} is up: {_count(res.nodes, 'node')}, {_count(res.links, 'link')}, {res.ops} operations "
                f"in {res.seconds:.2f} s")
+    if not no_wait:
+        _converge(topo, wait_timeout)
     shown = [f"{n.name} ({n.kind})" for n in topo.nodes[:SUMMARY_NODES]]
     more = len(topo.nodes) - len(shown)
     click.echo(f"  nodes: {', '.join(shown)}" + (f", … and {more} more (netemu status {topo.name})" if more else ""))
@@ -131,6 +137,18 @@ def down(lab: str | None, all_labs_: bool) -> None:
     for name in names:
         removed = apply_mod.down(name)
         click.echo(f"lab {name} removed" if removed else f"lab {name} is not up (nothing to remove)")
+
+
+def _converge(topo, timeout: float) -> None:
+    """Wait for every feature that settles after `up` (routing), printing how long it took."""
+    for feature in features.registered():
+        model = topo.feature(feature.name)
+        if feature.converge is not None and model is not None:
+            click.echo(f"  waiting for {feature.name} routing to converge (at most {timeout:.0f} s; --no-wait "
+                       f"skips this)…", err=True)
+            res = feature.converge(topo, model, timeout)
+            click.echo(f"  routing converged {res.seconds:.1f} s after the daemons started: {res.adjacencies} OSPF "
+                       f"adjacencies, {res.sessions} BGP sessions, {res.routes} routes in the routers' FIBs")
 
 
 def _lab_name(arg: str) -> str:
@@ -215,6 +233,7 @@ def exec_(lab: str, node: str, command: tuple[str, ...]) -> None:
     command = command[1:] if command[:1] == ("--",) else command
     if not command:
         raise UsageError("give a command after '--', e.g. netemu exec LAB NODE -- ip addr")
+    _node_path(lab, node)
     # Nodes share the host's files, so the command is found (or not) exactly as here.
     if shutil.which(command[0]) is None:
         click.echo(f"error: {command[0]}: command not found", err=True)
@@ -222,6 +241,13 @@ def exec_(lab: str, node: str, command: tuple[str, ...]) -> None:
     argv = procs.ns_argv(handle.ns, list(command))
     sys.stdout.flush()
     os.execvp(argv[0], argv)
+
+
+def _node_path(lab: str, node: str) -> None:
+    """Put the node's own programs (e.g. the vtysh of a router's FRR) first on PATH for what runs in it."""
+    own = LabDir(lab).bin_dir(node)
+    if own.is_dir():
+        os.environ["PATH"] = f"{own}:{os.environ.get('PATH', '')}"
 
 
 @click.command()
@@ -236,6 +262,7 @@ def shell(lab: str, node: str) -> None:
     """
     _need_root("shell")
     handle = Lab.attach(lab).node(node)
+    _node_path(lab, node)
     sh = os.environ.get("SHELL", "/bin/bash")
     os.environ["PS1"] = f"[{lab}:{node}] \\w# "
     os.environ["NETEMU_LAB"], os.environ["NETEMU_NODE"] = lab, node

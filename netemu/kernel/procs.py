@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -35,11 +36,26 @@ def start(ns: str, argv, log_path: str) -> subprocess.Popen:
                                 start_new_session=True, close_fds=True)
 
 
-def wait_ready(proc: subprocess.Popen, ready_file: str, timeout: float = 15.0) -> str | None:
-    """Wait until `ready_file` exists; returns None when ready, else why not."""
+def _accepts(path: str) -> bool:
+    """Whether the unix socket at `path` accepts a connection (it exists and someone listens)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(path)
+        except OSError:
+            return False
+    return True
+
+
+def wait_ready(proc: subprocess.Popen, ns: str, ready: tuple[str, ...], timeout: float = 15.0) -> str | None:
+    """Wait until `ready` holds: ("file", PATH) exists, ("unix", PATH) accepts; None when ready, else why not.
+
+    `ns` is where the process runs (paths of unix sockets do not depend on the network namespace).
+    """
+    kind, arg = ready[0], ready[1]
+    probe = {"file": os.path.exists, "unix": _accepts}[kind]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if os.path.exists(ready_file):
+        if probe(arg):
             return None
         if proc.poll() is not None:
             return f"exited with status {proc.returncode} before it was ready"
