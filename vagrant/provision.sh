@@ -29,6 +29,8 @@ export DEBIAN_FRONTEND=noninteractive
 # Tools netemu drives, and the ones people run inside nodes.
 PACKAGES=(iproute2 iptables iputils-ping iputils-tracepath tcpdump iperf3 dnsutils ethtool conntrack
           curl procps kmod python3 python3-venv python3-pip ca-certificates)
+# FRR: the routing daemons of `routing: ospf|bgp`, run by netemu inside router namespaces only.
+PACKAGES+=(frr)
 # Independent DNS software the tests compare netemu against.
 TEST_PACKAGES=(unbound bind9 dnsperf)
 
@@ -51,10 +53,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    for svc in unbound named bind9; do
+    for svc in unbound named bind9 frr; do
       systemctl disable --now "$svc" >/dev/null 2>&1 || true
     done
   fi
+fi
+
+# FRR's daemons drop root for the user frr and refuse to start unless it is in the group frrvty
+# (Debian's package sets this up; make sure on machines where it was changed).
+if getent group frrvty >/dev/null && getent passwd frr >/dev/null && ! id -nG frr | grep -qw frrvty; then
+  usermod -a -G frrvty frr
 fi
 
 # Debian's own python3 (3.11 on Debian 12), so the venv never depends on a user's pyenv/conda.
