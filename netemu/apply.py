@@ -73,18 +73,33 @@ def preflight(topo: Topology, plan: Plan) -> None:
         raise MissingFeatureError("this machine cannot build the lab:\n  " + "\n  ".join(problems))
 
 
-class _Applier:
-    """Executes ops; `journal.record` always precedes the kernel change it describes."""
+Handler = Callable[["Runner", Op], None]
 
-    def __init__(self, lab: LabDir, journal: Journal):
+
+class Runner:
+    """Executes ops through a table of handlers (the core's and those features register);
+    `journal.record` always precedes the kernel change it describes."""
+
+    def __init__(self, lab: LabDir, journal: Journal, topo: Topology | None = None):
         self.lab = lab
         self.journal = journal
         self.nl = Netlink()
         self.dirs: set[str] = set()
+        self.handlers: dict[type[Op], Handler] = dict(CORE_HANDLERS)
+        for feature in features.registered():
+            if feature.handlers is not None and (topo is None or topo.feature(feature.name) is not None):
+                self.handlers.update(feature.handlers())
 
     def apply(self, op: Op) -> None:
-        handler: Callable[[Op], None] = getattr(self, "_" + type(op).__name__)
-        handler(op)
+        """Perform one operation (KeyError names an operation nobody registered a handler for)."""
+        handler = self.handlers.get(type(op))
+        if handler is None:
+            raise RuntimeError(f"no handler for operation {type(op).__name__} (a feature must register it)")
+        handler(self, op)
+
+    def mkdirs(self, d: Path) -> None:
+        """Create `d` and missing parents, journaling those netemu owns."""
+        self._mkdirs(d)
 
     def _CreateNamespace(self, op: CreateNamespace) -> None:
         self.journal.record("netns", name=op.ns)
@@ -160,6 +175,13 @@ class _Applier:
         self.nl.close()
 
 
+CORE_HANDLERS: dict[type[Op], Handler] = {
+    cls: getattr(Runner, "_" + cls.__name__)
+    for cls in (CreateNamespace, Sysctl, CreateBridge, CreateVeth, AddAddress, AddRoute, AddNeighbour, LinkDir,
+                WriteFile, RunCommand, StartProcess)
+}
+
+
 def up(topo: Topology, plan: Plan, topology_text: str | None = None,
        fail_at: int | None = None, progress: Callable[[int, Op], None] | None = None) -> UpResult:
     """Build the lab; on any error, Ctrl-C or SIGTERM remove everything created and re-raise.
@@ -188,7 +210,7 @@ def _up(topo: Topology, plan: Plan, topology_text: str | None, fail_at: int | No
         if topology_text is not None:
             lab.topology_copy.write_text(topology_text)
         journal = Journal(lab.journal)
-        applier = _Applier(lab, journal)
+        applier = Runner(lab, journal, topo)
         old = _trap_signals()
         step = 0
         try:

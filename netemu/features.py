@@ -1,7 +1,9 @@
 """The registry of optional features (NAT, DNS, link emulation…) that extend the core.
 
-A feature owns some topology keys, parses them once the core topology is valid, and
-contributes kernel operations to the plan. The core knows nothing else about it.
+A feature owns some topology keys, parses them once the core has read the document (even when
+the core found errors, so every problem is reported in one pass), may register ordered derive and
+check steps (netemu.derive.pipeline runs them), contributes kernel operations to the plan, and may
+bring its own kinds of operation with their handlers. The core knows nothing else about it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .apply import Runner
+    from .derive.context import Context
     from .errors import Issue
     from .model import Topology
     from .ops import Op
@@ -20,6 +24,25 @@ if TYPE_CHECKING:
 # Modules that define a FEATURE; imported lazily so the core never depends on them.
 _MODULES: tuple[str, ...] = ("netemu.netfilter.feature", "netemu.linkemu.feature", "netemu.dns.feature",
                              "netemu.frr.feature")
+
+
+STAGES = ("derive", "check")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One ordered step of the pipeline: derive data into the model, or check the derived model.
+
+    Steps of all stages run lowest `order` first (core before features on a tie). A derive step
+    replaces `ctx.topo` (or a feature's model through `ctx.set_feature`); a check step only reports.
+    With `needs_core` a step is skipped when the core found errors (its input would be incomplete).
+    """
+
+    name: str
+    stage: str  # "derive" | "check"
+    order: int
+    run: Callable[[Context], None]
+    needs_core: bool = True
 
 
 @dataclass(frozen=True)
@@ -40,6 +63,10 @@ class Feature:
     lab_status: Callable[[str], tuple[dict, list[str]]] | None = None
     # namespace -> (JSON-ready dict, text lines) for `netemu status LAB NODE`
     node_status: Callable[[str], tuple[dict, list[str]]] | None = None
+    # ordered derive and check steps (run only when the file uses the feature)
+    steps: tuple[Step, ...] = ()
+    # () -> {Op subclass: handler(runner, op)} for the feature's own kinds of operation (imported lazily)
+    handlers: Callable[[], dict[type[Op], Callable[[Runner, Op], None]]] | None = None
     # (topology, parsed model, timeout s) -> result with `.seconds`, once `up` has built the lab: blocks
     # until the feature's processes have settled (routing converged); raises a NetemuError on timeout
     converge: Callable[[Topology, Any, float], Any] | None = None

@@ -24,6 +24,8 @@ class Route:
     dev: str | None = None
     metric: int | None = None
     text: str = ""
+    origin: str = "written"  # "written", "static" (computed by `routing: static`) or a feature's name
+    line: int | None = None  # line of the written route in the topology file
 
     @property
     def dst_text(self) -> str:
@@ -41,6 +43,7 @@ class Interface:
     mtu: int
     mac: str
     link: int  # index in Topology.links
+    auto: tuple[IPInterface, ...] = ()  # the subset of `addresses` numbered from pools
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,9 @@ class Node:
     sysctls: tuple[tuple[str, str], ...] = ()
     interfaces: tuple[Interface, ...] = ()
     extra: tuple[tuple[str, Any], ...] = ()  # raw values of feature-owned keys, with their path
+    loopbacks: tuple[IPInterface, ...] = ()  # derived /32 and /128 of a router, configured on `lo`
+    etc: tuple[tuple[str, str], ...] = ()  # /etc/netns files of the node (name -> content), derived
+    line: int | None = None  # line of the node in the topology file
 
     @property
     def is_switch(self) -> bool:
@@ -77,6 +83,17 @@ class Link:
     b: Interface
     mtu: int
     extra: tuple[tuple[str, Any], ...] = ()
+    cost: int | None = None  # routing cost (`cost:`); None counts as 1
+    line: int | None = None  # line of the link in the topology file
+
+
+@dataclass(frozen=True)
+class Routing:
+    """How routes are made: only what is written ("none"), computed ("static"), or by FRR ("ospf", "bgp")."""
+
+    protocol: str = "none"
+    options: tuple[tuple[str, Any], ...] = ()  # the other keys of a `routing:` mapping, raw (for FRR)
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,7 @@ class Topology:
     neighbours: str = "auto"  # auto | static | dynamic: permanent neighbour entries (see plan.py)
     features: tuple[tuple[str, Any], ...] = field(default=())  # feature name → its parsed model
     warnings: tuple[str, ...] = ()  # valid, but worth telling the user
+    routing: Routing = field(default=Routing())
 
     @functools.cached_property
     def _by_name(self) -> dict[str, Node]:

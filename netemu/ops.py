@@ -5,6 +5,16 @@ from __future__ import annotations
 import shlex
 from dataclasses import asdict, dataclass
 
+KINDS: dict[str, type[Op]] = {}  # every kind of operation, core and features', by class name
+
+
+def register(cls: type[Op]) -> type[Op]:
+    """Class decorator: make an Op subclass known to `from_json` (and so to journals and tests)."""
+    if KINDS.get(cls.__name__, cls) is not cls:
+        raise ValueError(f"two kinds of operation are called {cls.__name__}")
+    KINDS[cls.__name__] = cls
+    return cls
+
 
 @dataclass(frozen=True)
 class Op:
@@ -22,6 +32,7 @@ class Op:
         return {"op": type(self).__name__, **asdict(self)}
 
 
+@register
 @dataclass(frozen=True)
 class CreateNamespace(Op):
     """A named network namespace (visible to `ip netns`) for one node, loopback up."""
@@ -33,6 +44,7 @@ class CreateNamespace(Op):
         return f"ip netns add {self.ns}  # node {self.node}; lo up"
 
 
+@register
 @dataclass(frozen=True)
 class Sysctl(Op):
     """Write a per-namespace sysctl."""
@@ -45,6 +57,7 @@ class Sysctl(Op):
         return f"ip netns exec {self.ns} sysctl -w {self.key}={shlex.quote(self.value)}"
 
 
+@register
 @dataclass(frozen=True)
 class CreateBridge(Op):
     """A Linux bridge (the switch), STP off and no forward delay so ports forward at once."""
@@ -57,6 +70,7 @@ class CreateBridge(Op):
         return f"ip -n {self.ns} link add {self.name} mtu {self.mtu} type bridge stp_state 0 forward_delay 0"
 
 
+@register
 @dataclass(frozen=True)
 class CreateVeth(Op):
     """A veth pair born with each end directly in its own namespace."""
@@ -80,6 +94,7 @@ class CreateVeth(Op):
         )
 
 
+@register
 @dataclass(frozen=True)
 class AddAddress(Op):
     """An IPv4 or IPv6 address on an interface (IPv6 without duplicate address detection)."""
@@ -93,6 +108,7 @@ class AddAddress(Op):
         return f"ip -n {self.ns} addr add {self.address} dev {self.ifname}{nodad}"
 
 
+@register
 @dataclass(frozen=True)
 class AddRoute(Op):
     """A static route."""
@@ -115,6 +131,7 @@ class AddRoute(Op):
         return " ".join(parts)
 
 
+@register
 @dataclass(frozen=True)
 class AddNeighbour(Op):
     """A permanent neighbour entry: it does not count against the machine-wide gc_thresh3."""
@@ -128,6 +145,7 @@ class AddNeighbour(Op):
         return f"ip -n {self.ns} neigh replace {self.address} lladdr {self.mac} dev {self.ifname} nud permanent"
 
 
+@register
 @dataclass(frozen=True)
 class LinkDir(Op):
     """A symlink the lab owns pointing at a directory it creates (e.g. /etc/netns/NS -> its run dir)."""
@@ -139,6 +157,7 @@ class LinkDir(Op):
         return f"ln -s {self.target} {self.path}"
 
 
+@register
 @dataclass(frozen=True)
 class WriteFile(Op):
     """A file the lab owns (e.g. /etc/netns/NS/hosts), removed by `down`."""
@@ -154,6 +173,7 @@ class WriteFile(Op):
         return self.content
 
 
+@register
 @dataclass(frozen=True)
 class RunCommand(Op):
     """A command run to completion inside a namespace (e.g. iptables-restore, tc)."""
@@ -170,6 +190,7 @@ class RunCommand(Op):
         return self.stdin
 
 
+@register
 @dataclass(frozen=True)
 class StartProcess(Op):
     """A long-running process of the lab inside a namespace; its PID is journaled and killed by `down`."""
@@ -186,15 +207,10 @@ class StartProcess(Op):
         return f"ip netns exec {self.ns} {shlex.join(self.argv)} &  # process {self.name}"
 
 
-ALL = (CreateNamespace, Sysctl, CreateBridge, CreateVeth, AddAddress, AddRoute, AddNeighbour, LinkDir, WriteFile,
-       RunCommand, StartProcess)
-
-
 def from_json(d: dict) -> Op:
-    """Rebuild an Op from `to_json()` output."""
-    kinds = {c.__name__: c for c in ALL}
+    """Rebuild an Op from `to_json()` output (any registered kind)."""
     d = dict(d)
-    cls = kinds[d.pop("op")]
+    cls = KINDS[d.pop("op")]
     for key in ("argv", "ready"):
         if d.get(key) is not None:
             d[key] = tuple(d[key])

@@ -78,24 +78,6 @@ def _interface_sysctl(key: str) -> bool:
     return bool(m) and m.group(2) not in ("all", "default", "lo")
 
 
-def hosts_file(topo: Topology) -> str:
-    """/etc/hosts for every node: each node's first IPv4 and IPv6 address by its name."""
-    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", ""]
-    for node in topo.nodes:
-        named: set[int] = set()
-        for iface in node.interfaces:
-            for addr in iface.addresses:
-                names = f"{node.name}-{iface.name}"
-                if addr.version not in named:
-                    names = f"{node.name} {names}"
-                    named.add(addr.version)
-                lines.append(f"{addr.ip}\t{names}")
-    return "\n".join(lines) + "\n"
-
-
-RESOLV_CONF = "# netemu: this lab has no DNS resolver, so nothing leaks to the host's.\noptions timeout:1 attempts:1\n"
-
-
 def potential_neighbours(topo: Topology) -> int:
     """How many dynamic neighbour entries the lab could create if every pair on a segment talked."""
     return sum(len(seg) * (len(seg) - 1) * 2 for seg in topo.segments())
@@ -146,27 +128,20 @@ def build(topo: Topology) -> Plan:
     for node in topo.nodes:
         for iface in node.interfaces:
             ops += [AddAddress(ns(node.name), iface.name, str(addr)) for addr in iface.addresses]
+        if node.loopbacks:
+            ops += [AddAddress(ns(node.name), "lo", str(addr)) for addr in node.loopbacks]
     ops += late_sysctls
     for node in topo.nodes:
         for r in node.routes:
             ops.append(AddRoute(ns(node.name), r.family, r.dst_text, str(r.via) if r.via else None, r.dev, r.metric))
     ops += _neighbour_ops(topo)
-    hosts = hosts_file(topo)
     for node in topo.nodes:
-        if not node.is_switch:
-            ops.append(WriteFile(str(ETC_NETNS / ns(node.name) / "hosts"), hosts))
-            ops.append(WriteFile(str(ETC_NETNS / ns(node.name) / "resolv.conf"), RESOLV_CONF))
+        ops += [WriteFile(str(ETC_NETNS / ns(node.name) / name), content) for name, content in node.etc]
     for feature in features.registered():
         model = topo.feature(feature.name)
         if feature.plan is not None and model is not None:
             ops += feature.plan(topo, model)
-    return Plan(topo.name, tuple(_share_netns_files(topo, _last_write_wins(ops))))
-
-
-def _last_write_wins(ops: list[Op]) -> list[Op]:
-    """A feature may replace a file the core writes (e.g. resolv.conf): keep only the last write."""
-    last = {op.path: i for i, op in enumerate(ops) if isinstance(op, WriteFile)}
-    return [op for i, op in enumerate(ops) if not isinstance(op, WriteFile) or last[op.path] == i]
+    return Plan(topo.name, tuple(_share_netns_files(topo, ops)))
 
 
 def _share_netns_files(topo: Topology, ops: list[Op]) -> list[Op]:

@@ -16,6 +16,7 @@ from ..errors import NotRootError, UsageError
 from ..kernel import procs
 from ..lab import Lab
 from ..labdir import LabDir, all_labs
+from ..derive.show import derived, derived_lines
 from ..parse import load_topology
 from ..plan import build
 from ..source import load
@@ -69,9 +70,13 @@ def plan(topology: str, as_json: bool, full: bool) -> None:
     topo = load_topology(topology)
     _print_warnings(topo)
     p = build(topo)
+    extra = derived(topo)
     if as_json:
-        click.echo(json.dumps({"lab": p.lab, "ops": [op.to_json() for op in p.ops]}, indent=1))
+        click.echo(json.dumps({"lab": p.lab, **({"derived": extra} if extra else {}),
+                               "ops": [op.to_json() for op in p.ops]}, indent=1))
     else:
+        for line in derived_lines(topo):
+            click.echo(f"# {line}")
         click.echo(f"# lab {p.lab}: {len(p.ops)} operations")
         click.echo(p.text(full=full))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from typing import TYPE_CHECKING
 
-from ..features import Feature
+from ..features import Feature, Step
 
 if TYPE_CHECKING:
     from ..errors import Issue
@@ -40,6 +40,22 @@ def plan(topo: Topology, spec: DnsSpec) -> list[Op]:
     return dns_plan.plan(topo, spec)
 
 
+def derive_resolv_conf(ctx) -> None:
+    """Each client's /etc/resolv.conf points at its resolver (replacing the core's, in the model)."""
+    import dataclasses
+
+    from ..derive.etc import with_file
+    from .plan import resolv_conf
+
+    spec = ctx.feature("dns")
+    if spec is None:
+        return
+    uses = dict(spec.client_resolver)
+    conf = {node: resolv_conf(ctx.topo.name, uses.get(node), addrs) for node, addrs in spec.clients}
+    nodes = tuple(with_file(n, "resolv.conf", conf[n.name]) if n.name in conf else n for n in ctx.topo.nodes)
+    ctx.topo = dataclasses.replace(ctx.topo, nodes=nodes)
+
+
 def preflight(topo: Topology, spec: DnsSpec) -> list[str]:
     """What this machine lacks to run the lab's DNS."""
     if importlib.util.find_spec("dnslib") is None:
@@ -54,4 +70,5 @@ FEATURE = Feature(
     parse=parse,
     plan=plan,
     preflight=preflight,
+    steps=(Step("dns-resolv-conf", "derive", 450, derive_resolv_conf),),
 )

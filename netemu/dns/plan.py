@@ -60,11 +60,7 @@ def plan(topo: Topology, spec: DnsSpec) -> list[Op]:
     if hints:
         ops.append(WriteFile(str(d / "root.hints"), hints_file(spec)))
     ops.append(WriteFile(str(d / INDEX), json.dumps(index(topo, spec), indent=1) + "\n"))
-    uses = dict(spec.client_resolver)
-    for node, addrs in spec.clients:
-        ops.append(WriteFile(str(ETC_NETNS / topo.namespace(node) / "resolv.conf"),
-                             resolv_conf(topo.name, uses.get(node), addrs)))
-    return ops + starts
+    return ops + starts  # each client's resolv.conf is derived into the model (feature.derive_resolv_conf)
 
 
 def index(topo: Topology, spec: DnsSpec) -> dict:

@@ -185,10 +185,22 @@ class _Deriver:
         return {a.network for a in list(node.addresses()) + list(_loopbacks(node)) if not a.ip.is_link_local}
 
     def networks(self, node: Node) -> tuple[IPNetwork, ...]:
+        """What the router announces in BGP: every prefix of its AS, unless the topology says otherwise.
+
+        Every router of an AS with OSPF announces all of the AS's prefixes (it has them from OSPF), so
+        any border router passes them on. Only the owner announcing them would not work for loopbacks:
+        a peer's /32 learned over iBGP has the loopback itself as next hop, which FRR refuses to resolve
+        through the route to that same prefix, so the border router would never pass it on.
+        """
         announced = dict(self.opts.announce)
         if node.name in announced:
             return announced[node.name]
-        return tuple(sorted(self.connected(node), key=lambda n: (n.version, n)))
+        me = self.asn(node.name)
+        members = [node]
+        if self.opts.igp_of(me) == "ospf":
+            members = [n for n in self.topo.nodes if n.kind == "router" and self.asn(n.name) == me]
+        nets = set().union(*(self.connected(n) for n in members))
+        return tuple(sorted(nets, key=lambda n: (n.version, n)))
 
     def router(self, node: Node, index: int) -> Router:
         ospf = self.ospf_interfaces(node, 4) if self.opts.igp_of(self.asn(node.name)) == "ospf" else []

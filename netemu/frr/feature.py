@@ -7,48 +7,34 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..features import Feature
+from ..features import Feature, Step
 
 if TYPE_CHECKING:
     from ..errors import Issue
     from ..model import Topology
     from ..ops import Op
     from ..source import Source
+    from ..derive.context import Context
     from .converge import Converged
     from .derive import FrrLab
+    from .spec import Options
 
 
-def _costs(src: Source, topo: Topology) -> dict[int, int]:
-    """Per-link OSPF cost: the core's `Link.cost` when it has one, else the link's raw `cost:` key."""
-    out: dict[int, int] = {}
-    links = src.data.get("links") if isinstance(src.data.get("links"), list) else []
-    for link in topo.links:
-        cost = getattr(link, "cost", None)
-        if cost is None and link.index < len(links) and isinstance(links[link.index], dict):
-            cost = links[link.index].get("cost")
-        if cost is not None:
-            out[link.index] = cost
-    return out
-
-
-def _cost_issues(src: Source) -> list[Issue]:
-    links = src.data.get("links") if isinstance(src.data.get("links"), list) else []
-    return [src.issue(("links", i, "cost"), f"must be a whole number 1..65535, got {li['cost']!r}")
-            for i, li in enumerate(links) if isinstance(li, dict) and "cost" in li
-            and (isinstance(li["cost"], bool) or not isinstance(li["cost"], int) or not 1 <= li["cost"] <= 65535)]
-
-
-def parse(src: Source, topo: Topology) -> tuple[FrrLab | None, list[Issue]]:
-    """Validate the routing options, then derive every router's FRR configuration."""
+def parse(src: Source, topo: Topology) -> tuple[Options | None, list[Issue]]:
+    """Validate the routing options and the node keys `as:` and `frr:` (None: the lab runs no FRR)."""
     from . import spec
+
+    return spec.parse(src, topo)
+
+
+def _derive(ctx: Context) -> None:
+    """Every router's FRR configuration, from the final addresses and loopbacks (replaces the options)."""
     from .derive import derive
 
-    opts, issues = spec.parse(src, topo)
-    if getattr(topo, "routing", None) is None:  # until the core parses `cost:` itself
-        issues += _cost_issues(src)
-    if opts is None or any(not i.warning for i in issues):
-        return None, issues
-    return derive(topo, opts, _costs(src, topo)), issues
+    opts = ctx.feature("frr")
+    if opts is not None:
+        costs = {link.index: link.cost for link in ctx.topo.links if link.cost is not None}
+        ctx.set_feature("frr", derive(ctx.topo, opts, costs))
 
 
 def plan(topo: Topology, frr: FrrLab) -> list[Op]:
@@ -82,10 +68,11 @@ def node_status(ns: str) -> tuple[dict, list[str]]:
 
 FEATURE = Feature(
     name="frr",
+    # `routing:` is read by the core; the feature gives `ospf` and `bgp` (and their options) meaning
     top_keys=frozenset({"routing"}),
     node_keys=frozenset({"as", "frr"}),
-    link_keys=frozenset({"cost"}),
     parse=parse,
+    steps=(Step("frr-config", "derive", 350, _derive),),
     plan=plan,
     preflight=preflight,
     node_status=node_status,

@@ -86,6 +86,11 @@ class Nat:
     port_forwards: tuple[PortForward, ...] = ()
     one_to_one: tuple[OneToOne, ...] = ()
 
+    def postrouting(self, family: int) -> list[OneToOne | Snat | Masquerade]:
+        """The source rewrites of `family` in the order POSTROUTING tries them (first match wins):
+        1:1 outbound, snat, masquerade. The rules and the model's path walk both follow this."""
+        return [x for x in (*self.one_to_one, *self.snat, *self.masquerade) if x.family == family]
+
 
 @dataclass(frozen=True)
 class AllowRule:

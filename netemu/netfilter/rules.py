@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..model import IPNetwork, Node
-from .model import AllowRule, Firewall, Nat, NodeNetfilter, PortRange
+from .model import AllowRule, Firewall, Nat, NodeNetfilter, OneToOne, PortRange, Snat
 
 BUILTIN_CHAINS = {
     "filter": ("INPUT", "FORWARD", "OUTPUT"),
@@ -92,23 +92,19 @@ def _nat(nat: Nat, family: int) -> Table:
         if o.family == family:
             t.add("PREROUTING", f"{_iface('-i', o.iface)} -d {_host(o.public)}",
                   f"DNAT --to-destination {o.private}", f"{o.where}: 1:1 inbound {o.public} -> {o.private}")
-    for o in nat.one_to_one:
-        if o.family == family:
-            t.add("POSTROUTING", f"{_iface('-o', o.iface)} -s {_host(o.private)}",
-                  f"SNAT --to-source {o.public}", f"{o.where}: 1:1 outbound {o.private} -> {o.public}")
-    for s in nat.snat:
-        if s.family != family:
-            continue
-        persistent = " --persistent" if s.first != s.last else ""
-        for src in s.sources:
-            t.add("POSTROUTING", f"-s {src} {_iface('-o', s.out)}", f"SNAT --to-source {s.to_text}{persistent}",
-                  f"{s.where}: source NAT {src} -> {s.to_text}")
-    for m in nat.masquerade:
-        if m.family != family:
-            continue
-        for src in m.sources or (None,):
-            t.add("POSTROUTING", f"{'-s ' + str(src) if src else ''} -o {m.out}", "MASQUERADE",
-                  f"{m.where}: masquerade {src or 'everything'} out of {m.out}")
+    for x in nat.postrouting(family):
+        if isinstance(x, OneToOne):
+            t.add("POSTROUTING", f"{_iface('-o', x.iface)} -s {_host(x.private)}",
+                  f"SNAT --to-source {x.public}", f"{x.where}: 1:1 outbound {x.private} -> {x.public}")
+        elif isinstance(x, Snat):
+            persistent = " --persistent" if x.first != x.last else ""
+            for src in x.sources:
+                t.add("POSTROUTING", f"-s {src} {_iface('-o', x.out)}", f"SNAT --to-source {x.to_text}{persistent}",
+                      f"{x.where}: source NAT {src} -> {x.to_text}")
+        else:
+            for src in x.sources or (None,):
+                t.add("POSTROUTING", f"{'-s ' + str(src) if src else ''} -o {x.out}", "MASQUERADE",
+                      f"{x.where}: masquerade {src or 'everything'} out of {x.out}")
     return t
 
 

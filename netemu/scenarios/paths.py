@@ -20,13 +20,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import UsageError
+from ..forwarding.lookup import forwards, lookup, owns
 from ..model import Interface, IPAddress, IPInterface, IPNetwork, Node, Topology
+from ..netfilter.model import OneToOne, Snat
 
 MAX_HOPS = 64
 
 
 class PathError(UsageError):
-    """No usable path between two nodes in the topology model."""
+    """No usable path between two nodes in the topology model; `at` names the node where it stops."""
+
+    def __init__(self, message: str, at: str | None = None):
+        super().__init__(message)
+        self.at = at
 
 
 @dataclass(frozen=True)
@@ -145,11 +151,6 @@ def link_local(mac: str) -> ipaddress.IPv6Address:
     return ipaddress.IPv6Address(bytes([0xFE, 0x80] + [0] * 6 + eui))
 
 
-def owns(node: Node, address: IPAddress) -> bool:
-    """Whether `address` is configured on one of the node's interfaces."""
-    return any(a.ip == address for a in node.addresses())
-
-
 def owner(topo: Topology, address: IPAddress) -> Node | None:
     """The node that owns `address`, if any."""
     return next((n for n in topo.nodes if owns(n, address)), None)
@@ -165,46 +166,11 @@ def address_of(topo: Topology, node: str, family: int) -> IPAddress | None:
     return global_address(topo.node(node).addresses(), family)
 
 
-def forwards(node: Node, family: int) -> bool:
-    """Whether the node forwards packets of `family` (routers do; a host only if its sysctls say so)."""
-    if node.kind == "router":
-        return True
-    keys = {"net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding"} if family == 4 else {"net.ipv6.conf.all.forwarding"}
-    return any(k in keys and v.strip() == "1" for k, v in node.sysctls)
-
-
 def _segment_of(topo: Topology, iface: Interface) -> list[Interface]:
     for seg in topo.segments():
         if any(i.node == iface.node and i.name == iface.name for i in seg):
             return seg
     return [iface]
-
-
-def _route(node: Node, dst: IPAddress) -> tuple[Interface, IPAddress | None] | None:
-    """The node's choice for `dst`: (outgoing interface, gateway or None), longest prefix first."""
-    best: tuple[tuple, Interface, IPAddress | None] | None = None
-    for iface in node.interfaces:
-        for a in iface.addresses:
-            if a.version == dst.version and dst in a.network:
-                key = (a.network.prefixlen, 1, 0)  # connected beats static at equal length
-                if best is None or key > best[0]:
-                    best = (key, iface, None)
-    for r in node.routes:
-        if r.family != dst.version:
-            continue
-        prefixlen = 0 if r.dst is None else r.dst.prefixlen
-        if r.dst is not None and dst not in r.dst:
-            continue
-        iface = node.interface(r.dev) if r.dev else None
-        if iface is None and r.via is not None:
-            iface = next((i for i in node.interfaces for a in i.addresses
-                          if a.version == r.via.version and r.via in a.network), None)
-        if iface is None:
-            continue
-        key = (prefixlen, 0, -(r.metric or 0))
-        if best is None or key > best[0]:
-            best = (key, iface, r.via)
-    return None if best is None else (best[1], best[2])
 
 
 def _receiver(topo: Topology, out: Interface, target: IPAddress) -> Interface | None:
@@ -228,24 +194,24 @@ def _nat_of(topo: Topology, node: str):
 def _source_nat(topo: Topology, node: Node, out: Interface, src: IPAddress) -> Translation | None:
     """The rewrite `node`'s POSTROUTING applies to a new connection from `src` leaving by `out`, if any.
 
-    Same order as the rendered rules (first match wins): 1:1 outbound, snat, masquerade.
+    Same order as the rendered rules (Nat.postrouting: first match wins).
     """
     nat = _nat_of(topo, node.name)
     if nat is None:
         return None
     fam = src.version
-    for o in nat.one_to_one:
-        if o.family == fam and o.iface in (None, out.name) and o.private == src:
-            return Translation(node.name, "1:1 NAT", src, o.public, o.public, o.where)
-    for r in nat.snat:
-        if r.family == fam and r.out in (None, out.name) and any(src in n for n in r.sources):
-            return Translation(node.name, "snat", src, r.first, r.last, r.where)
-    for m in nat.masquerade:
-        if m.family == fam and m.out == out.name and (not m.sources or any(src in n for n in m.sources)):
+    for x in nat.postrouting(fam):
+        if isinstance(x, OneToOne):
+            if x.iface in (None, out.name) and x.private == src:
+                return Translation(node.name, "1:1 NAT", src, x.public, x.public, x.where)
+        elif isinstance(x, Snat):  # to an address or a pool
+            if x.out in (None, out.name) and any(src in n for n in x.sources):
+                return Translation(node.name, "snat", src, x.first, x.last, x.where)
+        elif x.out == out.name and (not x.sources or any(src in n for n in x.sources)):  # masquerade
             new = global_address(out.addresses, fam)
             if new is None:
                 raise PathError(f"{node.name} masquerades out of {out.name}, which has no IPv{fam} address")
-            return Translation(node.name, "masquerade", src, new, new, m.where)
+            return Translation(node.name, "masquerade", src, new, new, x.where)
     return None
 
 
@@ -272,15 +238,15 @@ def _walk(topo: Topology, src: str, src_address: IPAddress | None, dst_address: 
             raise PathError(f"path {src} -> {dst_address} is longer than {MAX_HOPS} hops")
         if hops and not forwards(here, target.version):
             raise PathError(f"{here.name} is a {here.kind} without IPv{target.version} forwarding: "
-                            f"the path {src} -> {target} stops there")
-        choice = _route(here, target)
+                            f"the path {src} -> {target} stops there", at=here.name)
+        choice = lookup(here, target)
         if choice is None:
-            raise PathError(f"{here.name} has no route to {target}",)
-        out, gw = choice
+            raise PathError(f"{here.name} has no route to {target}", at=here.name)
+        out, gw = choice.iface, choice.gateway
         nxt = _receiver(topo, out, gw or target)
         if nxt is None:
             what = f"gateway {gw}" if gw else f"{target}"
-            raise PathError(f"{here.name}: {what} is not on any node reachable through {out.name}")
+            raise PathError(f"{here.name}: {what} is not on any node reachable through {out.name}", at=here.name)
         if not hops and src_address is None:
             src_address = global_address(out.addresses, target.version)
         if undo is None and src_address is not None:
@@ -290,7 +256,8 @@ def _walk(topo: Topology, src: str, src_address: IPAddress | None, dst_address: 
                 src_address = t.first
         hops.append(Hop(here.name, out.name, out.mtu, nxt.node, nxt.name, None if gw is None else str(gw)))
         if nxt.node in seen:
-            raise PathError(f"routing loop towards {target}: " + " -> ".join([h.node for h in hops] + [nxt.node]))
+            raise PathError(f"routing loop towards {target}: " + " -> ".join([h.node for h in hops] + [nxt.node]),
+                            at=nxt.node)
         seen.add(nxt.node)
         here = topo.node(nxt.node)
 
@@ -329,7 +296,7 @@ def reply(topo: Topology, forward: Path) -> Path:
             hops, nat, final, here = _walk(topo, forward.dst, forward.dst_address, target, undo=snat)
         except PathError as e:
             raise PathError(f"replies from {forward.dst} to {forward.src} (seen as {target} after NAT) get lost: "
-                            f"{e}") from None
+                            f"{e}", at=e.at) from None
         if here.name != forward.src or final != back:
             raise PathError(f"replies from {forward.dst} to {forward.src} (seen as {target} after NAT) end at "
                             f"{here.name} ({final}), not at {forward.src}")

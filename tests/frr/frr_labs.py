@@ -17,12 +17,12 @@ RING = """\
 name: ring
 routing: ospf
 nodes:
-  h1: {kind: host, routes: ["default via 10.0.1.1", "default via fd00:1::1"]}
+  h1: {kind: host}
   r1: {kind: router}
   r2: {kind: router}
   r3: {kind: router}
   r4: {kind: router}
-  h2: {kind: host, routes: ["default via 10.0.2.1", "default via fd00:2::1"]}
+  h2: {kind: host}
 links:
   - endpoints: ["h1:eth0 10.0.1.2/24 fd00:1::2/64", "r1:eth0 10.0.1.1/24 fd00:1::1/64"]
   - endpoints: ["r1:eth1 10.1.12.1/30 fd00:12::1/64", "r2:eth1 10.1.12.2/30 fd00:12::2/64"]

@@ -88,7 +88,7 @@ BAD = [
      ["routing: bgp needs 'as: NUMBER' on every router; missing on r4"]),
     ("bad-timers", RING.replace("routing: ospf", "routing: {protocol: ospf, timers: {hello: 5, dead: 5, wait: 1}}"),
      ["routing.timers.wait: unknown timer", "routing.timers: dead (5 s) must be longer than hello (5 s)"]),
-    ("as-on-host", BGP.replace("h1: {kind: host,", "h1: {kind: host, as: 1,"), ["nodes.h1.as: only routers take"]),
+    ("as-on-host", BGP.replace("h1: {kind: host}", "h1: {kind: host, as: 1}"), ["nodes.h1.as: only routers take"]),
     ("bad-as", BGP.replace("as: 65001", "as: 0"), ["nodes.r1.as: must be an AS number"]),
     ("unknown-option", RING.replace("routing: ospf", "routing: {protocol: ospf, bdf: true}"),
      ["routing.bdf: unknown routing option"]),
@@ -98,6 +98,7 @@ BAD = [
 
 @pytest.mark.parametrize("name, text, messages", BAD, ids=[b[0] for b in BAD])
 def test_bad_routing_options_are_reported_with_their_line(name, text, messages):
+    assert text not in (RING, BGP), "the test's edit did not apply"
     with pytest.raises(TopologyError) as e:
         topology_from_text(text, "t.yaml")
     shown = str(e.value)

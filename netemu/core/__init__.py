@@ -1,0 +1,1 @@
+"""The core topology keys (name, nodes, links, routes, routing, defaults) read into the model."""

@@ -1,0 +1,1 @@
+"""The derive stage: data netemu computes into the frozen model (addresses, routes, /etc files)."""

@@ -1,0 +1,1 @@
+"""Forwarding over the model alone: the one route lookup, path walking and the validate-time check."""
