@@ -216,7 +216,8 @@ class _Deriver:
 
 def daemons_of(r: Router, opts: Options) -> list[str]:
     """The daemons a router runs, in start order (zebra first: the others connect to it)."""
-    want = {"zebra", "staticd"}
+    # netemu installs static routes itself; staticd only serves `ip route` lines a router's `frr:` may add
+    want = {"zebra", "staticd"} if r.extra else {"zebra"}
     if r.ospf:
         want.add("ospfd")
     if r.ospf6:

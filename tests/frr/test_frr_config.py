@@ -46,7 +46,7 @@ def test_ring_config_facts():
     assert "interface eth0\n ip ospf area 0\n ip ospf network point-to-point\n ip ospf passive\n" in ospfd
     assert " ip ospf cost 5\n" in ospfd.split("interface eth2")[1]
     assert " ip ospf hello-interval 1\n ip ospf dead-interval 4\n" in ospfd
-    assert r1.daemons == ("zebra", "staticd", "ospfd", "ospf6d")
+    assert r1.daemons == ("zebra", "ospfd", "ospf6d")
     assert r1.ospf_peers == 2 and r1.ospf6_peers == 2
     assert "bgpd" not in r1.daemons
 
@@ -81,6 +81,7 @@ def test_route_reflectors_and_timers_and_extra_lines():
     assert " timers bgp 5 15\n" in r2.config("bgpd") and " ip ospf dead-interval 8\n" in r2.config("ospfd")
     assert "bfdd" in r2.daemons and " neighbor 192.0.2.5 bfd\n" in r2.config("bgpd")
     assert frr.router("r5").extra == "router bgp 65003\n bgp log-neighbor-changes"
+    assert "staticd" in frr.router("r5").daemons and "staticd" not in r2.daemons
 
 
 BAD = [
