@@ -10,7 +10,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from ..model import Interface, IPNetwork, Node, Topology
-from .spec import Options, Timers
+from .spec import Options
 
 DAEMON_ORDER = ("zebra", "bfdd", "staticd", "ospfd", "ospf6d", "bgpd")
 
@@ -248,5 +248,3 @@ def derive(topo: Topology, opts: Options, costs: dict[int, int] | None = None) -
         out.append(replace(r, configs=configs, reach=reach))
     return FrrLab(opts, tuple(out))
 
-
-__all__ = ["BgpNeighbour", "FrrLab", "OspfInterface", "Router", "Timers", "derive", "daemons_of"]

@@ -7,7 +7,7 @@ import shlex
 from ..model import Topology
 from ..ops import Op, RunCommand, StartProcess, WriteFile
 from . import paths
-from .derive import FrrLab, Router
+from .derive import FrrLab
 from .install import USER, Install, locate
 
 READY_TIMEOUT = 20.0  # seconds; a daemon reading its config and opening its sockets takes well under one
@@ -70,5 +70,3 @@ def routers_needing(frr: FrrLab) -> set[str]:
     """Every daemon some router of the lab runs."""
     return {d for r in frr.routers for d in r.daemons}
 
-
-__all__ = ["plan", "daemon_argv", "vtysh_argv", "routers_needing", "Router"]

@@ -7,9 +7,7 @@ module gives them meaning and reports every problem with its file and line.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
-from typing import Any
-
+from dataclasses import dataclass, replace
 from ..errors import Issue
 from ..model import IPNetwork, Topology
 from ..source import Source
@@ -54,21 +52,9 @@ class Options:
         return dict(self.igp).get(asn, "ospf") if asn is not None else "ospf"
 
 
-def routing_of(src: Source, topo: Topology) -> tuple[str, dict, int | None]:
-    """(protocol, other options raw, line) of the lab: from the core's model when it has one."""
-    routing = getattr(topo, "routing", None)
-    if routing is not None:
-        return routing.protocol, dict(routing.options), routing.line
-    raw = src.data.get("routing") if isinstance(src.data, dict) else None
-    line = src.line(("routing",))
-    if isinstance(raw, dict):
-        return str(raw.get("protocol", "none")), {k: v for k, v in raw.items() if k != "protocol"}, line
-    return (str(raw) if raw is not None else "none"), {}, line
-
-
 def parse(src: Source, topo: Topology) -> tuple[Options | None, list[Issue]]:
     """Validate the routing options and the per-node `as:`/`frr:` keys; None when the lab runs no FRR."""
-    protocol, raw, line = routing_of(src, topo)
+    protocol, raw, line = topo.routing.protocol, dict(topo.routing.options), topo.routing.line
     issues: list[Issue] = []
     nodes = src.data.get("nodes") if isinstance(src.data.get("nodes"), dict) else {}
     routers = [n.name for n in topo.nodes if n.kind == "router"]
@@ -110,8 +96,6 @@ def parse(src: Source, topo: Topology) -> tuple[Options | None, list[Issue]]:
                                     f"{', '.join(missing)}"))
     if any(not i.warning for i in issues) or opts is None:
         return None, issues
-    from dataclasses import replace
-
     return replace(opts, asn=tuple(asn), extra=tuple(extra)), issues
 
 
@@ -183,9 +167,3 @@ def _options(src: Source, raw: dict, protocol: str, line: int | None, routers: l
                     issues.append(src.issue(at + ("announce", node, i), f"not a prefix: {e}"))
             announce.append((node, tuple(nets)))
     return Options(protocol, timers, bfd, tuple(igp), tuple(rrs), tuple(announce), line=line)
-
-
-def raw_options(opts: Options) -> dict[str, Any]:
-    """The options as a JSON-ready dict (plan --json, status)."""
-    return {"protocol": opts.protocol, "timers": vars(opts.timers), "bfd": opts.bfd,
-            "igp": {str(a): g for a, g in opts.igp}, "route_reflectors": list(opts.route_reflectors)}

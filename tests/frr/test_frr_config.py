@@ -106,3 +106,17 @@ def test_bad_routing_options_are_reported_with_their_line(name, text, messages):
     for m in messages:
         assert m in shown, shown
     assert "t.yaml:" in shown
+
+
+def test_announce_and_an_as_without_igp():
+    text = BGP.replace("  protocol: bgp\n", "  protocol: bgp\n  announce: {r1: [198.51.100.0/24]}\n"
+                       "  igp: {65002: none}\n")
+    frr = topology_from_text(text, "t.yaml").feature("frr")
+    r1, r3 = frr.router("r1"), frr.router("r3")
+    assert [str(n) for n in r1.networks] == ["198.51.100.0/24"]
+    assert "network 192.0.2.0/30" not in r1.config("bgpd")
+    # no OSPF in AS65002: iBGP only between neighbours on a shared link, with next-hop-self
+    assert "ospfd" not in r3.daemons
+    ibgp = [n for n in r3.bgp if n.remote_as == 65002]
+    assert {(n.node, n.address) for n in ibgp if n.family == 4} == {("r2", "10.2.0.1"), ("r4", "10.2.0.6")}
+    assert all(n.next_hop_self and n.update_source is None for n in ibgp)
