@@ -29,10 +29,14 @@ export DEBIAN_FRONTEND=noninteractive
 # Tools netemu drives, and the ones people run inside nodes.
 PACKAGES=(iproute2 iptables iputils-ping iputils-tracepath tcpdump iperf3 dnsutils ethtool conntrack
           curl procps kmod python3 python3-venv python3-pip ca-certificates)
+PACKAGES+=(fping traceroute)   # netemu test: all-pairs ping, the hop where a path stops
+# netemu capture: dumpcap (one pcapng naming each packet's interface) and tshark (its live decode).
+PACKAGES+=(tshark)
 # FRR: the routing daemons of `routing: ospf|bgp`, run by netemu inside router namespaces only.
 PACKAGES+=(frr)
 # Independent DNS software the tests compare netemu against.
 TEST_PACKAGES=(unbound bind9 dnsperf)
+PACKAGES+=(graphviz)   # netemu graph: SVG/HTML/PNG pictures of a lab (dot, mermaid need nothing)
 
 wanted=("${PACKAGES[@]}")
 [ "$WITH_TEST" = 1 ] && wanted+=("${TEST_PACKAGES[@]}")

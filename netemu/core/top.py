@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from .. import features, names
 from ..errors import Issue
 from ..model import Link, Routing, Topology
@@ -61,6 +63,10 @@ def read_topology(src: Source, issues: list[Issue]) -> Topology:
         for i, raw in enumerate(links)
         if raw is not None and raw.a.node in kept and raw.b.node in kept
     )
+    linked = {link.index for link in topo_links}
+    nodes = [n if n is None or all(i.link in linked for i in n.interfaces)
+             else dataclasses.replace(n, interfaces=tuple(i for i in n.interfaces if i.link in linked))
+             for n in nodes]  # an interface whose link was left out (its other end is invalid) goes too
     return Topology(
         name=lab,
         nodes=tuple(n for n in nodes if n is not None),

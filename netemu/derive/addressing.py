@@ -8,8 +8,8 @@ Rules (README "Automatic addressing"):
   on a segment where nothing is written, from the pools, both families unless a pool is off.
 - Subnet of a segment: number hash(segment key) modulo the pool's size, the next free one on a
   collision (segments handled in order of that number, then key). The key is the switch's name
-  (the first name of a chain of switches) or the two `node:interface` ends of the wire, so adding
-  or removing other nodes and links never moves a segment.
+  (the first name of a chain of switches) or the two node names of the wire (with a number for
+  parallel links), so adding or removing other nodes and links never moves a segment.
 - Host part on a LAN: the node's position in `nodes:` (1 for the first node), the next free one if
   taken; on a point-to-point subnet: 1 for the end whose node name sorts first, 2 for the other.
 - Router loopbacks (when `routing:` is set): loopback pool + the node's position.
@@ -39,43 +39,25 @@ class Segment:
 
 def segments(topo: Topology) -> list[Segment]:
     """Every segment with at least one IP interface, keyed stably."""
-    parent: dict = {}
-
-    def find(x):
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    switch = {n.name for n in topo.nodes if n.is_switch}
-
-    def key(i: Interface):
-        return ("", i.node) if i.node in switch else (i.node, i.name)
-
-    for link in topo.links:
-        a, b = find(key(link.a)), find(key(link.b))
-        if a != b:
-            parent[max(a, b)] = min(a, b)  # the smallest root names the segment: stable
-    groups: dict = {}
-    for n in topo.nodes:
-        if n.is_switch:
-            continue
-        for i in n.interfaces:
-            groups.setdefault(find(key(i)), []).append(i)
     kinds = {n.name: n.kind for n in topo.nodes}
-    switches_of: dict = {}
-    for x in list(parent):
-        if x[0] == "":
-            switches_of.setdefault(find(x), []).append(x[1])
+    # a wire is named by its two nodes (and which of their parallel links it is), never by interface
+    # names, which shift when a link is inserted earlier in the file
+    wire_name: dict[tuple[str, str], str] = {}
+    parallel: dict[tuple[str, str], int] = {}
+    for link in topo.links:
+        pair = tuple(sorted((link.a.node, link.b.node)))
+        k = parallel[pair] = parallel.get(pair, -1) + 1
+        name = f"wire {pair[0]} {pair[1]}" + (f" #{k + 1}" if k else "")
+        wire_name[(link.a.node, link.a.name)] = wire_name[(link.b.node, link.b.name)] = name
     out = []
-    for root, ifaces in groups.items():
-        switches = sorted(switches_of.get(root, ()))
+    for switches, ifaces in topo.segments_with_switches():
         if switches:
             out.append(Segment(f"switch {switches[0]}", "lan", ifaces))
         else:
-            ends = sorted(f"{i.node}:{i.name}" for i in ifaces)
             p2p = len(ifaces) == 2 and all(kinds[i.node] == "router" for i in ifaces)
-            out.append(Segment("wire " + " ".join(ends), "p2p" if p2p else "lan", ifaces))
+            first = ifaces[0]
+            name = wire_name.get((first.node, first.name), f"wire {first.node}:{first.name}")
+            out.append(Segment(name, "p2p" if p2p else "lan", ifaces))
     return out
 
 

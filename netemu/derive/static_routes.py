@@ -3,7 +3,8 @@
 - Every router gets a route to every prefix of the lab it is not connected to (subnets of links
   and switches, other routers' loopbacks), via the neighbour on the shortest path. A path's cost
   is the sum of the `cost:` of the links it leaves routers by (1 when not written), like OSPF's
-  outgoing-interface cost; ties go to the path through the router whose name sorts first.
+  outgoing-interface cost. Among equal-cost paths one is chosen by a fixed tie-breaker (a hash of
+  each pair of neighbours), the same in both directions: the way back is the way there.
 - Every host gets a default route per family to a router on its link (the one whose name sorts
   first), when it has one and no default route of that family is written. This part also applies
   with `routing: ospf|bgp` (FRR only runs on routers).
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import heapq
 from collections import defaultdict
 
@@ -29,6 +31,18 @@ class Edge:
     iface: Interface
     gateway: IPAddress
     cost: int
+    weight: int  # cost scaled, plus a small tie-breaker that is the same in both directions
+
+
+# Equal-cost paths are broken by a tiny weight per (unordered) pair of neighbours: shortest paths
+# become unique, so every router agrees on the same path towards a destination (hop-by-hop routes
+# stay consistent) and the way back is the way there (no asymmetric paths from arbitrary ties).
+_TIE_BITS = 20
+
+
+def _tie(a: str, b: str, key: str) -> int:
+    digest = hashlib.sha256(f"{min(a, b)} {max(a, b)} {key}".encode()).digest()
+    return 1 + int.from_bytes(digest[:4], "big") % ((1 << _TIE_BITS) - 1)
 
 
 def _gateway(mine: Interface, theirs: Interface, family: int) -> IPAddress | None:
@@ -49,7 +63,8 @@ def graph(topo: Topology, family: int) -> dict[str, list[Edge]]:
                     continue
                 gw = _gateway(mine, theirs, family)
                 if gw is not None:
-                    edges[mine.node].append(Edge(theirs.node, mine, gw, cost))
+                    weight = (cost << (2 * _TIE_BITS)) + _tie(mine.node, theirs.node, seg.key)
+                    edges[mine.node].append(Edge(theirs.node, mine, gw, cost, weight))
     for node in edges:
         edges[node].sort(key=lambda e: (e.to, e.iface.name))
     return edges
@@ -68,7 +83,7 @@ def first_hops(edges: dict[str, list[Edge]], source: str) -> dict[str, tuple[int
         for e in edges.get(node, ()):
             if e.to not in done:
                 counter += 1
-                heapq.heappush(heap, (dist + e.cost, e.to, counter, first or e))
+                heapq.heappush(heap, (dist + e.weight, e.to, counter, first or e))
     return done
 
 

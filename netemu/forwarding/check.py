@@ -63,7 +63,7 @@ def _class_key(node: Node, family: int) -> tuple:
             tuple((i.name, tuple(a.network for a in i.addresses if a.version == family)) for i in node.interfaces))
 
 
-def _source_address(node: Node, out: Outcome, walker: Walker, dst: IPAddress) -> IPAddress | None:
+def _source_address(node: Node, dst: IPAddress) -> IPAddress | None:
     """The address the kernel would pick as source: a global one on the first hop's interface."""
     from .lookup import lookup
 
@@ -76,9 +76,13 @@ def _source_address(node: Node, out: Outcome, walker: Walker, dst: IPAddress) ->
     return None
 
 
+def _all_targets(node: Node, family: int) -> list[tuple[IPAddress, IPNetwork]]:
+    return [(a.ip, a.network) for a in node.addresses() if a.version == family and not a.ip.is_link_local]
+
+
 def _targets(node: Node, family: int) -> list[tuple[IPAddress, IPNetwork]]:
     """The address a host is known by in `family` (its first global one, as in /etc/hosts)."""
-    return [(a.ip, a.network) for a in node.addresses() if a.version == family and not a.ip.is_link_local][:1]
+    return _all_targets(node, family)[:1]
 
 
 def _checked_hosts(topo: Topology, family: int) -> list[Node]:
@@ -98,35 +102,46 @@ def analyse(topo: Topology) -> Report:
         return report
     walker = Walker(topo)
     for family in (4, 6):
-        hosts = _checked_hosts(topo, family)
         classes: dict[tuple, list[Node]] = defaultdict(list)
-        for h in hosts:
+        for h in _checked_hosts(topo, family):
             classes[_class_key(h, family)].append(h)
-        for members in classes.values():
-            a = members[0]
-            for d_node in hosts:
-                if d_node.name == a.name:
-                    continue
-                count = len(members) - (1 if d_node in members else 0)
-                for dst, net in _targets(d_node, family):
-                    fwd = walker.walk(a.name, dst, net)
-                    if not fwd.ok:
-                        report.stop(fwd, family, net, a.name, d_node.name, False, count)
+        groups = list(classes.values())
+        # Hosts of one class (same subnets, same routes) take the same paths: one walk per pair of
+        # classes stands for every pair of their members (only the last ARP/ND differs).
+        for members in groups:
+            for others in groups:
+                if others is members:
+                    if len(members) < 2:
                         continue
-                    src = _source_address(a, fwd, walker, dst)
-                    if src is None:
-                        continue
-                    src_net = next(n for ip, n in _targets(a, family) if ip == src)
-                    back = walker.walk(d_node.name, src, src_net)
-                    if not back.ok:
-                        report.stop(back, family, src_net, a.name, d_node.name, True, count)
-                        continue
-                    there, again = fwd.nodes[1:-1], tuple(reversed(back.nodes[1:-1]))
-                    if there != again:
-                        k = (family, there, again)
-                        prev = report.asymmetric.get(k)
-                        report.asymmetric[k] = (a.name, d_node.name, (prev[2] if prev else 0) + count)
+                    a, b, count = members[0], members[1], len(members) * (len(members) - 1)
+                else:
+                    a, b, count = members[0], others[0], len(members) * len(others)
+                _pair(walker, report, family, a, b, count)
     return report
+
+
+def _pair(walker: Walker, report: Report, family: int, a: Node, b: Node, count: int) -> None:
+    """Walk a -> b and b's replies back to a; record what breaks and asymmetry."""
+    dst, net = _targets(b, family)[0]
+    fwd = walker.walk(a.name, dst, net)
+    if not fwd.ok:
+        report.stop(fwd, family, net, a.name, b.name, False, count)
+        return
+    src = _source_address(a, dst)
+    if src is None:
+        return
+    src_net = next((n for ip, n in _all_targets(a, family) if ip == src), None)
+    if src_net is None:
+        return
+    back = walker.walk(b.name, src, src_net)
+    if not back.ok:
+        report.stop(back, family, src_net, a.name, b.name, True, count)
+        return
+    there, again = fwd.nodes[1:-1], tuple(reversed(back.nodes[1:-1]))
+    if there != again and (family, tuple(reversed(again)), tuple(reversed(there))) not in report.asymmetric:
+        k = (family, there, again)  # (the same pair seen from its other end is not counted twice)
+        prev = report.asymmetric.get(k)
+        report.asymmetric[k] = (a.name, b.name, (prev[2] if prev else 0) + count)
 
 
 def _has_nat(topo: Topology) -> bool:
@@ -134,32 +149,54 @@ def _has_nat(topo: Topology) -> bool:
     return model is not None and any(getattr(n, "nat", None) for n in getattr(model, "nodes", ()))
 
 
+def _nat_named(topo: Topology) -> set:
+    """Addresses a NAT rule names one by one (1:1, port forwards, /32 or /128 sources): their hosts
+    cannot stand for others."""
+    model = topo.feature("netfilter")
+    out: set = set()
+    for nf in getattr(model, "nodes", ()):
+        nat = getattr(nf, "nat", None)
+        if nat is None:
+            continue
+        out |= {o.private for o in nat.one_to_one} | {f.inside for f in nat.port_forwards}
+        for rule in (*nat.snat, *nat.masquerade):
+            out |= {n.network_address for n in rule.sources if n.prefixlen == n.max_prefixlen}
+    return out
+
+
 def _analyse_nat(topo: Topology, report: Report) -> None:
-    """Labs with NAT: each pair walked by the scenarios' NAT-aware path derivation (same lookup)."""
+    """Labs with NAT: pairs walked by the scenarios' NAT-aware path derivation (same lookup), one per
+    pair of host classes as without NAT, hosts that NAT rules name individually in classes of their own."""
     from ..scenarios import paths
 
+    named = _nat_named(topo)
     for family in (4, 6):
-        hosts = _checked_hosts(topo, family)
-        for a in hosts:
-            for b in hosts:
-                if a is b:
+        classes: dict[tuple, list[Node]] = defaultdict(list)
+        for h in _checked_hosts(topo, family):
+            own = any(a.ip in named for a in h.addresses())
+            classes[_class_key(h, family) + ((h.name,) if own else ())].append(h)
+        groups = list(classes.values())
+        for members in groups:
+            for others in groups:
+                if others is members and len(members) < 2:
                     continue
-                for dst, net in _targets(b, family):
-                    try:
-                        fwd = paths.derive(topo, a.name, dst)
-                    except paths.PathError as e:
-                        if paths.behind_nat(topo, dst) or e.at is None:
-                            continue  # NAT hides it from outside: that is NAT working, not a fault
-                        report.stop(Outcome(False, (a.name, e.at), "nat", str(e)), family, net, a.name, b.name,
-                                    False, 1)
-                        continue
-                    try:
-                        paths.reply(topo, fwd)
-                    except paths.PathError as e:
-                        if e.at is None:
-                            continue
+                a, b = members[0], (members[1] if others is members else others[0])
+                count = len(members) * (len(others) - (1 if others is members else 0))
+                dst, net = _targets(b, family)[0]
+                try:
+                    fwd = paths.derive(topo, a.name, dst)
+                except paths.PathError as e:
+                    if paths.behind_nat(topo, dst) or e.at is None:
+                        continue  # NAT hides it from outside: that is NAT working, not a fault
+                    report.stop(Outcome(False, (a.name, e.at), "nat", str(e)), family, net, a.name, b.name,
+                                False, count)
+                    continue
+                try:
+                    paths.reply(topo, fwd)
+                except paths.PathError as e:
+                    if e.at is not None:
                         report.stop(Outcome(False, (b.name, e.at), "nat", str(e)), family, None, a.name, b.name,
-                                    True, 1)
+                                    True, count)
 
 
 def _hops(nodes: tuple) -> str:
@@ -188,18 +225,21 @@ def messages(report: Report, known: set[str] = frozenset()) -> list[tuple[tuple,
         else:
             head = f"{fam} towards {f.net}: {f.detail}"
         parts = []
-        if f.forward:
+        if f.why == "nat":  # the NAT-aware walker says where, in its own words
+            if f.back:
+                parts.append(f"missing return path: {f.back[0]} reaches {f.back[1]}, but the replies are lost")
+        elif f.forward:
             s, d, nodes = f.forward
             parts.append(f"packets from {s} to {d} stop there (hop {len(nodes) - 1}: {_hops(nodes)})"
                          if f.why != "loop" else f"packets from {s} to {d} go round: {_hops(nodes)}")
-        if f.back:
+        if f.back and f.why != "nat":
             s, d, nodes = f.back
             parts.append(f"missing return path: {s} reaches {d}, but {d}'s replies "
                          + (f"go round: {_hops(nodes)}" if f.why == "loop" else
                             f"stop there (hop {len(nodes) - 1}: {_hops(nodes)})"))
         more = f" ({pairs} host pairs affected)" if pairs > 1 else ""
         path = ("nodes", f.at) if f.route_index is None else ("nodes", f.at, "routes", f.route_index)
-        out.append((path, f"{head}: {'; '.join(parts)}{more}"))
+        out.append((path, f"{head}{': ' if parts else ''}{'; '.join(parts)}{more}"))
     asym = sorted(report.asymmetric.items(), key=lambda kv: (kv[0][0], kv[1][0], kv[1][1]))
     for (family, there, again), (s, d, count) in asym[:MAX_ASYMMETRIC]:
         more = f" ({count} host pairs like this)" if count > 1 else ""

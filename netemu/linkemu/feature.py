@@ -6,32 +6,20 @@ Its modules are imported only when a topology impairs a link, so plain labs star
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import MissingFeatureError
 from ..features import Feature
 from ..ops import Op, RunCommand, StartProcess, Sysctl, WriteFile
+from .keys import LINK_KEYS
+from .needs import problems
+from .process import DELAYLINE, PROCESS, delayline_argv  # DELAYLINE: re-exported for the golden tests
 
 if TYPE_CHECKING:
     from ..errors import Issue
     from ..model import Topology
     from ..source import Source
-    from . import caps as capsmod
     from .model import LinkEmu
-
-# The per-link keys this feature owns (linkemu.model.FIELDS plus `from:`; a unit test keeps them equal).
-LINK_KEYS = frozenset({"bandwidth", "delay", "jitter", "loss", "queue", "from"})
-
-DELAYLINE = str(Path(__file__).with_name("delayline.py"))
-PROCESS = "linkemu-delay"
-
-
-def delayline_argv(state_file: str) -> tuple[str, ...]:
-    """The command line of a lab's delay-line process."""
-    return (sys.executable, DELAYLINE, state_file)
-
 
 def parse(src: Source, topo: Topology) -> tuple[LinkEmu, list[Issue]]:
     """The impairments of every link, and the problems found."""
@@ -70,43 +58,6 @@ def plan(topo: Topology, model: LinkEmu) -> list[Op]:
         if st["ipv6"]:
             ops.append(RunCommand(ns, ("ip6tables-restore", "--noflush"), text))
     return ops
-
-
-def problems(model: LinkEmu, caps: capsmod.Caps, topo: Topology | None = None) -> list[str]:
-    """What the lab needs that this machine lacks (empty: it can run)."""
-    from . import caps as capsmod
-
-    needs = model.needs()
-    out: list[str] = []
-    if "bandwidth" in needs and not caps.rate:
-        out.append(f"bandwidth limits need the tbf qdisc: {caps.why('tbf')}")
-    if capsmod.backend(caps) == "netem":
-        return out
-    if needs & {"delay", "jitter"} and not caps.delay_line:
-        out.append(f"delay and jitter need netem (missing: {caps.why('netem')}) or NFQUEUE for the userspace "
-                   f"delay line (missing: {caps.why('iptables_nfqueue', 'nfqueue_socket', 'iptables_restore')})")
-    if "loss" in needs and not caps.random_drop:
-        out.append(f"loss needs netem (missing: {caps.why('netem')}) or the iptables statistic match "
-                   f"(missing: {caps.why('iptables_statistic')})")
-    if topo is not None:
-        by_index = {link.index: link for link in topo.links}
-        ipv6 = False
-        into_switch = []
-        for li in model.links:
-            link = by_index[li.link]
-            for imp, receiver in ((li.ab, link.b), (li.ba, link.a)):
-                if not (imp.delays or imp.loss_pct):
-                    continue
-                if topo.node(receiver.node).is_switch:
-                    into_switch.append(f"links[{li.link}] into {receiver.node}")
-                ipv6 |= any(a.version == 6 for a in (*link.a.addresses, *link.b.addresses))
-        if into_switch and not caps.bridge_hook:
-            out.append(f"delay or loss on traffic entering a switch ({', '.join(into_switch[:3])}) needs "
-                       f"br_netfilter and the physdev match without netem: "
-                       f"{caps.why('br_netfilter', 'iptables_physdev')}")
-        if ipv6 and needs & {"delay", "jitter"} and not caps.delay_line6:
-            out.append(f"delay on IPv6 traffic needs ip6tables NFQUEUE: {caps.why('ip6tables_nfqueue')}")
-    return out
 
 
 def preflight(topo: Topology, model: LinkEmu) -> list[str]:

@@ -24,7 +24,7 @@ from ..errors import Issue
 from ..model import Link, Topology
 from ..source import Source
 from . import units, validate
-from .feature import LINK_KEYS
+from .keys import LINK_KEYS
 from .model import FIELDS, Impairment, LinkEmu, LinkImpairment
 
 

@@ -12,7 +12,8 @@ from ..kernel import procs
 from ..labdir import LabDir, locked
 from . import caps as capsmod
 from . import render, units, validate
-from .feature import PROCESS, delayline_argv, problems
+from .needs import problems
+from .process import PROCESS, delayline_argv
 from .model import ATTRS, FIELDS, Impairment, LinkEmu, LinkImpairment
 from .state import CHAIN, READY, delay_queues, directions, find_end, load, save, state_path
 

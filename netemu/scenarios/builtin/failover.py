@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from .. import svg
+from .. import plots
 from ..api import Context, Scenario, Setup
 
 INTERVAL = 0.01  # seconds between pings: the outage is measured to about this resolution
@@ -148,19 +148,18 @@ class Failover(Scenario):
 
     def _report(self, ctx: Context, results: dict[str, dict], timers: dict[str, int]) -> None:
         rows = []
-        series = []
-        for i, (mode, r) in enumerate(results.items()):
+        lanes = []
+        for mode, r in results.items():
             for kind in ("carrier", "silent"):
                 if kind in r:
                     res = r[kind]
                     rows.append([mode, kind, r["cut"], "never (within %.0f s)" % res["window_s"]
                                  if res["outage_s"] is None else f"{res['outage_s']:.2f} s", res["lost"]])
-                    series.append((f"{mode} {kind}", [(t, i * 2 + (kind == "silent") + 0.8 * ok)
-                                                      for t, ok in res["timeline"]]))
+                    lanes.append((f"{mode}, {'link down' if kind == 'carrier' else 'silent'}", res["timeline"],
+                                  res["outage_s"]))
         ctx.table("Outage after the cut", ["routing", "failure", "link", "outage", "pings lost"], rows)
-        ctx.picture("timeline.svg", svg.line_chart("Pings answered around the cut (each row: up = answered)", series,
-                                                   "seconds since the cut", "mode (row)", steps=True),
-                    "Each row is one run: high while pings are answered, low while they are lost; the cut is at 0 s")
+        ctx.picture("timeline.svg", plots.outages("Pings answered around the cut", lanes),
+                    "One lane per run: filled while pings were answered; the primary link fails at 0 s")
         ctx.note(f"Timers: OSPF hello {timers['hello']} s, dead {timers['dead']} s; BGP keepalive "
                  f"{timers['keepalive']} s, hold {timers['hold']} s. A link set down is seen at once by the router "
                  f"whose interface it is, so only a silent failure (packets dropped, link up) shows the timers.")
@@ -237,16 +236,19 @@ def _outage(client: Any, dst: str, window: float, cut) -> dict:
         outage = round(longest - INTERVAL, 3) if longest > 3 * INTERVAL else 0.0
     totals = SUMMARY.search(out)
     lost = int(totals.group(1)) - int(totals.group(2)) if totals else None
-    timeline = [(round(t - t_cut, 3), 1) for t, _ in replies]
     return {"outage_s": outage, "window_s": window, "lost": lost, "replies": len(replies),
-            "timeline": _steps(timeline, t_cut, window)}
+            "timeline": _spans([t for t, _ in replies], t_cut, window)}
 
 
-def _steps(points: list[tuple[float, int]], t_cut: float, window: float) -> list[tuple[float, int]]:
-    """Answered/lost per 50 ms slot from 1 s before the cut to the end of the window."""
-    slot = 0.05
-    have = {int((t + 1.0) / slot) for t, _ in points}
-    return [(round(i * slot - 1.0, 2), int(i in have)) for i in range(int((window + 1.0) / slot))]
+def _spans(times: list[float], t_cut: float, window: float) -> list[tuple[float, float]]:
+    """(start, length) of the stretches with answers (gaps over 3 pings split them), relative to the cut."""
+    spans: list[list[float]] = []
+    for t in sorted(x - t_cut for x in times if -1.0 <= x - t_cut <= window):
+        if spans and t - spans[-1][1] <= 3 * INTERVAL:
+            spans[-1][1] = t
+        else:
+            spans.append([t, t])
+    return [(round(a, 3), round(max(b - a, INTERVAL), 3)) for a, b in spans]
 
 
 def _fmt(res: dict) -> str:
