@@ -117,3 +117,33 @@ def test_a_bad_extra_line_stops_up_with_frrs_message_and_rolls_back(tmp_path):
     assert res.returncode == 1, res.stdout + res.stderr
     assert "Unknown command" in res.stderr and "everything created was removed" in res.stderr, res.stderr
     assert leftovers(name) == [] and lab_processes(name) == []
+
+
+def test_up_gives_up_with_a_clear_message_when_routing_cannot_converge(tmp_path):
+    needs_root()
+    needs_frr()
+    name = unique_name("frr-stuck")
+    # r2 keeps quiet on its link to r1: that OSPFv2 adjacency never forms
+    text = RING.replace("r2: {kind: router}", 'r2: {kind: router, frr: ["interface eth1", " ip ospf passive"]}')
+    try:
+        res = netemu("up", "--wait-timeout", "8", write(tmp_path, text, name), timeout=180)
+        assert res.returncode == 1, res.stdout + res.stderr
+        assert f"routing of lab {name} did not converge within 8 s" in res.stderr, res.stderr
+        assert "r1: 3/4 OSPF adjacencies full" in res.stderr and "r2: 3/4 OSPF adjacencies full" in res.stderr
+        assert f"netemu down {name}" in res.stderr
+        assert netemu("status", name).returncode == 0  # the lab stays up for a look
+    finally:
+        netemu("down", name)
+    assert leftovers(name) == [] and lab_processes(name) == []
+
+
+def test_no_wait_returns_before_convergence(tmp_path):
+    needs_root()
+    needs_frr()
+    name = unique_name("frr-nowait")
+    try:
+        res = netemu("up", "--no-wait", write(tmp_path, RING, name), timeout=180)
+        assert res.returncode == 0 and "converged" not in res.stdout + res.stderr, res.stdout + res.stderr
+    finally:
+        netemu("down", name)
+    assert leftovers(name) == [] and lab_processes(name) == []
