@@ -13,7 +13,6 @@ from .query import ask
 
 POLL = 0.2  # seconds between looks
 STABLE = 1.0  # the FIBs must stay unchanged this long after the last adjacency came up
-FULL = ("Full",)
 
 
 class NotConvergedError(NetemuError):
