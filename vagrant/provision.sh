@@ -35,7 +35,7 @@ PACKAGES+=(tshark)
 # FRR: the routing daemons of `routing: ospf|bgp`, run by netemu inside router namespaces only.
 PACKAGES+=(frr)
 # Independent DNS software the tests compare netemu against.
-TEST_PACKAGES=(unbound bind9 dnsperf)
+TEST_PACKAGES=(unbound bind9 dnsperf nsd)
 PACKAGES+=(graphviz)   # netemu graph: SVG/HTML/PNG pictures of a lab (dot, mermaid need nothing)
 
 wanted=("${PACKAGES[@]}")
