@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 # Modules that define a FEATURE; imported lazily so the core never depends on them.
 # Captures come first (they see every packet from the start); services last (they need the whole lab).
 _MODULES: tuple[str, ...] = ("netemu.capture.feature", "netemu.netfilter.feature", "netemu.linkemu.feature",
-                             "netemu.dns.feature", "netemu.labtest.feature", "netemu.congestion",
+                             "netemu.dns.feature", "netemu.frr.feature", "netemu.labtest.feature", "netemu.congestion",
                              "netemu.services.feature")
 
 
@@ -69,6 +69,9 @@ class Feature:
     steps: tuple[Step, ...] = ()
     # () -> {Op subclass: handler(runner, op)} for the feature's own kinds of operation (imported lazily)
     handlers: Callable[[], dict[type[Op], Callable[[Runner, Op], None]]] | None = None
+    # (topology, parsed model, timeout s) -> result with `.seconds`, once `up` has built the lab: blocks
+    # until the feature's processes have settled (routing converged); raises a NetemuError on timeout
+    converge: Callable[[Topology, Any, float], Any] | None = None
 
     def used_by(self, data: Any) -> bool:
         """Whether a raw topology document sets any key this feature owns (only then is it parsed)."""

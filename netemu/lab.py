@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from . import apply as apply_mod
 from . import sysctls
@@ -63,10 +65,17 @@ class Lab:
         self.name = topology.name
 
     @classmethod
-    def up(cls, topology: Topology, topology_text: str | None = None) -> Lab:
-        """Build `topology` and return its handle."""
+    def up(cls, topology: Topology, topology_text: str | None = None, wait: float | None = 60.0) -> Lab:
+        """Build `topology` and return its handle, once its routing has converged (unless `wait` is None)."""
         apply_mod.up(topology, build(topology), topology_text)
-        return cls(topology)
+        lab = cls(topology)
+        if wait is not None:
+            try:
+                converge(topology, wait)
+            except BaseException:
+                lab.down()
+                raise
+        return lab
 
     @classmethod
     def attach(cls, name: str) -> Lab:
@@ -93,3 +102,20 @@ class Lab:
     def down(self) -> None:
         """Remove the lab."""
         apply_mod.down(self.name)
+
+
+def converge(topo: Topology, timeout: float, started: Callable[[str, float], None] | None = None) -> list[tuple[str, Any]]:
+    """Wait until every feature that settles after `up` has (routing converged): [(feature, its result)].
+
+    `started(feature, timeout)` is called before each wait (the CLI says what it waits for).
+    """
+    from . import features
+
+    out = []
+    for feature in features.registered():
+        model = topo.feature(feature.name)
+        if feature.converge is not None and model is not None:
+            if started:
+                started(feature.name, timeout)
+            out.append((feature.name, feature.converge(topo, model, timeout)))
+    return out

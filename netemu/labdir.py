@@ -51,6 +51,10 @@ class LabDir:
     def logs(self) -> Path:
         return self.path / "logs"
 
+    def bin_dir(self, node: str) -> Path:
+        """Programs put first on PATH in `netemu exec`/`shell` of `node` (e.g. FRR's vtysh for that router)."""
+        return self.path / "bin" / node
+
     def exists(self) -> bool:
         """Whether the lab has state on this machine (a real directory, not a link to one)."""
         try:

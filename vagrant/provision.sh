@@ -32,6 +32,8 @@ PACKAGES=(iproute2 iptables iputils-ping iputils-tracepath tcpdump iperf3 dnsuti
 PACKAGES+=(fping traceroute)   # netemu test: all-pairs ping, the hop where a path stops
 # netemu capture: dumpcap (one pcapng naming each packet's interface) and tshark (its live decode).
 PACKAGES+=(tshark)
+# FRR: the routing daemons of `routing: ospf|bgp`, run by netemu inside router namespaces only.
+PACKAGES+=(frr)
 # Independent DNS software the tests compare netemu against.
 TEST_PACKAGES=(unbound bind9 dnsperf nsd)
 PACKAGES+=(graphviz)   # netemu graph: SVG/HTML/PNG pictures of a lab (dot, mermaid need nothing)
@@ -55,10 +57,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    for svc in unbound named bind9; do
+    for svc in unbound named bind9 frr; do
       systemctl disable --now "$svc" >/dev/null 2>&1 || true
     done
   fi
+fi
+
+# FRR's daemons drop root for the user frr and refuse to start unless it is in the group frrvty
+# (Debian's package sets this up; make sure on machines where it was changed).
+if getent group frrvty >/dev/null && getent passwd frr >/dev/null && ! id -nG frr | grep -qw frrvty; then
+  usermod -a -G frrvty frr
 fi
 
 # Debian's own python3 (3.11 on Debian 12), so the venv never depends on a user's pyenv/conda.

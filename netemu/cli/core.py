@@ -14,7 +14,7 @@ from .. import status as status_mod
 from ..errors import LabError, NotRootError, UsageError
 from ..kernel import procs
 from ..lab import Lab
-from ..labdir import all_labs
+from ..labdir import LabDir, all_labs
 from ..derive.show import derived, derived_lines
 from ..parse import load_topology
 from ..plan import build
@@ -109,7 +109,10 @@ def _link_backend(topo) -> tuple[str, str] | None:
 @click.argument("topology", type=click.Path(dir_okay=False))
 @click.option("-v", "--verbose", is_flag=True, help="Print each operation as it is applied.")
 @click.option("--fail-at", type=int, hidden=True, help="Inject a failure before operation N (tests rollback).")
-def up(topology: str, verbose: bool, fail_at: int | None) -> None:
+@click.option("--no-wait", is_flag=True, help="Return once built, without waiting for routing to converge.")
+@click.option("--wait-timeout", type=float, default=60.0, show_default=True,
+              help="Seconds to wait for routing (OSPF/BGP) to converge before giving up.")
+def up(topology: str, verbose: bool, fail_at: int | None, no_wait: bool, wait_timeout: float) -> None:
     """Build the lab described by TOPOLOGY (needs root).
 
     \b
@@ -127,6 +130,8 @@ def up(topology: str, verbose: bool, fail_at: int | None) -> None:
     res = apply_mod.up(topo, p, text, fail_at=fail_at, progress=progress)
     click.echo(f"lab {res.lab} is up: {_count(res.nodes, 'node')}, {_count(res.links, 'link')}, {res.ops} operations "
                f"in {res.seconds:.2f} s")
+    if not no_wait:
+        _converge(topo, wait_timeout)
     shown = [f"{n.name} ({n.kind})" for n in topo.nodes[:SUMMARY_NODES]]
     more = len(topo.nodes) - len(shown)
     click.echo(f"  nodes: {', '.join(shown)}" + (f", … and {more} more (netemu status {topo.name})" if more else ""))
@@ -184,6 +189,18 @@ def down(lab: str | None, all_labs_: bool, keep_captures: str | None) -> None:
             click.secho(f"  warning: {line}", err=True, fg="yellow")
     if failed is not None:
         sys.exit(failed.exit_code)
+
+
+def _converge(topo, timeout: float) -> None:
+    """Wait for routing to converge (the lab stays up if it does not), printing how long it took."""
+    from ..lab import converge
+
+    def started(feature: str, timeout: float) -> None:
+        click.echo(f"  waiting for routing to converge (at most {timeout:.0f} s; --no-wait skips this)…", err=True)
+
+    for _, res in converge(topo, timeout, started):
+        click.echo(f"  routing converged {res.seconds:.1f} s after the daemons started: {res.adjacencies} OSPF "
+                   f"adjacencies, {res.sessions} BGP sessions, {res.routes} routes in the routers' FIBs")
 
 
 @click.command()
@@ -275,6 +292,7 @@ def exec_(lab: str, node: str, command: tuple[str, ...]) -> None:
     command = command[1:] if command[:1] == ("--",) else command
     if not command:
         raise UsageError("give a command after '--', e.g. netemu exec LAB NODE -- ip addr")
+    _node_path(lab, node)
     # Nodes share the host's files, so the command is found (or not) exactly as here.
     if shutil.which(command[0]) is None:
         click.echo(f"error: {command[0]}: command not found", err=True)
@@ -282,6 +300,13 @@ def exec_(lab: str, node: str, command: tuple[str, ...]) -> None:
     argv = procs.ns_argv(handle.ns, list(command))
     sys.stdout.flush()
     os.execvp(argv[0], argv)
+
+
+def _node_path(lab: str, node: str) -> None:
+    """Put the node's own programs (e.g. the vtysh of a router's FRR) first on PATH for what runs in it."""
+    own = LabDir(lab).bin_dir(node)
+    if own.is_dir():
+        os.environ["PATH"] = f"{own}:{os.environ.get('PATH', '')}"
 
 
 @click.command()
@@ -296,6 +321,7 @@ def shell(lab: str, node: str) -> None:
     """
     _need_root("shell")
     handle = Lab.attach(lab).node(node)
+    _node_path(lab, node)
     sh = os.environ.get("SHELL", "/bin/bash")
     os.environ["PS1"] = f"[{lab}:{node}] \\w# "
     os.environ["NETEMU_LAB"], os.environ["NETEMU_NODE"] = lab, node

@@ -17,6 +17,17 @@ def _need_root(command: str) -> None:
         raise NotRootError(command)
 
 
+def _frr_row(doc):
+    """The doctor's line about FRR (routing: ospf|bgp)."""
+    from ..frr import install as frr
+
+    problems = frr.problems({"ospfd", "ospf6d", "bgpd", "bfdd", "staticd"})
+    if problems:
+        return doc.Row("FRR", doc.MISSING, "; ".join(problems))
+    return doc.Row("FRR", doc.NATIVE, f"FRR {frr.version()} from {frr.locate().daemon_dir}: zebra, staticd, ospfd, "
+                                      f"ospf6d, bgpd, bfdd run as user {frr.USER} in each router's namespace")
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def doctor(as_json: bool) -> None:
@@ -34,13 +45,17 @@ def doctor(as_json: bool) -> None:
 
     rows = doc.report(fresh=True)
     tidy()  # the probe's cache serves labs; with none up, nothing stays behind
+    routing = _frr_row(doc)
     if as_json:
-        click.echo(json.dumps([r.__dict__ for r in rows], indent=1))
+        click.echo(json.dumps([r.__dict__ for r in rows + [routing]], indent=1))
         return
     colours = {doc.NATIVE: "green", doc.FALLBACK: "yellow", doc.MISSING: "red", doc.INFO: None}
     click.echo("link emulation on this machine:")
     for r in rows:
         click.echo(f"  {r.feature:<26} " + click.style(f"{r.status:<11}", fg=colours[r.status]) + f" {r.how}")
+    click.echo("routing (routing: ospf|bgp):")
+    click.echo(f"  {routing.feature:<26} " + click.style(f"{routing.status:<11}", fg=colours[routing.status])
+               + f" {routing.how}")
     missing = [r for r in rows if r.status == doc.MISSING]
     if missing:
         click.echo(f"\n{len(missing)} feature(s) unavailable: 'netemu up' refuses topologies that use them.")

@@ -3,7 +3,7 @@
 A scenario declares a default topology and roles, checks its requirements against the model
 before anything is touched, then measures through a `Context` (node handles, cases, records,
 checks, tables, pictures). `run()` brings the lab up, undoes every change, tears down and writes
-the report. The built-ins (pmtud, nagle, tfo) use exactly this API.
+the report. The built-ins (pmtud, nagle, tfo, failover) use exactly this API.
 
     from netemu.scenarios import Scenario, Context
 

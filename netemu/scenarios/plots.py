@@ -205,3 +205,27 @@ def per_connection(title: str, series: dict[str, list[float]], unit: str,
             ax.set_ylabel(f"{what}, {unit}")
     fig.tight_layout()
     return _svg(plt, fig)
+
+
+def outages(title: str, rows: Sequence[tuple[str, list[tuple[float, float]], float | None]],
+            x_label: str = "seconds since the cut") -> str:
+    """One lane per run: when a stream of probes was answered (filled) around an event at 0, with each
+    run's measured outage written at its end ((label, [(start s, length s) answered], outage s or None))."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, 0.55 * len(rows) + 1.6))
+    fig.suptitle(title, fontsize=12, fontweight="bold")
+    end = max([s + w for _, spans, _ in rows for s, w in spans] + [1.0])
+    palette = [c for c in COLOURS if c != ALARM]  # red is kept for the runs that never recover
+    for i, (label, spans, outage) in enumerate(reversed(rows)):
+        colour = ALARM if outage is None else palette[(len(rows) - 1 - i) % len(palette)]
+        ax.broken_barh(spans, (i - 0.3, 0.6), color=colour)
+        text = "never back" if outage is None else f"outage {outage:.2f} s"
+        ax.text(end + 0.2, i, text, va="center", fontsize=9, color=colour)
+    ax.axvline(0, color="#333", ls="--", lw=1)
+    ax.text(0, len(rows) - 0.4, " cut", fontsize=9, color="#333")
+    ax.set_yticks(range(len(rows)), [label for label, _, _ in reversed(rows)])
+    ax.set_xlim(min([s for _, spans, _ in rows for s, _ in spans] + [-1.0]), end + 2.2)
+    ax.set_xlabel(x_label)
+    ax.grid(axis="y", visible=False)
+    fig.tight_layout()
+    return _svg(plt, fig)

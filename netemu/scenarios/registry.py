@@ -17,6 +17,7 @@ BUILTINS: dict[str, str] = {
     "nagle": "netemu.scenarios.builtin.nagle",
     "tfo": "netemu.scenarios.builtin.tfo",
     "congestion": "netemu.scenarios.builtin.congestion",
+    "failover": "netemu.scenarios.builtin.failover",
 }
 REPO_TOPOLOGIES = Path(__file__).resolve().parents[2] / "topologies"
 

@@ -22,7 +22,7 @@ EXAMPLE = ROOT / "examples" / "my_scenario.py"
 # --- registry -------------------------------------------------------------------------------
 def test_builtins_are_listed_with_descriptions():
     names = [n for n, _ in registry.describe_builtins()]
-    assert names == ["pmtud", "nagle", "tfo", "congestion"]
+    assert names == ["pmtud", "nagle", "tfo", "congestion", "failover"]
     assert all(d for _, d in registry.describe_builtins())
 
 
@@ -73,7 +73,7 @@ def test_roles_defaults_overrides_and_errors():
         resolve_roles(s, topo, {"server": "bob"})
 
 
-@pytest.mark.parametrize("name", ["pmtud", "nagle", "tfo"])
+@pytest.mark.parametrize("name", ["pmtud", "nagle", "tfo", "congestion", "failover"])
 def test_builtins_accept_their_own_topology(name):
     s = load(name)
     topo, _, _ = resolve_topology(s, RunOptions())

@@ -1,0 +1,250 @@
+"""Derive each router's FRR configuration from the topology: OSPF interfaces, BGP sessions, prefixes.
+
+Pure: the result is frozen data stored in the model, so `plan --full` shows the configs and golden
+tests pin them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from ..model import Interface, IPNetwork, Node, Topology
+from .spec import Options
+
+DAEMON_ORDER = ("zebra", "bfdd", "staticd", "ospfd", "ospf6d", "bgpd")
+
+
+@dataclass(frozen=True)
+class OspfInterface:
+    """An interface of a router in its OSPF domain (v2 or v3)."""
+
+    name: str
+    p2p: bool  # two routers on the wire: no DR election (it would wait a whole dead interval)
+    # No router of the domain beyond it (hosts, another AS, the loopback). Passive interfaces are
+    # point-to-point too: a broadcast one would sit in state Waiting for a dead interval before its
+    # prefix is announced.
+    passive: bool
+    cost: int | None
+    peers: int  # routers of the domain on this wire, whose adjacency convergence waits for
+
+
+@dataclass(frozen=True)
+class BgpNeighbour:
+    """One BGP session of a router."""
+
+    address: str
+    family: int
+    remote_as: int
+    node: str
+    update_source: str | None = None
+    next_hop_self: bool = False
+    rr_client: bool = False
+    bfd: bool = False
+
+    @property
+    def description(self) -> str:
+        return f"{self.node} AS{self.remote_as}"
+
+    @property
+    def internal(self) -> bool:
+        return self.update_source is not None or self.next_hop_self
+
+
+@dataclass(frozen=True)
+class Router:
+    """Everything FRR needs for one router: what it runs and each daemon's configuration."""
+
+    node: str
+    router_id: str
+    asn: int | None
+    ospf: tuple[OspfInterface, ...] = ()
+    ospf6: tuple[OspfInterface, ...] = ()
+    bgp: tuple[BgpNeighbour, ...] = ()
+    networks: tuple[IPNetwork, ...] = ()
+    configs: tuple[tuple[str, str], ...] = ()  # daemon -> configuration text, in start order
+    extra: str = ""  # the node's `frr:` lines, applied through vtysh once the daemons run
+    reach: tuple[IPNetwork, ...] = ()  # prefixes its FIB holds once routing has converged
+
+    @property
+    def daemons(self) -> tuple[str, ...]:
+        return tuple(d for d, _ in self.configs)
+
+    def config(self, daemon: str) -> str:
+        return dict(self.configs)[daemon]
+
+    @property
+    def ospf_peers(self) -> int:
+        """OSPFv2 adjacencies this router has once converged."""
+        return sum(i.peers for i in self.ospf if not i.passive)
+
+    @property
+    def ospf6_peers(self) -> int:
+        return sum(i.peers for i in self.ospf6 if not i.passive)
+
+
+@dataclass(frozen=True)
+class FrrLab:
+    """The FRR side of a lab: its options and every router's derived configuration."""
+
+    options: Options
+    routers: tuple[Router, ...]
+
+    def router(self, node: str) -> Router | None:
+        return next((r for r in self.routers if r.node == node), None)
+
+
+def _first(addresses, version: int):
+    return next((a for a in addresses if a.version == version), None)
+
+
+def _loopbacks(node: Node) -> tuple:
+    return tuple(getattr(node, "loopbacks", ()))
+
+
+def _router_address(node: Node, version: int):
+    """The address iBGP peers with: the loopback's, else the first interface address of the family."""
+    a = _first(_loopbacks(node), version) or _first(node.addresses(), version)
+    return a.ip if a is not None else None
+
+
+def _router_id(node: Node, index: int) -> str:
+    a = _router_address(node, 4)
+    return str(a) if a is not None else str(ipaddress.IPv4Address(index + 1))
+
+
+class _Deriver:
+    def __init__(self, topo: Topology, opts: Options, costs: dict[int, int]):
+        self.topo = topo
+        self.opts = opts
+        self.costs = costs
+        self.segment: dict[tuple[str, str], list[Interface]] = {}
+        for seg in topo.segments():
+            for i in seg:
+                self.segment[(i.node, i.name)] = seg
+
+    def is_router(self, name: str) -> bool:
+        return self.topo.node(name).kind == "router"
+
+    def asn(self, name: str) -> int | None:
+        return self.opts.as_of(name) if self.opts.protocol == "bgp" else None
+
+    def same_igp(self, a: str, b: str) -> bool:
+        """Whether routers a and b share an OSPF domain."""
+        if self.opts.protocol == "ospf":
+            return True
+        return self.asn(a) == self.asn(b) and self.opts.igp_of(self.asn(a)) == "ospf"
+
+    def ospf_interfaces(self, node: Node, version: int) -> list[OspfInterface]:
+        out = []
+        for iface in node.interfaces:
+            if not any(a.version == version for a in iface.addresses):
+                continue
+            seg = self.segment.get((node.name, iface.name), [iface])
+            peers = [o for o in seg if o.node != node.name and self.is_router(o.node)
+                     and self.same_igp(node.name, o.node) and any(a.version == version for a in o.addresses)]
+            p2p = len(seg) == 2 and len(peers) == 1
+            out.append(OspfInterface(iface.name, p2p, not peers, self.costs.get(iface.link), len(peers)))
+        if any(a.version == version for a in _loopbacks(node)):
+            out.append(OspfInterface("lo", False, True, None, 0))
+        return out
+
+    def bgp_neighbours(self, node: Node) -> list[BgpNeighbour]:
+        me = self.asn(node.name)
+        out: list[BgpNeighbour] = []
+        for iface in node.interfaces:  # eBGP (and iBGP without an IGP) on the shared wire
+            for o in self.segment.get((node.name, iface.name), []):
+                if o.node == node.name or not self.is_router(o.node):
+                    continue
+                theirs = self.asn(o.node)
+                internal = theirs == me
+                if internal and self.opts.igp_of(me) == "ospf":
+                    continue
+                for version in (4, 6):
+                    if _first(iface.addresses, version) and (peer := _first(o.addresses, version)):
+                        out.append(BgpNeighbour(str(peer.ip), version, theirs, o.node, next_hop_self=internal,
+                                                bfd=self.opts.bfd))
+        if self.opts.igp_of(me) != "ospf":
+            return out
+        members = [n for n in self.topo.nodes if n.kind == "router" and self.asn(n.name) == me]
+        rrs = [n.name for n in members if n.name in self.opts.route_reflectors]
+        for other in members:
+            if other.name == node.name or (rrs and node.name not in rrs and other.name not in rrs):
+                continue
+            for version in (4, 6):
+                mine, theirs = _router_address(node, version), _router_address(other, version)
+                if mine is not None and theirs is not None:
+                    out.append(BgpNeighbour(str(theirs), version, me, other.name, update_source=str(mine),
+                                            next_hop_self=True,
+                                            rr_client=node.name in rrs and other.name not in rrs))
+        return out
+
+    @staticmethod
+    def connected(node: Node) -> set[IPNetwork]:
+        """The prefixes of a router's interfaces and loopbacks."""
+        return {a.network for a in list(node.addresses()) + list(_loopbacks(node)) if not a.ip.is_link_local}
+
+    def networks(self, node: Node) -> tuple[IPNetwork, ...]:
+        """What the router announces in BGP: every prefix of its AS, unless the topology says otherwise.
+
+        Every router of an AS with OSPF announces all of the AS's prefixes (it has them from OSPF), so
+        any border router passes them on. Only the owner announcing them would not work for loopbacks:
+        a peer's /32 learned over iBGP has the loopback itself as next hop, which FRR refuses to resolve
+        through the route to that same prefix, so the border router would never pass it on.
+        """
+        announced = dict(self.opts.announce)
+        if node.name in announced:
+            return announced[node.name]
+        me = self.asn(node.name)
+        members = [node]
+        if self.opts.igp_of(me) == "ospf":
+            members = [n for n in self.topo.nodes if n.kind == "router" and self.asn(n.name) == me]
+        nets = set().union(*(self.connected(n) for n in members))
+        return tuple(sorted(nets, key=lambda n: (n.version, n)))
+
+    def router(self, node: Node, index: int) -> Router:
+        ospf = self.ospf_interfaces(node, 4) if self.opts.igp_of(self.asn(node.name)) == "ospf" else []
+        ospf6 = self.ospf_interfaces(node, 6) if self.opts.igp_of(self.asn(node.name)) == "ospf" else []
+        # OSPF in an AS of one router has nobody to talk to: not worth a daemon.
+        if self.opts.protocol == "bgp" and not any(not i.passive for i in ospf + ospf6):
+            ospf, ospf6 = [], []
+        bgp = self.bgp_neighbours(node) if self.opts.protocol == "bgp" else []
+        networks = self.networks(node) if self.opts.protocol == "bgp" else ()
+        return Router(node.name, _router_id(node, index), self.asn(node.name), tuple(ospf), tuple(ospf6),
+                      tuple(bgp), networks, extra=dict(self.opts.extra).get(node.name, ""))
+
+
+def daemons_of(r: Router, opts: Options) -> list[str]:
+    """The daemons a router runs, in start order (zebra first: the others connect to it)."""
+    # netemu installs static routes itself; staticd only serves `ip route` lines a router's `frr:` may add
+    want = {"zebra", "staticd"} if r.extra else {"zebra"}
+    if r.ospf:
+        want.add("ospfd")
+    if r.ospf6:
+        want.add("ospf6d")
+    if r.bgp or r.networks:
+        want.add("bgpd")
+    if opts.bfd:
+        want.add("bfdd")
+    return [d for d in DAEMON_ORDER if d in want]
+
+
+def derive(topo: Topology, opts: Options, costs: dict[int, int] | None = None) -> FrrLab:
+    """Every router's FRR configuration, rendered."""
+    from dataclasses import replace
+
+    from .render import render
+
+    d = _Deriver(topo, opts, costs or {})
+    routers = [d.router(node, index) for index, node in enumerate(n for n in topo.nodes if n.kind == "router")]
+    announced = {p for r in routers for p in r.networks}
+    out = []
+    for r in routers:
+        configs = tuple((daemon, render(topo.name, daemon, r, opts)) for daemon in daemons_of(r, opts))
+        # What OSPF spreads in the router's domain, plus what BGP announces anywhere (no policies filter it).
+        domain = {p for o in routers if o.node == r.node or d.same_igp(r.node, o.node) and (o.ospf or o.ospf6)
+                  and (r.ospf or r.ospf6) for p in d.connected(topo.node(o.node))}
+        reach = tuple(sorted(domain | announced, key=lambda n: (n.version, n)))
+        out.append(replace(r, configs=configs, reach=reach))
+    return FrrLab(opts, tuple(out))
+

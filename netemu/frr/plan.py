@@ -1,0 +1,72 @@
+"""The operations that run FRR in each router: configs, a dry run of each, the daemons, extra lines."""
+
+from __future__ import annotations
+
+import shlex
+
+from ..model import Topology
+from ..ops import Op, RunCommand, StartProcess, WriteFile
+from . import paths
+from .derive import FrrLab
+from .install import USER, Install, locate
+
+READY_TIMEOUT = 20.0  # seconds; a daemon reading its config and opening its sockets takes well under one
+
+
+def daemon_argv(inst: Install, lab: str, node: str, daemon: str) -> tuple[str, ...]:
+    """How one daemon runs: in the foreground, every path in the router's own directory, no TCP VTY."""
+    d = paths.node_dir(lab, node)
+    argv = [inst.daemon(daemon), "-f", str(d / f"{daemon}.conf"), "-i", str(d / f"{daemon}.pid"),
+            "-z", str(paths.zserv(lab, node)), "--vty_socket", str(d), "-P", "0", "-u", USER, "-g", USER]
+    if daemon == "bfdd":
+        argv += ["--bfdctl", str(d / "bfdd.sock")]
+    return tuple(argv)
+
+
+def vtysh_argv(inst: Install, lab: str, node: str) -> tuple[str, ...]:
+    """vtysh talking to this router's daemons only (their VTY sockets are in its directory)."""
+    d = str(paths.node_dir(lab, node))
+    return (inst.vtysh, "--vty_socket", d, "--config_dir", d)
+
+
+def _wrapper(inst: Install, lab: str, node: str) -> str:
+    return ("#!/bin/sh\n# netemu: vtysh of router " + node + " in lab " + lab + "\n"
+            f"exec {shlex.join(vtysh_argv(inst, lab, node))} \"$@\"\n")
+
+
+def plan(topo: Topology, frr: FrrLab) -> list[Op]:
+    """Write and check every config first (nothing starts if one is wrong), then start the daemons."""
+    inst = locate()
+    lab = topo.name
+    files: list[Op] = []
+    checks: list[Op] = []
+    starts: dict[int, list[Op]] = {}
+    finish: list[Op] = []
+    for r in frr.routers:
+        ns = topo.namespace(r.node)
+        d = paths.node_dir(lab, r.node)
+        files += [WriteFile(str(d / f"{daemon}.conf"), text) for daemon, text in r.configs]
+        files.append(WriteFile(str(d / "vtysh.conf"), "! netemu: vtysh of this router\n"))
+        files.append(WriteFile(str(paths.bin_dir(lab, r.node) / "vtysh"), _wrapper(inst, lab, r.node), 0o755))
+        # The daemons drop root for the user frr: it must own the directory their pid files and sockets go to.
+        checks.append(RunCommand(ns, ("chown", f"{USER}:{USER}", str(d))))
+        checks += [RunCommand(ns, (*daemon_argv(inst, lab, r.node, daemon)[:3], "-C", "-u", USER, "-g", USER))
+                   for daemon in r.daemons]
+        if r.extra:
+            files.append(WriteFile(str(d / "extra.conf"), r.extra + "\n"))
+            checks.append(RunCommand(ns, (inst.vtysh, "-C", "-f", str(d / "extra.conf"))))
+            finish.append(RunCommand(ns, (*vtysh_argv(inst, lab, r.node), "-f", str(d / "extra.conf"))))
+        for rank, daemon in enumerate(r.daemons):
+            ready = paths.zserv(lab, r.node) if daemon == "zebra" else paths.vty(lab, r.node, daemon)
+            starts.setdefault(rank, []).append(
+                StartProcess(ns, f"frr-{r.node}-{daemon}", daemon_argv(inst, lab, r.node, daemon),
+                             ready=("unix", str(ready)), ready_timeout=READY_TIMEOUT))
+    # zebra of every router first, then each router's next daemon: they connect to their zebra.
+    ordered = [op for rank in sorted(starts) for op in starts[rank]]
+    return files + checks + ordered + finish
+
+
+def routers_needing(frr: FrrLab) -> set[str]:
+    """Every daemon some router of the lab runs."""
+    return {d for r in frr.routers for d in r.daemons}
+

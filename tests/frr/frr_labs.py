@@ -1,0 +1,95 @@
+"""Topologies and helpers shared by the FRR tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, netemu
+
+# A ring of four routers; r1-r4 costs 5, so h1 -> h2 (behind r3) goes r1-r4-r3 until that link is cut.
+RING = """\
+name: ring
+routing: ospf
+nodes:
+  h1: {kind: host}
+  r1: {kind: router}
+  r2: {kind: router}
+  r3: {kind: router}
+  r4: {kind: router}
+  h2: {kind: host}
+links:
+  - endpoints: ["h1:eth0 10.0.1.2/24 fd00:1::2/64", "r1:eth0 10.0.1.1/24 fd00:1::1/64"]
+  - endpoints: ["r1:eth1 10.1.12.1/30 fd00:12::1/64", "r2:eth1 10.1.12.2/30 fd00:12::2/64"]
+  - endpoints: ["r2:eth2 10.1.23.1/30 fd00:23::1/64", "r3:eth1 10.1.23.2/30 fd00:23::2/64"]
+  - endpoints: ["r3:eth2 10.1.34.1/30 fd00:34::1/64", "r4:eth1 10.1.34.2/30 fd00:34::2/64"]
+  - endpoints: ["r4:eth2 10.1.41.1/30 fd00:41::1/64", "r1:eth2 10.1.41.2/30 fd00:41::2/64"]
+    cost: 5
+  - endpoints: ["r3:eth0 10.0.2.1/24 fd00:2::1/64", "h2:eth0 10.0.2.2/24 fd00:2::2/64"]
+"""
+
+BGP = (ROOT / "topologies" / "bgp.yaml").read_text()
+
+
+def needs_frr() -> None:
+    """Skip, with the reason, unless FRR's daemons can run here."""
+    from netemu.frr import install
+
+    problems = install.problems({"ospfd", "ospf6d", "bgpd"})
+    if problems:
+        pytest.skip("needs FRR: " + "; ".join(problems))
+
+
+def write(tmp_path: Path, text: str, name: str) -> str:
+    """The topology text under lab name `name`, as a file."""
+    from conftest import renamed
+
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(renamed(text, name))
+    return str(path)
+
+
+def vtysh_json(lab: str, node: str, command: str) -> dict:
+    """A vtysh command's JSON answer, run the way a user would (netemu exec … -- vtysh)."""
+    res = netemu("exec", lab, node, "--", "vtysh", "-c", command, check=True)
+    return json.loads(res.stdout)
+
+
+def route_via(lab: str, node: str, dst: str) -> str:
+    """The next hop the kernel of `node` uses towards `dst` (`ip route get`)."""
+    res = netemu("exec", lab, node, "--", "ip", "-j", "route", "get", dst, check=True)
+    return json.loads(res.stdout)[0].get("gateway", "")
+
+
+def poll(check, timeout: float, interval: float = 0.2):
+    """Call `check` until it returns something truthy; that value, or the last one after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def lab_processes(lab: str) -> list[str]:
+    """Processes whose command line names the lab's run directory (FRR daemons, vtysh)."""
+    marker = f"/run/netemu/{lab}/".encode()
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker in cmd:
+            text = cmd.replace(b"\0", b" ").decode(errors="replace")
+            out.append(f"{pid}: {text[:120]}")
+    return out
+
+
+def have_vtysh() -> bool:
+    return shutil.which("vtysh") is not None
