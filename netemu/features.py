@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from .source import Source
 
 # Modules that define a FEATURE; imported lazily so the core never depends on them.
-_MODULES: tuple[str, ...] = ("netemu.netfilter.feature", "netemu.linkemu.feature", "netemu.dns.feature")
+_MODULES: tuple[str, ...] = ("netemu.netfilter.feature", "netemu.linkemu.feature", "netemu.dns.feature",
+                            "netemu.multi.feature")
 
 
 STAGES = ("derive", "check")

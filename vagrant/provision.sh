@@ -31,6 +31,8 @@ PACKAGES=(iproute2 iptables iputils-ping iputils-tracepath tcpdump iperf3 dnsuti
           curl procps kmod python3 python3-venv python3-pip ca-certificates)
 # Independent DNS software the tests compare netemu against.
 TEST_PACKAGES=(unbound bind9 dnsperf)
+# A lab across several machines: the tests simulate machines, each running its own sshd (never the host's service).
+TEST_PACKAGES+=(openssh-server openssh-client)
 
 wanted=("${PACKAGES[@]}")
 [ "$WITH_TEST" = 1 ] && wanted+=("${TEST_PACKAGES[@]}")

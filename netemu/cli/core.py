@@ -19,6 +19,7 @@ from ..derive.show import derived, derived_lines
 from ..parse import load_topology
 from ..plan import build
 from ..source import load
+from . import multi as multi_cli
 
 
 def _need_root(command: str) -> None:
@@ -58,7 +59,9 @@ def _count(n: int, noun: str) -> str:
 @click.argument("topology", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the operations as JSON.")
 @click.option("--full", is_flag=True, help="Also print what each step feeds in: rule sets, file contents.")
-def plan(topology: str, as_json: bool, full: bool) -> None:
+@click.option("--hosts", metavar="INVENTORY", type=click.Path(dir_okay=False),
+              help="Across the machines of this Ansible YAML inventory (over ssh).")
+def plan(topology: str, as_json: bool, full: bool, hosts: str | None) -> None:
     """Print the ordered kernel operations `up` would perform (no root needed).
 
     \b
@@ -68,6 +71,8 @@ def plan(topology: str, as_json: bool, full: bool) -> None:
     """
     topo = load_topology(topology)
     _print_warnings(topo)
+    if hosts:
+        return multi_cli.plan(topo, hosts, as_json, full)
     p = build(topo)
     extra = derived(topo)
     if as_json:
@@ -84,7 +89,9 @@ def plan(topology: str, as_json: bool, full: bool) -> None:
 @click.argument("topology", type=click.Path(dir_okay=False))
 @click.option("-v", "--verbose", is_flag=True, help="Print each operation as it is applied.")
 @click.option("--fail-at", type=int, hidden=True, help="Inject a failure before operation N (tests rollback).")
-def up(topology: str, verbose: bool, fail_at: int | None) -> None:
+@click.option("--hosts", metavar="INVENTORY", type=click.Path(dir_okay=False),
+              help="Across the machines of this Ansible YAML inventory (over ssh).")
+def up(topology: str, verbose: bool, fail_at: int | None, hosts: str | None) -> None:
     """Build the lab described by TOPOLOGY (needs root).
 
     \b
@@ -98,6 +105,8 @@ def up(topology: str, verbose: bool, fail_at: int | None) -> None:
     _need_root("up")
     with open(topology) as f:
         text = f.read()
+    if hosts:
+        return multi_cli.up(topo, hosts, text)
     p = build(topo)
     progress = (lambda i, op: click.echo(f"[{i}/{len(p.ops)}] {op.text()}", err=True)) if verbose else None
     res = apply_mod.up(topo, p, text, fail_at=fail_at, progress=progress)
@@ -116,7 +125,11 @@ def up(topology: str, verbose: bool, fail_at: int | None) -> None:
 @click.command()
 @click.argument("lab", required=False)
 @click.option("--all", "all_labs_", is_flag=True, help="Remove every netemu lab on this machine.")
-def down(lab: str | None, all_labs_: bool) -> None:
+@click.option("--hosts", metavar="INVENTORY", type=click.Path(dir_okay=False),
+              help="Across the machines of this Ansible YAML inventory (over ssh).")
+@click.option("--wait", type=float, default=0.0, metavar="SECONDS",
+              help="With several machines: keep trying unreachable ones this long.")
+def down(lab: str | None, all_labs_: bool, hosts: str | None, wait: float) -> None:
     """Remove a lab completely: processes, namespaces, files. Idempotent.
 
     \b
@@ -130,6 +143,8 @@ def down(lab: str | None, all_labs_: bool) -> None:
     if all_labs_ == bool(lab):
         raise UsageError("give a lab name or file, or --all")
     _need_root("down")
+    if lab and (hosts or multi_cli.is_multi(_lab_name(lab))):
+        return multi_cli.down(_lab_name(lab), hosts, wait)
     names = [d.name for d in all_labs()] if all_labs_ else [_lab_name(lab)]
     if all_labs_ and not names:
         click.echo("no netemu labs are up")
@@ -176,13 +191,14 @@ def status(lab: str | None, node: str | None, as_json: bool) -> None:
         for d in data:
             click.echo(f"{d['name']:<20} {d['state']:<9} {d['nodes']:>4} nodes  {d['source'] or ''}")
         return
-    data = status_mod.lab(lab, node)
+    data = multi_cli.status(lab) if multi_cli.is_multi(lab) else status_mod.lab(lab, node)
     if as_json:
         click.echo(json.dumps(data, indent=1))
         return
     click.echo(f"lab {data['name']} ({data['state']}) from {data['source'] or '?'}")
     for n in data["nodes"]:
-        click.echo(f"\n{n['node']} [{n['kind']}]  netns {n['namespace']}")
+        on = f"  on {n['machine']}" if "machine" in n else ""
+        click.echo(f"\n{n['node']} [{n['kind']}]  netns {n['namespace']}{on}")
         if n.get("missing"):
             click.secho("  namespace missing", fg="red")
             continue
@@ -216,10 +232,13 @@ def exec_(lab: str, node: str, command: tuple[str, ...]) -> None:
       sudo netemu exec two-routers h2 -- ip -6 route
     """
     _need_root("exec")
-    handle = Lab.attach(lab).node(node)
     command = command[1:] if command[:1] == ("--",) else command
     if not command:
         raise UsageError("give a command after '--', e.g. netemu exec LAB NODE -- ip addr")
+    if multi_cli.is_multi(lab):  # the node is on another machine: its netemu runs the command there
+        argv = multi_cli.exec_argv(lab, node, list(command))
+        os.execvp(argv[0], argv)
+    handle = Lab.attach(lab).node(node)
     # Nodes share the host's files, so the command is found (or not) exactly as here.
     if shutil.which(command[0]) is None:
         click.echo(f"error: {command[0]}: command not found", err=True)
@@ -240,6 +259,9 @@ def shell(lab: str, node: str) -> None:
       sudo netemu shell two-routers r1
     """
     _need_root("shell")
+    if multi_cli.is_multi(lab):
+        argv = multi_cli.exec_argv(lab, node, [], tty=True)
+        os.execvp(argv[0], argv)
     handle = Lab.attach(lab).node(node)
     sh = os.environ.get("SHELL", "/bin/bash")
     os.environ["PS1"] = f"[{lab}:{node}] \\w# "

@@ -1,0 +1,113 @@
+"""Commands of a lab across several machines: `--hosts` of plan/up/down (called by core), and the
+hidden `netemu part …` commands each machine runs for the coordinator over ssh."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..model import Topology
+
+
+def inventory(path: str):
+    """The inventory at `path` (exit 2 on any problem in it)."""
+    from ..multi.inventory import load
+
+    return load(path)
+
+
+def plan(topo: Topology, hosts: str, as_json: bool, full: bool) -> None:
+    """Print the placement and each machine's plan."""
+    from ..multi.coordinator import layout, mtu_warnings
+
+    lay = layout(topo, inventory(hosts))
+    for w in mtu_warnings(lay):
+        click.secho(f"warning: {w}", err=True, fg="yellow")
+    if as_json:
+        click.echo(json.dumps({"lab": topo.name, "placement": dict(lay.placement.machine_of),
+                               "cut": list(lay.placement.cut), "port": lay.port,
+                               "machines": {m: [op.to_json() for op in p.ops] for m, p in lay.split.plans}}, indent=1))
+        return
+    click.echo(f"# lab {topo.name} on {len(lay.machines)} machines, placement: {lay.placement.how}")
+    click.echo(f"# {len(lay.placement.cut)} of {len(topo.links)} links cut between machines: VXLAN, UDP port "
+               f"{lay.port}, VNI = link number + 1, MTU at most {lay.underlay_mtu} - header")
+    for m in lay.machines:
+        nodes = lay.placement.nodes_on(m.name)
+        click.echo(f"# {m.name} ({m.address}): {', '.join(nodes)}")
+    for name, p in lay.split.plans:
+        click.echo(f"\n## machine {name}: {len(p.ops)} operations")
+        click.echo(p.text(full=full))
+
+
+def up(topo: Topology, hosts: str, text: str) -> None:
+    """Bring the lab up across the inventory's machines."""
+    from ..multi.coordinator import mtu_warnings, up as multi_up
+
+    inv = inventory(hosts)
+    lay, results = multi_up(topo, inv, text, progress=lambda msg: click.echo(msg, err=True))
+    for w in mtu_warnings(lay):
+        click.secho(f"warning: {w}", err=True, fg="yellow")
+    click.echo(f"lab {topo.name} is up on {len(lay.machines)} machines, {len(lay.placement.cut)} links cut "
+               f"(VXLAN, UDP port {lay.port}):")
+    for m in lay.machines:
+        r = results.get(m.name, {})
+        click.echo(f"  {m.name}: {len(lay.placement.nodes_on(m.name))} nodes, {r.get('ops', '?')} operations "
+                   f"in {r.get('seconds', '?')} s")
+    click.echo(f"  try:   sudo netemu status {topo.name}")
+    click.echo(f"  stop:  sudo netemu down {topo.name}")
+
+
+def down(lab: str, hosts: str | None, wait: float) -> None:
+    """Remove every machine's part of the lab."""
+    from ..multi.coordinator import down as multi_down
+
+    for line in multi_down(lab, inventory(hosts) if hosts else None, wait):
+        click.echo(line)
+    click.echo(f"lab {lab} removed from every machine")
+
+
+def is_multi(lab: str) -> bool:
+    """Whether `lab` was brought up across machines from here."""
+    from ..multi.coordinator import record
+
+    return record(lab) is not None
+
+
+def status(lab: str) -> dict:
+    """The status of every machine's part, merged."""
+    from ..multi.coordinator import status as multi_status
+
+    return multi_status(lab)
+
+
+def exec_argv(lab: str, node: str, command: list[str], tty: bool = False) -> list[str]:
+    """The ssh command that runs COMMAND (or a shell) in NODE on its machine."""
+    from ..multi.coordinator import exec_argv as argv
+
+    return argv(lab, node, command, tty)
+
+
+@click.group(hidden=True)
+def part() -> None:
+    """What each machine runs for the coordinator (over ssh; JSON on stdin and stdout)."""
+
+
+@part.command(name="check")
+def part_check() -> None:
+    """Report this machine's facts and problems for a lab (creates nothing)."""
+    from ..multi.part import check
+
+    click.echo(json.dumps(check(json.loads(sys.stdin.readline()))))
+
+
+@part.command(name="up")
+def part_up() -> None:
+    """Build this machine's part of a lab; rolls back if the coordinator goes away first."""
+    from ..multi.part import up as part_up_
+
+    click.echo(json.dumps(part_up_(json.loads(sys.stdin.readline()))))
+
+
+commands = [part]
