@@ -37,7 +37,9 @@ SUMMARY_NODES = 12  # a big lab's summary names this many nodes, then counts the
 
 @click.command()
 @click.argument("topology", type=click.Path(dir_okay=False))
-def validate(topology: str) -> None:
+@click.option("--hosts", metavar="INVENTORY", type=click.Path(dir_okay=False),
+              help="Also check the placement on these machines (links whose MTU VXLAN cannot carry).")
+def validate(topology: str, hosts: str | None) -> None:
     """Check a topology file; report every problem at once (no root needed).
 
     \b
@@ -47,6 +49,8 @@ def validate(topology: str) -> None:
     """
     topo = load_topology(topology)
     _print_warnings(topo)
+    if hosts:
+        multi_cli.validate(topo, hosts)
     click.echo(f"{topology}: valid: lab {topo.name!r}, {_count(len(topo.nodes), 'node')}, "
                f"{_count(len(topo.links), 'link')}")
 
@@ -68,6 +72,7 @@ def plan(topology: str, as_json: bool, full: bool, hosts: str | None) -> None:
     Examples:
       netemu plan topologies/two-routers.yaml
       netemu plan --full topologies/internet.yaml    # with the iptables rules and files it loads
+      netemu plan topologies/internet.yaml --hosts machines.yaml   # placement and each machine's plan
     """
     topo = load_topology(topology)
     _print_warnings(topo)
@@ -95,8 +100,9 @@ def up(topology: str, verbose: bool, fail_at: int | None, hosts: str | None) -> 
     """Build the lab described by TOPOLOGY (needs root).
 
     \b
-    Example:
+    Examples:
       sudo netemu up topologies/two-routers.yaml
+      sudo netemu up topologies/internet.yaml --hosts machines.yaml   # across machines, over ssh
     Every node becomes a network namespace named LAB-NODE (see 'ip netns').
     On any failure or Ctrl-C, everything created so far is removed again.
     """

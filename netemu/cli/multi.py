@@ -18,6 +18,14 @@ def inventory(path: str):
     return load(path)
 
 
+def validate(topo: Topology, hosts: str) -> None:
+    """Warn about links whose MTU cannot cross machines (assuming the inventory's underlay MTU, else 1500)."""
+    from ..multi.coordinator import layout, mtu_warnings
+
+    for w in mtu_warnings(layout(topo, inventory(hosts))):
+        click.secho(f"warning: {w}", err=True, fg="yellow")
+
+
 def plan(topo: Topology, hosts: str, as_json: bool, full: bool) -> None:
     """Print the placement and each machine's plan."""
     from ..multi.coordinator import layout, mtu_warnings
@@ -91,7 +99,12 @@ def exec_argv(lab: str, node: str, command: list[str], tty: bool = False) -> lis
 
 @click.group(hidden=True)
 def part() -> None:
-    """What each machine runs for the coordinator (over ssh; JSON on stdin and stdout)."""
+    """What each machine runs for the coordinator (over ssh; JSON on stdin and stdout).
+
+    \b
+    Example (run by `netemu up FILE --hosts INVENTORY`, not by hand):
+      ssh m1 -- netemu part check < request.json
+    """
 
 
 @part.command(name="check")

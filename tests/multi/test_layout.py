@@ -127,3 +127,13 @@ def test_plan_with_a_bad_inventory_exits_2(tmp_path):
     inv.write_text("all:\n  hosts:\n    m1: {ansible_port: 0}\n")
     res = netemu("plan", str(TOPOLOGIES / "minimal.yaml"), "--hosts", str(inv))
     assert res.returncode == 2 and "inv.yaml:3" in res.stderr, res.stderr
+
+
+def test_validate_with_hosts_warns_about_mtus_vxlan_cannot_carry(tmp_path):
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("all:\n  vars: {netemu_underlay_mtu: 1420}\n  hosts:\n"
+                   "    m1: {ansible_host: 10.77.0.11}\n    m2: {ansible_host: 10.77.0.12}\n")
+    res = netemu("validate", str(TOPOLOGIES / "two-routers.yaml"), "--hosts", str(inv))
+    assert res.returncode == 0, res.stderr
+    assert "is more than VXLAN between machines carries (underlay 1420 - 50): it gets 1370" in res.stderr, res.stderr
+    assert "warning" not in netemu("validate", str(TOPOLOGIES / "two-routers.yaml")).stderr
