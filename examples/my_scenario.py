@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from netemu.scenarios import Context, Scenario, Setup, stats, svg
+from netemu.scenarios import Context, Scenario, Setup, plots, stats
 
 
 class PingRtt(Scenario):
@@ -68,8 +68,9 @@ links:
 
         ctx.table("ICMP echo round trips", ["p50 ms", "p90 ms", "max ms", "replies"],
                   [[s["p50_ms"], s["p90_ms"], s["max_ms"], s["requests"]]])
-        ctx.picture("rtt.svg", svg.line_chart("Echo round trips", [("rtt", list(enumerate(rtts, 1)))],
-                                              "echo number", "ms", markers=True), "Round trip per echo request")
+        ctx.picture("rtt.svg", plots.per_connection("Echo round trips", {"ping": rtts}, "ms", what="round trip",
+                                                       x_label="echo number"),
+                    "Round trip per echo request")
 
 
 def ping(node, target: str, count: int) -> list[float]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,6 +106,12 @@ class Runner:
     def _CreateNamespace(self, op: CreateNamespace) -> None:
         self.journal.record("netns", name=op.ns)
         self.nl.create_namespace(op.ns)
+        # The node's own hostname: a UTS namespace held by a bind mount in the run dir, which
+        # `exec`, `shell` and the lab's processes join (kernel.procs.ns_argv).
+        uts = procs.uts_path(self.lab.name, op.node)
+        self._mkdirs(uts.parent)
+        self.journal.record("mount", path=str(uts))
+        netns.hold_uts(str(uts), op.node)
 
     def _Sysctl(self, op: Sysctl) -> None:
         self.nl.write_sysctl(op.ns, sysctls.proc_path(op.key), op.value)
@@ -160,24 +168,38 @@ class Runner:
             raise RuntimeError(f"exit status {res.returncode}: {(res.stderr or res.stdout).strip()[:2000]}")
 
     def _StartProcess(self, op: StartProcess) -> None:
-        self.lab.logs.mkdir(exist_ok=True)
+        self._mkdirs(self.lab.logs)
         log = self.lab.logs / f"{op.name}.log"
-        proc = procs.start(op.ns, op.argv, str(log))
-        self.journal.record("proc", name=op.name, pid=proc.pid, start=procs.start_time(proc.pid), ns=op.ns)
-        if op.ready_file:
-            why = procs.wait_ready(proc, op.ready_file)
-            if why:
-                tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
-                raise RuntimeError(f"process {op.name} {why}; its log ({log}) ends with:\n{tail}")
+        started = procs.start_capped(op.ns, op.argv, str(log), op.env, op.cwd)
+        proc, pump = started.proc, started.pump
+        if pump is not None:
+            self.journal.record("proc", name=f"{op.name} (log)", pid=pump.pid, start=procs.start_time(pump.pid),
+                                of=op.name)
+        self.journal.record("proc", name=op.name, pid=proc.pid, start=procs.start_time(proc.pid), ns=op.ns,
+                            log=str(log))
+        why = procs.wait_ready(proc, op.ns, op.probe(), op.ready_timeout)
+        if why:
+            if proc.poll() is not None and pump is not None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    pump.wait(timeout=2)  # the pump writes the last output once the process has closed it
+            raise RuntimeError(f"process {op.name} {why}; its log ({log}) ends with:\n{procs.log_tail(log)}")
 
     def close(self) -> None:
         self.nl.close()
 
 
 CORE_HANDLERS: dict[type[Op], Handler] = {
-    cls: getattr(Runner, "_" + cls.__name__)
-    for cls in (CreateNamespace, Sysctl, CreateBridge, CreateVeth, AddAddress, AddRoute, AddNeighbour, LinkDir,
-                WriteFile, RunCommand, StartProcess)
+    CreateNamespace: Runner._CreateNamespace,
+    Sysctl: Runner._Sysctl,
+    CreateBridge: Runner._CreateBridge,
+    CreateVeth: Runner._CreateVeth,
+    AddAddress: Runner._AddAddress,
+    AddRoute: Runner._AddRoute,
+    AddNeighbour: Runner._AddNeighbour,
+    LinkDir: Runner._LinkDir,
+    WriteFile: Runner._WriteFile,
+    RunCommand: Runner._RunCommand,
+    StartProcess: Runner._StartProcess,
 }
 
 
@@ -258,14 +280,22 @@ def _restore_signals(old) -> None:
         signal.signal(s, h)
 
 
-def down(name: str) -> bool:
-    """Remove lab `name`; False if there was nothing to remove. Works without the topology file."""
+def down(name: str, keep_captures: str | None = None, kept: list[str] | None = None) -> bool:
+    """Remove lab `name`; False if there was nothing to remove. Works without the topology file.
+
+    With `keep_captures`, the topology's capture files are first completed and copied there (their
+    paths appended to `kept`).
+    """
     if os.geteuid() != 0:
         raise NotRootError("down")
     lab = LabDir(name)
     with locked(name):
         existed = lab.exists()
         if existed:
+            if keep_captures is not None:
+                from .capture.keep import keep
+
+                (kept if kept is not None else []).extend(keep(lab, keep_captures))
             teardown(lab)
     tidy()  # also after a `down` of a lab that was not up: its lock file made /run/netemu
     return existed

@@ -22,8 +22,10 @@ if TYPE_CHECKING:
     from .source import Source
 
 # Modules that define a FEATURE; imported lazily so the core never depends on them.
-_MODULES: tuple[str, ...] = ("netemu.netfilter.feature", "netemu.linkemu.feature", "netemu.dns.feature",
-                            "netemu.multi.feature")
+# Captures come first (they see every packet from the start); services last (they need the whole lab).
+_MODULES: tuple[str, ...] = ("netemu.capture.feature", "netemu.netfilter.feature", "netemu.linkemu.feature",
+                             "netemu.dns.feature", "netemu.labtest.feature", "netemu.congestion",
+                             "netemu.services.feature", "netemu.multi.feature")
 
 
 STAGES = ("derive", "check")

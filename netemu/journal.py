@@ -14,8 +14,10 @@ class Created:
     namespaces: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
+    mounts: list[str] = field(default_factory=list)  # namespace files held by a bind mount (UTS)
     processes: dict[int, int | None] = field(default_factory=dict)  # pid -> start time
     process_names: dict[int, str] = field(default_factory=dict)  # pid -> the lab's name for it
+    process_records: list[dict] = field(default_factory=list)  # each "proc" record as written (ns, log, …)
 
 
 class Journal:
@@ -26,7 +28,7 @@ class Journal:
         self._f = open(path, "a", buffering=1)
 
     def record(self, kind: str, **fields) -> None:
-        """Append one record (kind: netns, file, dir, proc) and flush it."""
+        """Append one record (kind: netns, file, dir, mount, proc) and flush it."""
         self._f.write(json.dumps({"kind": kind, **fields}) + "\n")
         self._f.flush()
         # kill -9 keeps what reached the OS; fsync only matters for power loss, and /run is tmpfs.
@@ -55,7 +57,10 @@ def read(path: Path) -> Created:
             created.files.append(rec["path"])
         elif kind == "dir" and rec["path"] not in created.dirs:
             created.dirs.append(rec["path"])
+        elif kind == "mount" and rec["path"] not in created.mounts:
+            created.mounts.append(rec["path"])
         elif kind == "proc":
+            created.process_records.append(rec)
             created.processes[int(rec["pid"])] = rec.get("start")
             created.process_names[int(rec["pid"])] = rec.get("name", "?")
     return created

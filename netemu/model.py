@@ -128,15 +128,24 @@ class Topology:
 
     def segments(self) -> list[list[Interface]]:
         """Layer-2 segments: the IP interfaces that share a wire or a (chain of) switches."""
+        return [ifaces for _, ifaces in self.segments_with_switches()]
+
+    def segments_with_switches(self) -> list[tuple[tuple[str, ...], list[Interface]]]:
+        """Each layer-2 segment with the names of the switches it crosses (sorted; empty for a wire)."""
+        return self._segments
+
+    @functools.cached_property
+    def _segments(self) -> list[tuple[tuple[str, ...], list[Interface]]]:
         parent: dict[tuple[str, str], tuple[str, str]] = {}
 
         def find(x):
             while parent.setdefault(x, x) != x:
+                parent[x] = parent[parent[x]]
                 x = parent[x]
             return x
 
         def key(i: Interface):
-            return ("sw", i.node) if self.node(i.node).is_switch else (i.node, i.name)
+            return ("", i.node) if self.node(i.node).is_switch else (i.node, i.name)  # "" is no node's name
 
         for link in self.links:
             parent[find(key(link.a))] = find(key(link.b))
@@ -146,7 +155,11 @@ class Topology:
                 continue
             for i in n.interfaces:
                 groups.setdefault(find(key(i)), []).append(i)
-        return list(groups.values())
+        switches: dict = {}
+        for x in list(parent):
+            if x[0] == "":
+                switches.setdefault(find(x), []).append(x[1])
+        return [(tuple(sorted(switches.get(root, ()))), ifaces) for root, ifaces in groups.items()]
 
 
 def namespace_name(lab: str, node: str) -> str:

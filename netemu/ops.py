@@ -41,7 +41,7 @@ class CreateNamespace(Op):
     node: str
 
     def text(self) -> str:
-        return f"ip netns add {self.ns}  # node {self.node}; lo up"
+        return f"ip netns add {self.ns}  # node {self.node}; lo up; hostname {self.node} (own UTS namespace)"
 
 
 @register
@@ -193,21 +193,41 @@ class RunCommand(Op):
 @register
 @dataclass(frozen=True)
 class StartProcess(Op):
-    """A long-running process of the lab inside a namespace; its PID is journaled and killed by `down`."""
+    """A long-running process of the lab inside a namespace; its PID is journaled and killed by `down`.
+
+    `ready` is how `up` knows it serves (see kernel.procs.wait_ready): ("tcp", PORT), ("udp", PORT),
+    ("file", PATH), ("unix", PATH) or ("command", ARG, ...); `ready_file` is the short form of ("file", PATH).
+    Without either, the process only has to be still running a moment after its start.
+    """
 
     ns: str
     name: str  # unique within the lab; names the pidfile and the log
     argv: tuple[str, ...]
     ready_file: str | None = None  # wait until this file exists (the process writes it when serving)
+    ready: tuple[str, ...] | None = None
+    ready_timeout: float = 15.0
+    env: tuple[tuple[str, str], ...] = ()  # added to netemu's own environment
+    cwd: str | None = None
+
+    def probe(self) -> tuple[str, ...] | None:
+        """The readiness probe, whichever way it was given."""
+        return self.ready or (("file", self.ready_file) if self.ready_file else None)
 
     def text(self) -> str:
-        return f"ip netns exec {self.ns} {shlex.join(self.argv)} &  # process {self.name}"
+        env = "".join(f"{k}={shlex.quote(v)} " for k, v in self.env)
+        cwd = f"cd {shlex.quote(self.cwd)} && " if self.cwd else ""
+        probe = self.probe()
+        ready = f"; ready: {' '.join(probe)} within {self.ready_timeout:g} s" if probe else ""
+        return f"{cwd}{env}ip netns exec {self.ns} {shlex.join(self.argv)} &  # process {self.name}{ready}"
 
 
 def from_json(d: dict) -> Op:
     """Rebuild an Op from `to_json()` output (any registered kind)."""
     d = dict(d)
     cls = KINDS[d.pop("op")]
-    if "argv" in d:
-        d["argv"] = tuple(d["argv"])
+    for key in ("argv", "ready"):
+        if d.get(key) is not None:
+            d[key] = tuple(d[key])
+    if "env" in d:
+        d["env"] = tuple(tuple(kv) for kv in d["env"])
     return cls(**d)

@@ -21,6 +21,8 @@ _IFF_NAMES = ((0x8, "LOOPBACK"), (0x2, "BROADCAST"), (0x10, "POINTOPOINT"), (0x1
               (IFF_UP, "UP"), (IFF_RUNNING, "RUNNING"), (IFF_LOWER_UP, "LOWER_UP"), (0x20000, "DORMANT"))
 
 RTNH_F_DEAD = 0x1  # a next hop whose device is down (linux/rtnetlink.h)
+RTM_F_CLONED = 0x200  # a route cache exception (learned PMTU, redirect), not a route (linux/rtnetlink.h)
+USER_HZ = 100  # RTA_CACHEINFO's rta_expires counts clock ticks of USER_HZ, whatever the kernel's HZ
 
 # Route types (linux/rtnetlink.h) other than unicast, named as `ip route` names them.
 _ROUTE_TYPES = {2: "local", 3: "broadcast", 4: "anycast", 5: "multicast", 6: "blackhole", 7: "unreachable",
@@ -40,9 +42,22 @@ def labs() -> list[dict]:
             "nodes": len(meta.get("nodes", [])),
             "namespaces_present": present,
             "source": meta.get("source"),
+            "description": _description(d),
             "age_seconds": round(time.time() - meta["created"]) if "created" in meta else None,
         })
     return out
+
+
+def _description(d: LabDir) -> str:
+    """The `description:` of the topology as it was at `up` ('' when none or unreadable)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(d.topology_copy.read_text())
+    except (OSError, yaml.YAMLError):
+        return ""
+    value = data.get("description") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else ""
 
 
 def lab(name: str, node: str | None = None) -> dict:
@@ -72,12 +87,13 @@ def lab(name: str, node: str | None = None) -> dict:
             links = ipr.get_links()  # one dump, so names and states come from the same instant
             names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in links}
             entry["interfaces"] = _interfaces(ipr, links, names)
-            entry["routes"] = _routes(ipr, names)
+            entry["routes"], entry["path_mtu_cache"] = _routes(ipr, names)
         finally:
             ipr.close()
         nodes.append(entry)
+    pumps = {r["pid"] for r in created.process_records if r.get("of")}  # log pumps: part of their process
     processes = [{"pid": pid, "name": created.process_names.get(pid, "?"), "running": procs.alive(pid, st)}
-                 for pid, st in created.processes.items()]
+                 for pid, st in created.processes.items() if pid not in pumps]
     result = {"name": name, "state": meta.get("state", "unknown"), "source": meta.get("source"),
               "nodes": nodes, "processes": processes, "features": {}, "feature_lines": []}
     for feature in features.registered():
@@ -145,12 +161,22 @@ def link_state(flags: int) -> str:
     return "UP" if flags & IFF_LOWER_UP else "NO-CARRIER"
 
 
-def _routes(ipr, names: dict[int, str]) -> list[str]:
-    """The main table (IPv4, then IPv6) as `ip route` writes it, short: [type] dst [via gw] [dev if]."""
-    out = []
+def _routes(ipr, names: dict[int, str]) -> tuple[list[str], list[dict]]:
+    """The main table (IPv4, then IPv6) as `ip route` writes it, short: [type] dst [via gw] [dev if];
+    and apart from it, the learned path MTUs (see _exception)."""
+    out: list[str] = []
+    cached: list[dict] = []
     for family in (2, 10):
         for r in ipr.get_routes(family=family, table=254):
             dst = r.get_attr("RTA_DST")
+            if r["flags"] & RTM_F_CLONED:
+                # The dump includes the FIB's exceptions (`ip route show cache`): a PMTU the node learned
+                # from an ICMP "too big" is cached per destination with a timer, it is not a /32 route. (IPv4
+                # lists an exception once a lookup has used it, as `ip route show cache` does.)
+                exception = _exception(r, dst, names)
+                if exception is not None:
+                    cached.append(exception)
+                continue
             if family == 10 and dst and dst.startswith("fe80"):
                 continue
             text = f"{dst}/{r['dst_len']}" if dst else "default"
@@ -169,7 +195,20 @@ def _routes(ipr, names: dict[int, str]) -> list[str]:
                 if hop["flags"] & RTNH_F_DEAD:  # set at once when the device goes down (unlike linkdown)
                     text += " dead"
             out.append(text)
-    return out
+    return out, cached
+
+
+def _exception(r, dst: str | None, names: dict[int, str]) -> dict | None:
+    """A cached exception that holds a learned MTU: destination, MTU, seconds until it expires, next hop."""
+    metrics = r.get_attr("RTA_METRICS")
+    mtu = dict(metrics["attrs"]).get("RTAX_MTU") if metrics else None
+    if mtu is None:
+        return None  # a redirect or a plain clone: no path MTU to show
+    info = r.get_attr("RTA_CACHEINFO") or {}
+    expires = info.get("rta_expires")
+    return {"destination": dst, "mtu": mtu,
+            "expires_seconds": None if not expires else round(expires / USER_HZ),
+            "via": r.get_attr("RTA_GATEWAY"), "dev": names.get(r.get_attr("RTA_OIF"))}
 
 
 def _nexthop(gw: str | None, via: dict | None, oif: int | None, names: dict[int, str]) -> str:

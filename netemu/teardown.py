@@ -33,6 +33,9 @@ def teardown(lab: LabDir) -> Removed:
         victims.setdefault(pid, procs.start_time(pid))
     procs.kill_all(victims)
     removed_ns = sum(1 for name in created.namespaces if netns.delete(name))
+    for path in created.mounts:
+        if path.startswith(str(lab.path) + "/"):  # only namespace files the lab holds in its own run dir
+            netns.release(path)
     removed_files = 0
     for path in created.files:
         with contextlib.suppress(FileNotFoundError):

@@ -34,7 +34,7 @@ def test_plan_prints_numbered_operations():
     assert res.exit_code == 0
     lines = res.output.splitlines()
     assert lines[0].startswith("# lab minimal:")
-    assert lines[1].strip() == "1  ip netns add minimal-a  # node a; lo up"
+    assert lines[1].strip() == "1  ip netns add minimal-a  # node a; lo up; hostname a (own UTS namespace)"
 
 
 @pytest.mark.parametrize("cmd", [["up", str(ROOT / "topologies" / "minimal.yaml")], ["down", "minimal"],

@@ -14,7 +14,7 @@ from netemu.linkemu.feature import LINK_KEYS
 from netemu.linkemu.model import FIELDS
 
 HEAVY = ("pyroute2.ndb", "pyroute2.ipdb", "pyroute2.iproute", "jinja2", "dnslib", "asyncio", "netemu.dns.parse",
-         "netemu.netfilter.parse", "netemu.linkemu.parse")
+         "netemu.netfilter.parse", "netemu.linkemu.parse", "matplotlib", "netemu.graph")
 
 PLAIN = 'name: plain\nnodes: {a: {}, b: {}}\nlinks: [{endpoints: ["a 10.0.0.1/24", "b 10.0.0.2/24"]}]\n'
 

@@ -29,8 +29,12 @@ export DEBIAN_FRONTEND=noninteractive
 # Tools netemu drives, and the ones people run inside nodes.
 PACKAGES=(iproute2 iptables iputils-ping iputils-tracepath tcpdump iperf3 dnsutils ethtool conntrack
           curl procps kmod python3 python3-venv python3-pip ca-certificates)
+PACKAGES+=(fping traceroute)   # netemu test: all-pairs ping, the hop where a path stops
+# netemu capture: dumpcap (one pcapng naming each packet's interface) and tshark (its live decode).
+PACKAGES+=(tshark)
 # Independent DNS software the tests compare netemu against.
-TEST_PACKAGES=(unbound bind9 dnsperf)
+TEST_PACKAGES=(unbound bind9 dnsperf nsd)
+PACKAGES+=(graphviz)   # netemu graph: SVG/HTML/PNG pictures of a lab (dot, mermaid need nothing)
 # A lab across several machines: the tests simulate machines, each running its own sshd (never the host's service).
 TEST_PACKAGES+=(openssh-server openssh-client)
 

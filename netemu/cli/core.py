@@ -63,31 +63,55 @@ def _count(n: int, noun: str) -> str:
 @click.argument("topology", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the operations as JSON.")
 @click.option("--full", is_flag=True, help="Also print what each step feeds in: rule sets, file contents.")
+@click.option("--link-backend", type=click.Choice(["netem", "fallback"]),
+              help="Plan link emulation for this backend instead of the one this kernel has.")
 @click.option("--hosts", metavar="INVENTORY", type=click.Path(dir_okay=False),
               help="Across the machines of this Ansible YAML inventory (over ssh).")
-def plan(topology: str, as_json: bool, full: bool, hosts: str | None) -> None:
+def plan(topology: str, as_json: bool, full: bool, link_backend: str | None, hosts: str | None) -> None:
     """Print the ordered kernel operations `up` would perform (no root needed).
 
     \b
     Examples:
       netemu plan topologies/two-routers.yaml
       netemu plan --full topologies/internet.yaml    # with the iptables rules and files it loads
+      netemu plan --link-backend fallback topologies/tfo.yaml
       netemu plan topologies/internet.yaml --hosts machines.yaml   # placement and each machine's plan
+    Link emulation is planned for this kernel's backend (netem, or the fallback delay line) when it
+    can be probed; the plan says which it used and why.
     """
+    if link_backend:
+        from ..linkemu.caps import BACKEND_ENV
+
+        os.environ[BACKEND_ENV] = link_backend  # read by the link-emulation feature while planning
     topo = load_topology(topology)
     _print_warnings(topo)
     if hosts:
         return multi_cli.plan(topo, hosts, as_json, full)
     p = build(topo)
     extra = derived(topo)
+    backend = _link_backend(topo)
     if as_json:
-        click.echo(json.dumps({"lab": p.lab, **({"derived": extra} if extra else {}),
-                               "ops": [op.to_json() for op in p.ops]}, indent=1))
+        out = {"lab": p.lab, **({"derived": extra} if extra else {}), "ops": [op.to_json() for op in p.ops]}
+        if backend:
+            out["link_backend"] = {"name": backend[0], "why": backend[1]}
+        click.echo(json.dumps(out, indent=1))
     else:
         for line in derived_lines(topo):
             click.echo(f"# {line}")
         click.echo(f"# lab {p.lab}: {len(p.ops)} operations")
+        if backend:
+            click.echo(f"# link emulation: {backend[0]} ({backend[1]})")
         click.echo(p.text(full=full))
+
+
+def _link_backend(topo) -> tuple[str, str] | None:
+    """(backend, how it was chosen) when the topology impairs a link, else None."""
+    model = topo.feature("linkemu")
+    if not getattr(model, "links", None):
+        return None
+    from ..linkemu.caps import backend_choice
+
+    return backend_choice()
 
 
 @click.command()
@@ -125,17 +149,22 @@ def up(topology: str, verbose: bool, fail_at: int | None, hosts: str | None) -> 
     first = next((n for n in topo.nodes if not n.is_switch), None)
     if first:
         click.echo(f"         sudo netemu exec {res.lab} {first.name} -- ip addr")
+    services = topo.feature("services")
+    if services is not None:
+        click.echo(f"  services ready: {', '.join(f'{s.node}:{s.name}' for s in services.services)} "
+                   f"(sudo netemu logs {res.lab})")
     click.echo(f"  stop:  sudo netemu down {res.lab}")
 
 
 @click.command()
 @click.argument("lab", required=False)
 @click.option("--all", "all_labs_", is_flag=True, help="Remove every netemu lab on this machine.")
+@click.option("--keep-captures", metavar="DIR", help="First copy the topology's capture files (capture:) into DIR.")
 @click.option("--hosts", metavar="INVENTORY", type=click.Path(dir_okay=False),
               help="Across the machines of this Ansible YAML inventory (over ssh).")
 @click.option("--wait", type=float, default=0.0, metavar="SECONDS",
               help="With several machines: keep trying unreachable ones this long.")
-def down(lab: str | None, all_labs_: bool, hosts: str | None, wait: float) -> None:
+def down(lab: str | None, all_labs_: bool, keep_captures: str | None, hosts: str | None, wait: float) -> None:
     """Remove a lab completely: processes, namespaces, files. Idempotent.
 
     \b
@@ -144,6 +173,7 @@ def down(lab: str | None, all_labs_: bool, hosts: str | None, wait: float) -> No
       sudo netemu down two-routers
       sudo netemu down topologies/two-routers.yaml
       sudo netemu down --all
+      sudo netemu down two-routers --keep-captures ./pcaps
     Works after a crash or kill -9, and when the topology file was edited or deleted.
     """
     if all_labs_ == bool(lab):
@@ -155,7 +185,13 @@ def down(lab: str | None, all_labs_: bool, hosts: str | None, wait: float) -> No
     if all_labs_ and not names:
         click.echo("no netemu labs are up")
     for name in names:
-        removed = apply_mod.down(name)
+        kept: list[str] = []
+        dest = os.path.join(keep_captures, name) if keep_captures and all_labs_ else keep_captures
+        removed = apply_mod.down(name, dest, kept)
+        for path in kept:
+            click.echo(f"kept {path}")
+        if removed and keep_captures and not kept:
+            click.echo(f"lab {name} had no capture files to keep (see `capture:` in the README)")
         click.echo(f"lab {name} removed" if removed else f"lab {name} is not up (nothing to remove)")
 
 
@@ -194,8 +230,14 @@ def status(lab: str | None, node: str | None, as_json: bool) -> None:
             return
         if not data:
             click.echo("no netemu labs are up")
-        for d in data:
-            click.echo(f"{d['name']:<20} {d['state']:<9} {d['nodes']:>4} nodes  {d['source'] or ''}")
+            return
+        rows = [("LAB", "STATE", "NODES", "UP FOR", "SOURCE", "DESCRIPTION")]
+        rows += [(d["name"], d["state"], str(d["nodes"]), _age(d["age_seconds"]), d["source"] or "-",
+                  d["description"]) for d in data]
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        for r in rows:
+            click.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:>{widths[3]}}  "
+                       f"{r[4]:<{widths[4]}}  {r[5]}".rstrip())
         return
     data = multi_cli.status(lab) if multi_cli.is_multi(lab) else status_mod.lab(lab, node)
     if as_json:
@@ -214,6 +256,10 @@ def status(lab: str | None, node: str | None, as_json: bool) -> None:
                        f"{' '.join(i['addresses'])}")
         for r in n["routes"]:
             click.echo(f"  route {r}")
+        for c in n.get("path_mtu_cache", []):
+            expiry = "" if c["expires_seconds"] is None else f", expires in {c['expires_seconds']} s"
+            hop = (f" via {c['via']}" if c["via"] else "") + (f" dev {c['dev']}" if c["dev"] else "")
+            click.echo(f"  learned path MTU {c['mtu']} to {c['destination']}{hop} (cached exception{expiry})")
     if data["processes"] and node is None:
         running = sum(p["running"] for p in data["processes"])
         click.echo(f"\nprocesses: {running}/{len(data['processes'])} running")
@@ -223,6 +269,16 @@ def status(lab: str | None, node: str | None, as_json: bool) -> None:
         click.echo("")
         for line in data["feature_lines"]:
             click.echo(line)
+
+
+def _age(seconds: int | None) -> str:
+    """'42s', '17m', '3h', '2d' (how long a lab has been up), '?' when unknown."""
+    if seconds is None:
+        return "?"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 @click.command(name="exec", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})

@@ -119,8 +119,16 @@ def check(lab: str, seconds: float, as_json: bool) -> None:
     elif not results:
         click.echo(f"lab {lab}: no impaired links to check")
     else:
+        from ..linkemu.status import describe
+
+        seen = {x["link"]: x["plain_ping_added_ms"] for x in describe(lab)["links"] if "plain_ping_added_ms" in x}
         for r in results:
             _echo_check(r)
+            if r.link in seen:
+                p = seen[r.link]
+                click.echo(f"  (fallback: a plain ping from one end of this link shows only the delay towards the "
+                           f"other end, +{p['from_end_0']:g} / +{p['from_end_1']:g} ms; `ping -U`, TCP and pings from "
+                           f"beyond the link see +{p['from_beyond']:g} ms)")
     if any(not r.ok for r in results):
         sys.exit(1)
 

@@ -39,29 +39,6 @@ class Segment:
 
 def segments(topo: Topology) -> list[Segment]:
     """Every segment with at least one IP interface, keyed stably."""
-    parent: dict = {}
-
-    def find(x):
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    switch = {n.name for n in topo.nodes if n.is_switch}
-
-    def key(i: Interface):
-        return ("", i.node) if i.node in switch else (i.node, i.name)
-
-    for link in topo.links:
-        a, b = find(key(link.a)), find(key(link.b))
-        if a != b:
-            parent[max(a, b)] = min(a, b)  # the smallest root names the segment: stable
-    groups: dict = {}
-    for n in topo.nodes:
-        if n.is_switch:
-            continue
-        for i in n.interfaces:
-            groups.setdefault(find(key(i)), []).append(i)
     kinds = {n.name: n.kind for n in topo.nodes}
     # a wire is named by its two nodes (and which of their parallel links it is), never by interface
     # names, which shift when a link is inserted earlier in the file
@@ -72,13 +49,8 @@ def segments(topo: Topology) -> list[Segment]:
         k = parallel[pair] = parallel.get(pair, -1) + 1
         name = f"wire {pair[0]} {pair[1]}" + (f" #{k + 1}" if k else "")
         wire_name[(link.a.node, link.a.name)] = wire_name[(link.b.node, link.b.name)] = name
-    switches_of: dict = {}
-    for x in list(parent):
-        if x[0] == "":
-            switches_of.setdefault(find(x), []).append(x[1])
     out = []
-    for root, ifaces in groups.items():
-        switches = sorted(switches_of.get(root, ()))
+    for switches, ifaces in topo.segments_with_switches():
         if switches:
             out.append(Segment(f"switch {switches[0]}", "lan", ifaces))
         else:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-import traceback
-
 from dnslib import QTYPE, RCODE, RR
 
 from . import wire
+from .log import LOG
 from .zone import Answer, Zone, key
 
 CACHE_MAX = 50_000
@@ -33,12 +31,15 @@ class Authority:
             return data[:2] + hit
         query = wire.check(data)
         if query is None or isinstance(query, bytes):
+            wire.log_error(query, len(data))
             return query
         try:
-            out = wire.finish(self.answer(query), query, wire.udp_limit(query) if udp else None)
-        except Exception:  # noqa: BLE001 - a bug must cost a SERVFAIL, not a client timeout
-            traceback.print_exc(file=sys.stderr)
-            return wire.finish(wire.reply(query, RCODE.SERVFAIL), query, None)
+            msg = self.answer(query)
+            # Addresses of MX/SRV/NS targets in an authoritative answer are optional; referral glue is not.
+            out = wire.finish(msg, query, wire.udp_limit(query) if udp else None, optional=bool(msg.header.aa))
+        except Exception as e:  # noqa: BLE001 - a bug must cost a SERVFAIL, not a client timeout
+            LOG.error("SERVFAIL", e)
+            return wire.servfail(query, data)
         if len(self._packed) >= CACHE_MAX:
             self._packed.clear()
         self._packed[cache_key] = out[2:]

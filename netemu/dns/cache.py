@@ -14,6 +14,7 @@ from .zone import Key
 GLUE, REFERRAL, ANSWER = 1, 2, 3
 NXDOMAIN = None  # the negative-cache type slot meaning "the whole name does not exist"
 MAX_TTL = 86400 * 7
+FAIL_TTL = 5.0  # RFC 9520 §3.2: resolution failures cached at least 1 s, at most 5 minutes
 
 
 @dataclass
@@ -37,9 +38,27 @@ class Cache:
         self.max_entries = max_entries
         self._sets: dict[tuple[Key, int], _Entry] = {}
         self._neg: dict[tuple[Key, int | None], _Negative] = {}
+        self._fail: dict[tuple[Key, int], float] = {}  # (name, type) → until when it answers SERVFAIL
+        self.generation = 0  # bumped by flush(): packed replies built before are stale
 
     def __len__(self) -> int:
-        return len(self._sets) + len(self._neg)
+        return len(self._sets) + len(self._neg) + len(self._fail)
+
+    def put_failure(self, name: Key, rtype: int, ttl: float = FAIL_TTL) -> None:
+        """Remember that resolving name/type failed (RFC 9520), so a dead server is not waited for again."""
+        now = self.clock()
+        self._room(now)
+        self._fail[(name, rtype)] = now + ttl
+
+    def failed(self, name: Key, rtype: int) -> bool:
+        """Whether a resolution failure of name/type is still cached."""
+        until = self._fail.get((name, rtype))
+        if until is None:
+            return False
+        if until <= self.clock():
+            del self._fail[(name, rtype)]
+            return False
+        return True
 
     def put(self, name: Key, rtype: int, rrs: list[RR], rank: int) -> None:
         """Store an RRset for min(TTL of its records); lower-ranked data never replaces live higher-ranked data."""
@@ -70,6 +89,13 @@ class Cache:
             return None
         return [RR(rr.rname, rr.rtype, rr.rclass, left, rr.rdata) for rr in entry.rrs]
 
+    def peek(self, name: Key, rtype: int, min_rank: int = GLUE) -> list[RR] | None:
+        """The stored RRset itself (TTLs as received) while it is live: for the resolver's own use, no copies."""
+        entry = self._sets.get((name, rtype))
+        if entry is None or entry.rank < min_rank or entry.expires <= self.clock():
+            return None
+        return entry.rrs
+
     def put_negative(self, name: Key, rtype: int | None, soa: RR | None) -> None:
         """Remember NXDOMAIN (rtype None) or NODATA for TTL = min(SOA TTL, SOA MINIMUM)."""
         if soa is None:
@@ -98,13 +124,16 @@ class Cache:
 
     def flush(self) -> None:
         """Forget everything."""
+        self.generation += 1
         self._sets.clear()
         self._neg.clear()
+        self._fail.clear()
 
     def _room(self, now: float) -> None:
         if len(self) < self.max_entries:
             return
         self._sets = {k: e for k, e in self._sets.items() if e.expires > now}
         self._neg = {k: e for k, e in self._neg.items() if e.expires > now}
+        self._fail = {k: t for k, t in self._fail.items() if t > now}
         if len(self) >= self.max_entries:  # still full of live data: start over rather than grow
             self.flush()

@@ -1,21 +1,22 @@
-"""Upstream queries: random ID, connected sockets, ID and question verified, TC → TCP, FORMERR → no EDNS."""
+"""Upstream queries: random ID, 0x20 case randomisation, connected sockets, ID and question (with its exact
+case) verified, TC → TCP, FORMERR → no EDNS."""
 
 from __future__ import annotations
 
 import asyncio
 import errno
-import ipaddress
 import random
 import socket
 import time
 from dataclasses import dataclass
 
-from dnslib import EDNS0, QTYPE, RCODE, DNSHeader, DNSQuestion, DNSRecord
+from dnslib import QTYPE, RCODE, DNSLabel, DNSRecord
 
-from .wire import UDP_MAX
+from .wire import OPT, UDP_MAX
 from .zone import key
 
 _rng = random.SystemRandom()
+CASE_MISMATCH = "0x20 case mismatch"
 
 
 @dataclass
@@ -26,66 +27,115 @@ class Reply:
     transport: str  # "udp" or "tcp"
     ms: float
     error: str = ""
+    sent: str = ""  # the question name exactly as sent (0x20 case included)
 
 
-def make_query(qname, qtype: int, edns: bool = True) -> DNSRecord:
-    """An iterative query: random ID, RD=0, EDNS with our 1232-byte limit."""
-    msg = DNSRecord(DNSHeader(id=_rng.getrandbits(16), rd=0), q=DNSQuestion(qname, qtype))
-    if edns:
-        msg.add_ar(EDNS0(udp_len=UDP_MAX))
-    return msg
+def mix_case(qname) -> DNSLabel:
+    """The name with each letter's case chosen at random (draft-vixie-dnsext-dns0x20): more bits to guess
+    for an off-path spoofer, since a reply must copy the question byte for byte."""
+    return DNSLabel(_mixed(DNSLabel(qname).label))
 
 
-def matches(query: DNSRecord, data: bytes) -> DNSRecord | None:
-    """The parsed reply if it answers `query` (same ID, QR=1, same question), else None."""
-    if len(data) < 12 or data[:2] != query.header.id.to_bytes(2, "big") or not data[2] & 0x80:
+def _mixed(labels) -> list[bytes]:
+    bits = _rng.getrandbits(max(1, sum(map(len, labels))))
+    out = []
+    for label in labels:
+        chars = bytearray(label)
+        for i, c in enumerate(chars):
+            if 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A:
+                chars[i] = c | 0x20 if bits & 1 else c & ~0x20
+            bits >>= 1
+        out.append(bytes(chars))
+    return out
+
+
+# The OPT record we send: root owner, type 41, our 1232-byte UDP size, no extended flags, no options.
+_OPT = b"\x00" + OPT.to_bytes(2, "big") + UDP_MAX.to_bytes(2, "big") + b"\x00" * 6
+
+
+@dataclass
+class Query:
+    """An iterative query packed by hand (dnslib's objects cost more than the rest of a resolution step)."""
+
+    data: bytes  # the whole message
+    question: bytes  # the question section exactly as sent: a reply must repeat it byte for byte
+    name: DNSLabel  # the name as sent (0x20 case)
+
+
+def make_query(qname, qtype: int, edns: bool = True, caps: bool = False) -> Query:
+    """An iterative query: random ID, RD=0, EDNS with our 1232-byte limit, the name's case mixed if `caps`."""
+    labels = DNSLabel(qname).label
+    if caps:
+        labels = _mixed(labels)
+    question = b"".join(bytes([len(x)]) + x for x in labels) + b"\x00" + qtype.to_bytes(2, "big") + b"\x00\x01"
+    header = _rng.getrandbits(16).to_bytes(2, "big") + b"\x00\x00\x00\x01\x00\x00\x00\x00\x00" + (b"\x01" if edns else b"\x00")
+    return Query(header + question + (_OPT if edns else b""), question, DNSLabel(list(labels)))
+
+
+def matches(query: Query, data: bytes) -> DNSRecord | str | None:
+    """The parsed reply if it answers `query` (same ID, QR=1, one question, the same in the same case), else
+    None; CASE_MISMATCH when only the case of the name differs (a spoof, or a server that does not keep case)."""
+    if len(data) < 12 or data[:2] != query.data[:2] or not data[2] & 0x80 or data[4:6] != b"\x00\x01":
         return None
+    end = 12 + len(query.question)
+    if data[12:end] != query.question:
+        return CASE_MISMATCH if data[12:end].lower() == query.question.lower() else None
     try:
-        msg = DNSRecord.parse(data)
+        return DNSRecord.parse(data)
     except Exception:  # noqa: BLE001 - garbage is ignored like a spoofed packet
         return None
-    q, mq = query.q, msg.questions
-    if len(mq) != 1 or key(mq[0].qname) != key(q.qname) or mq[0].qtype != q.qtype or mq[0].qclass != q.qclass:
-        return None
-    return msg
 
 
-async def query(addr: str, qname, qtype: int, timeout: float, port: int = 53) -> Reply:
-    """Ask one server; retry over TCP on TC=1 and without EDNS if the server rejects EDNS."""
+async def query(addr: str, qname, qtype: int, timeout: float, port: int = 53, caps: bool = True) -> Reply:
+    """Ask one server; retry over TCP on TC=1, without EDNS if the server rejects EDNS, and once with the
+    name as given if the reply did not keep the mixed case (as Unbound's caps fallback does)."""
     start = time.monotonic()
-    msg = make_query(qname, qtype)
+    msg = make_query(qname, qtype, caps=caps)
     data, error = await udp(addr, port, msg, timeout)
     transport = "udp"
+    if data is None and error == CASE_MISMATCH:
+        msg = make_query(qname, qtype)
+        data, error = await udp(addr, port, msg, timeout)
     if data is not None and data.header.rcode in (RCODE.FORMERR, RCODE.NOTIMP) and not data.header.tc:
         msg = make_query(qname, qtype, edns=False)
         data, error = await udp(addr, port, msg, timeout)
     if data is not None and data.header.tc:
         transport = "tcp"
         data, error = await tcp(addr, port, msg, timeout)
-    return Reply(data, transport, (time.monotonic() - start) * 1000, error)
+    if data is not None:
+        _restore_case(data, DNSLabel(qname))
+    return Reply(data, transport, (time.monotonic() - start) * 1000, error, str(msg.name))
+
+
+def _restore_case(msg: DNSRecord, qname: DNSLabel) -> None:
+    """Give the question and the records owned by the asked name the case the resolver asked for."""
+    k = key(qname)
+    for q in msg.questions:
+        q.qname = qname
+    for rr in msg.rr + msg.auth + msg.ar:
+        if key(rr.rname) == k:
+            rr.rname = qname
 
 
 def _family(addr: str) -> int:
-    return socket.AF_INET6 if ipaddress.ip_address(addr).version == 6 else socket.AF_INET
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET  # the resolver's addresses are checked IPs
 
 
-async def udp(addr: str, port: int, msg: DNSRecord, timeout: float) -> tuple[DNSRecord | None, str]:
+async def udp(addr: str, port: int, msg: Query, timeout: float) -> tuple[DNSRecord | None, str]:
     """Send over a connected UDP socket (the kernel drops other sources); wait for a matching reply."""
     loop = asyncio.get_running_loop()
     sock = socket.socket(_family(addr), socket.SOCK_DGRAM)
     sock.setblocking(False)
-    deadline = loop.time() + timeout
     try:
-        sock.connect((addr, port))
-        await loop.sock_sendall(sock, bytes(msg.pack()))
-        while True:
-            left = deadline - loop.time()
-            if left <= 0:
-                return None, "timeout"
-            data = await asyncio.wait_for(loop.sock_recv(sock, 65535), left)
-            reply = matches(msg, data)
-            if reply is not None:
-                return reply, ""
+        async with asyncio.timeout(timeout):
+            sock.connect((addr, port))
+            sock.send(msg.data)  # a datagram to a fresh socket does not block
+            while True:
+                reply = matches(msg, await loop.sock_recv(sock, 65535))
+                if isinstance(reply, str):
+                    return None, CASE_MISMATCH  # the caller asks again with the name as given
+                if reply is not None:
+                    return reply, ""
     except TimeoutError:
         return None, "timeout"
     except OSError as e:
@@ -94,19 +144,18 @@ async def udp(addr: str, port: int, msg: DNSRecord, timeout: float) -> tuple[DNS
         sock.close()
 
 
-async def tcp(addr: str, port: int, msg: DNSRecord, timeout: float) -> tuple[DNSRecord | None, str]:
+async def tcp(addr: str, port: int, msg: Query, timeout: float) -> tuple[DNSRecord | None, str]:
     """One query over TCP with the 2-byte length prefix."""
     writer = None
     try:
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection(addr, port)
-            data = bytes(msg.pack())
-            writer.write(len(data).to_bytes(2, "big") + data)
+            writer.write(len(msg.data).to_bytes(2, "big") + msg.data)
             await writer.drain()
             while True:
                 size = int.from_bytes(await reader.readexactly(2), "big")
                 reply = matches(msg, await reader.readexactly(size))
-                if reply is not None:
+                if isinstance(reply, DNSRecord):
                     return reply, ""
     except TimeoutError:
         return None, "timeout"

@@ -53,6 +53,20 @@ def node_addresses(node: Node) -> list[str]:
     return [str(a.ip) for a in node.addresses() if not (a.ip.is_link_local or a.ip.is_loopback)]
 
 
+def qualify(rr: RR, data: str, origin: str) -> RR:
+    """Complete a relative host name in SRV data with the origin (dnslib leaves `sipserver` at the root).
+
+    dnslib already qualifies the names in CNAME, MX, NS, PTR and SOA data; SRV's target it does not.
+    """
+    if rr.rtype == QTYPE.SRV:
+        target = data.split()[-1]
+        if target == "@":
+            rr.rdata.target = DNSLabel(origin)
+        elif not target.endswith("."):
+            rr.rdata.target = DNSLabel(f"{target}.{origin}" if origin != "." else f"{target}.")
+    return rr
+
+
 class _Parser:
     def __init__(self, src: Source, topo: Topology):
         self.src = src
@@ -240,8 +254,12 @@ class _Parser:
         if rtype not in TYPES:
             self.err(path, f"unsupported record type {rtype!r}", f"use one of {', '.join(TYPES)}; {example}")
             return None
-        if owner.startswith("*"):
-            self.err(path, "wildcard records are not supported")
+        if "*" in owner and not (owner == "*" or owner.startswith("*.")) or "*" in owner[1:]:
+            self.err(path, f"owner {owner!r}: '*' is a wildcard only as the whole leftmost label",
+                     "write '*' or '*.NAME' (RFC 4592)")
+            return None
+        if owner.startswith("*") and rtype in ("NS", "SOA"):
+            self.err(path, f"a wildcard cannot own {rtype} records (RFC 4592 §4.2)")
             return None
         if rttl is not None:
             ttl = int(rttl)
@@ -259,7 +277,7 @@ class _Parser:
         if len(rrs) != 1:
             self.err(path, "one record per line")
             return None
-        return rrs[0]
+        return qualify(rrs[0], data, origin)
 
     def check_records(self, zpath: tuple, zone: ZoneSpec, records: list[tuple[tuple, RR]],
                       origins: dict[Key, str]) -> tuple[list[str], str | None]:
@@ -269,6 +287,7 @@ class _Parser:
         lines: list[str] = []
         soa = None
         owners: dict[Key, list[tuple[tuple, int]]] = {}
+        rrsets: dict[tuple[Key, int], list[tuple[tuple, int]]] = {}
         for path, rr in records:
             owner = key(rr.rname)
             if not under(owner, okey):
@@ -295,7 +314,15 @@ class _Parser:
                 self.err(path, f"{rr.rname} cannot be a CNAME: it holds the zone's SOA/NS or a server's address")
                 continue
             owners.setdefault(owner, []).append((path, rr.rtype))
+            rrsets.setdefault((owner, rr.rtype), []).append((path, rr.ttl))
             lines.append(str(rr))
+        for (owner, rtype), entries in rrsets.items():
+            first_path, first_ttl = entries[0]
+            for rpath, ttl in entries[1:]:
+                if ttl != first_ttl:  # RFC 2181 §5.2
+                    self.err(rpath, f"TTL {ttl} differs from TTL {first_ttl} of the other "
+                             f"{QTYPE.get(rtype)} record of {DNSLabel(list(owner))} ({self._where(first_path)})",
+                             "the records of one name and type form a set with one TTL (RFC 2181 §5.2)")
         for owner, entries in owners.items():
             cnames = [p for p, t in entries if t == QTYPE.CNAME]
             if cnames and len(entries) > 1:

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..labdir import ETC_NETNS, RUN_DIR
+from ..labdir import RUN_DIR
 from ..model import Topology
 from ..ops import Op, StartProcess, WriteFile
 from .parse import node_addresses

@@ -19,6 +19,7 @@ MAX_CNAME = 12  # CNAMEs followed across zones for one client query
 MAX_REFERRALS = 16
 MAX_QUERIES = 64  # upstream queries for one client query, sub-tasks included
 MAX_DEPTH = 4  # nested resolutions of glueless NS names
+MAX_MINIMISE = 10  # RFC 9156 §2.3 MAX_MINIMISE_COUNT: then the full name is asked
 TRY_TIMEOUT = 0.8  # seconds per upstream try before the next address
 DEADLINE = 4.0  # a client query gets SERVFAIL after this, before dig's 5 s timeout
 BAD_FOR = 30.0  # a server that timed out or was lame is tried last for this long
@@ -47,6 +48,7 @@ class Step:
     detail: str = ""
     ms: float = 0.0
     transport: str = ""
+    sent: str = ""  # the name as sent upstream, with its 0x20 mixed case
 
 
 class _Limit(Exception):
@@ -60,6 +62,7 @@ class _Context:
     queries: int = 0
     referrals: int = 0
     steps: list[Step] | None = None
+    cached_failure: bool = False  # the SERVFAIL came from the failure cache (do not extend it)
 
     def step(self, *args, **kw) -> None:
         if self.steps is not None:
@@ -80,13 +83,16 @@ class Resolver:
     """Resolves questions iteratively, sharing one cache between all client queries."""
 
     def __init__(self, hints: list[tuple[str, str]], families: tuple[int, ...] = (4, 6), port: int = 53,
-                 timeout: float = TRY_TIMEOUT, deadline: float = DEADLINE, cache: Cache | None = None):
+                 timeout: float = TRY_TIMEOUT, deadline: float = DEADLINE, cache: Cache | None = None,
+                 minimise: bool = True, caps: bool = True):
         self.hints = [(key(name), addr) for name, addr in hints if ipaddress.ip_address(addr).version in families]
         self.families = families
         self.port = port
         self.timeout = timeout
         self.deadline = deadline
         self.cache = cache if cache is not None else Cache()
+        self.minimise = minimise  # QNAME minimisation (RFC 9156), on by default as in Unbound
+        self.caps = caps  # 0x20 case randomisation of upstream questions, checked in the replies
         self.bad: dict[str, float] = {}  # address → until when it is tried last
         self._inflight: dict[tuple[Key, int], asyncio.Future] = {}
 
@@ -95,6 +101,8 @@ class Resolver:
         """The full answer if the cache holds it (CNAME chain included), without any I/O."""
         chain: list[RR] = []
         name = key(qname)
+        if self.cache.failed(name, qtype):
+            return Result(RCODE.SERVFAIL)
         for _ in range(MAX_CNAME + 1):
             neg = self.cache.get_negative(name, qtype)
             if neg is not None:
@@ -105,6 +113,8 @@ class Resolver:
             cname = self.cache.get(name, QTYPE.CNAME, ANSWER) if qtype != QTYPE.CNAME else None
             if not cname:
                 return None
+            if qtype == QTYPE.ANY:  # RFC 1034 §3.6.2: at a CNAME owner the CNAME is the answer to ANY
+                return Result(RCODE.NOERROR, chain + cname)
             chain += cname
             name = key(cname[0].rdata.label)
         return None
@@ -137,6 +147,8 @@ class Resolver:
         except _Limit as e:
             ctx.step(0, name_text(name), client.qtype_name(qtype), "", "-", SERVFAIL, str(e))
             result = Result(RCODE.SERVFAIL)
+        if result.rcode == RCODE.SERVFAIL and not ctx.cached_failure:
+            ctx.cache.put_failure(name, qtype)
         return result, ctx.steps or []
 
     # --- iteration -----------------------------------------------------------------------
@@ -162,6 +174,10 @@ class Resolver:
     async def _one(self, name: Key, qtype: int, ctx: _Context, depth: int) -> Outcome:
         """One name, no CNAME chasing across zones: the cache, else iteration."""
         tname = client.qtype_name(qtype)
+        if ctx.cache.failed(name, qtype):
+            ctx.cached_failure = True
+            ctx.step(depth, name_text(name), tname, "", "cache", SERVFAIL, "resolution failed recently (RFC 9520)")
+            return Outcome(SERVFAIL)
         neg = ctx.cache.get_negative(name, qtype)
         if neg is not None:
             kind = NXDOMAIN if neg[0] else NODATA
@@ -175,26 +191,40 @@ class Resolver:
             cname = ctx.cache.get(name, QTYPE.CNAME, ANSWER)
             if cname:
                 ctx.step(depth, name_text(name), tname, "", "cache", "answer", rr_text(cname[0]))
-                return Outcome("answer", cname, name, complete=False)
+                # RFC 1034 §3.6.2: for ANY the CNAME itself is the answer, not a pointer to follow
+                return Outcome("answer", cname, name, complete=qtype == QTYPE.ANY)
         return await self._iterate(name, qtype, ctx, depth)
 
-    def _closest(self, name: Key, ctx: _Context) -> tuple[Key, list[Key]]:
-        """The deepest zone above `name` whose NS set is cached, else the root (hints)."""
-        for i in range(len(name) + 1):
+    def _closest(self, name: Key, ctx: _Context, qtype: int = QTYPE.A) -> tuple[Key, list[Key]]:
+        """The deepest zone above `name` whose NS set is cached, else the root (hints).
+
+        RFC 4035 §3.1.4.1: DS lives in the parent, so for DS the search starts one label up.
+        """
+        for i in range(1 if qtype == QTYPE.DS and name else 0, len(name) + 1):
             zone = name[i:]
-            ns = ctx.cache.get(zone, QTYPE.NS, REFERRAL)
+            ns = ctx.cache.peek(zone, QTYPE.NS, REFERRAL)
             if ns:
                 return zone, [key(rr.rdata.label) for rr in ns]
         return (), [n for n, _ in self.hints]
 
     async def _iterate(self, name: Key, qtype: int, ctx: _Context, depth: int) -> Outcome:
-        zone, nsnames = self._closest(name, ctx)
+        zone, nsnames = self._closest(name, ctx, qtype)
         if ctx.steps is not None and zone:
             ctx.step(depth, name_text(name), client.qtype_name(qtype), name_text(zone), "cache", "start",
                      f"cached NS of {name_text(zone)}: " + ", ".join(map(name_text, nsnames)))
+        known = zone  # the deepest name known to exist in `zone` (RFC 9156: reveal one label more each time)
+        minimise = self.minimise
+        steps = 0
         while True:
-            out = await self._ask(zone, nsnames, name, qtype, ctx, depth)
+            ask, ask_type = name, qtype
+            if minimise and len(known) + 1 < len(name) and steps < MAX_MINIMISE:
+                ask, ask_type = name[len(name) - len(known) - 1:], QTYPE.A
+                steps += 1
+            out = await self._ask(zone, nsnames, ask, ask_type, ctx, depth)
             if out is None:
+                if ask != name:  # relaxed mode, like Unbound's default: a server that fails the
+                    minimise = False  # minimised question gets the full one
+                    continue
                 return Outcome(SERVFAIL)
             if out.kind == K_REFERRAL:
                 ctx.referrals += 1
@@ -204,20 +234,28 @@ class Resolver:
                 for (owner, rtype), rrs in _rrsets(out.glue).items():
                     ctx.cache.put(owner, rtype, rrs, GLUE)
                 zone, nsnames = out.cut, [key(rr.rdata.label) for rr in out.ns]
+                known = zone
                 continue
             for (owner, rtype), rrs in _rrsets(out.chain).items():
                 ctx.cache.put(owner, rtype, rrs, ANSWER)
             if out.kind == NXDOMAIN:
                 ctx.cache.put_negative(out.final, None, out.soa)
             elif out.kind == NODATA:
-                ctx.cache.put_negative(out.final, qtype, out.soa)
-            return out
+                ctx.cache.put_negative(out.final, ask_type, out.soa)
+            if ask == name:
+                if qtype == QTYPE.ANY and out.kind == "answer":  # the whole ANY answer, for the next asker
+                    ctx.cache.put(name, QTYPE.ANY, [rr for rr in out.chain if key(rr.rname) == name], ANSWER)
+                return out
+            if out.kind == NXDOMAIN and not out.chain:  # RFC 8020: nothing exists below a missing name
+                ctx.cache.put_negative(name, None, out.soa)
+                return Outcome(NXDOMAIN, [], name, out.soa)
+            known = ask  # it exists and is not delegated: one label deeper, same zone
 
     def _addresses(self, nsname: Key, ctx: _Context) -> list[str]:
         addrs = [a for n, a in self.hints if n == nsname]
         for rtype, family in ((QTYPE.A, 4), (QTYPE.AAAA, 6)):
             if family in self.families:
-                addrs += [str(rr.rdata) for rr in ctx.cache.get(nsname, rtype) or []]
+                addrs += [str(rr.rdata) for rr in ctx.cache.peek(nsname, rtype) or []]
         return list(dict.fromkeys(addrs))
 
     async def _ask(self, zone: Key, nsnames: list[Key], name: Key, qtype: int, ctx: _Context,
@@ -254,16 +292,17 @@ class Resolver:
         if left <= 0:
             raise _Limit(f"no answer within {self.deadline:g} s")
         ctx.queries += 1
-        reply = await client.query(addr, DNSLabel(list(name)), qtype, min(self.timeout, left), self.port)
+        reply = await client.query(addr, DNSLabel(list(name)), qtype, min(self.timeout, left), self.port, self.caps)
         tname = client.qtype_name(qtype)
         if reply.msg is None:
             self.bad[addr] = time.monotonic() + BAD_FOR
-            ctx.step(depth, name_text(name), tname, name_text(zone), addr, reply.error, "", reply.ms, reply.transport)
+            ctx.step(depth, name_text(name), tname, name_text(zone), addr, reply.error, "", reply.ms, reply.transport,
+                     reply.sent)
             return None
         out = classify(reply.msg, zone, name, qtype)
         if ctx.steps is not None:
             ctx.step(depth, name_text(name), tname, name_text(zone), addr, out.kind, _detail(out), reply.ms,
-                     reply.transport)
+                     reply.transport, reply.sent)
         if out.kind == LAME:
             self.bad[addr] = time.monotonic() + BAD_FOR
             return None

@@ -24,6 +24,7 @@ from typing import Any
 from dnslib import QTYPE, RCODE
 
 from .authority import Authority
+from .log import LOG
 from .recursive import Recursive
 from .resolver import Resolver, rr_text
 
@@ -32,6 +33,15 @@ TCP_MAX_PENDING = 64
 RCVBUF = 4 << 20
 
 Handler = Callable[[bytes, bool], Any]
+
+
+def _call(handler: Handler, data: bytes, udp: bool) -> Any:
+    """The handler's reply; a bug costs one log line and no reply, never the listener or the TCP connection."""
+    try:
+        return handler(data, udp)
+    except Exception as e:  # noqa: BLE001 - the handlers answer SERVFAIL themselves; this is the last net
+        LOG.error("query dropped", e)
+        return None
 
 
 class _Udp(asyncio.DatagramProtocol):
@@ -43,7 +53,7 @@ class _Udp(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data: bytes, addr) -> None:
-        out = self.handler(data, True)
+        out = _call(self.handler, data, True)
         if out is None:
             return
         if isinstance(out, bytes):
@@ -93,7 +103,7 @@ class _Tcp(asyncio.Protocol):
             if len(self.buf) < 2 + size:
                 break
             msg, self.buf = self.buf[2:2 + size], self.buf[2 + size:]
-            out = self.handler(msg, False)
+            out = _call(self.handler, msg, False)
             if out is None:
                 continue
             if isinstance(out, bytes):
@@ -159,6 +169,7 @@ async def _control(resolver: Resolver, reader: asyncio.StreamReader, writer: asy
 async def serve(config: dict) -> None:
     """Bind everything the config asks for, write the ready file, then serve until SIGTERM/SIGINT."""
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, ctx: LOG.line(f"asyncio: {ctx.get('message')} {ctx.get('exception', '')}"))
     stop = loop.create_future()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))

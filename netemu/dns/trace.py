@@ -160,7 +160,7 @@ def render(t: Trace) -> str:
     rows = []
     n = 0
     for s in t.steps:
-        question = "  " * s.depth + f"{s.qname} {s.qtype}"
+        question = "  " * s.depth + f"{s.sent or s.qname} {s.qtype}"
         if s.server == "cache":
             asked, time_text = "cache", ""
         else:
@@ -174,6 +174,9 @@ def render(t: Trace) -> str:
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(4)]
     for r in [head, *rows]:
         lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
+    if any(s.sent for s in t.steps):
+        lines.append("  QNAME minimisation (RFC 9156): each server is asked for one label more than its zone only;")
+        lines.append("  0x20: the case of the letters sent is random and must come back unchanged.")
     queries = sum(1 for s in t.steps if s.server not in ("cache", "-"))
     hits = sum(1 for s in t.steps if s.server == "cache")
     lines.append(f"{t.rcode} in {t.ms:.1f} ms: {queries} upstream quer{'y' if queries == 1 else 'ies'}, "

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
-from dnslib import EDNS0, OPCODE, QTYPE, RCODE, DNSHeader, DNSQuestion, DNSRecord
+from dnslib import EDNS0, OPCODE, QTYPE, RCODE, RR, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
 
+from .log import LOG
+
+MAX_LABEL = 63  # octets of one label (RFC 1035 §2.3.4)
+MAX_NAME = 255  # octets of a whole name on the wire, length bytes and the root's zero included
 UDP_NO_EDNS = 512
 UDP_MAX = 1232  # the DNS flag day 2020 size: never fragment
 BADVERS = 16
@@ -32,9 +37,13 @@ def check(data: bytes) -> Query | bytes | None:
     """Parse a query: a Query, an error reply (FORMERR, NOTIMP, BADVERS, REFUSED), or None to drop."""
     if len(data) < 12 or data[2] & 0x80:  # too short for a header, or a response: never answer
         return None
-    try:
-        msg = DNSRecord.parse(data)
-    except Exception:  # noqa: BLE001 - whatever dnslib cannot parse is a FORMERR
+    msg = parse_plain(data)
+    if msg is None:
+        try:
+            msg = DNSRecord.parse(data)
+        except Exception:  # noqa: BLE001 - whatever dnslib cannot parse is a FORMERR
+            return _raw_error(data, RCODE.FORMERR)
+    if any(not name_ok(q.qname) for q in msg.questions):  # dnslib reads them but cannot pack them back
         return _raw_error(data, RCODE.FORMERR)
     opts = [rr for rr in msg.ar if rr.rtype == OPT]
     if any(rr.rtype == OPT for rr in msg.rr + msg.auth):
@@ -58,11 +67,55 @@ def check(data: bytes) -> Query | bytes | None:
     return query
 
 
+def parse_plain(data: bytes) -> DNSRecord | None:
+    """dnslib's parse, by hand, for the usual shape of a query (one question, at most an OPT without
+    options, nothing else): a third of the cost. None for anything else, which dnslib then reads."""
+    qd, an, ns, ar = struct.unpack_from("!HHHH", data, 4)
+    if qd != 1 or an or ns or ar > 1:
+        return None
+    i, end, labels = 12, len(data), []
+    while True:
+        if i >= end:
+            return None
+        n = data[i]
+        if n == 0:
+            i += 1
+            break
+        if n > MAX_LABEL:  # a pointer or a reserved label type: dnslib decides
+            return None
+        labels.append(data[i + 1:i + 1 + n])
+        i += 1 + n
+    if i + 4 > end:
+        return None
+    qtype, qclass = struct.unpack_from("!HH", data, i)
+    i += 4
+    additional = []
+    if ar:
+        if i + 11 != end or data[i] != 0:  # the root owner, and no option data
+            return None
+        rtype, rclass, ttl, rdlength = struct.unpack_from("!HHIH", data, i + 1)
+        if rtype != OPT or rdlength:
+            return None
+        additional.append(RR(DNSLabel([]), OPT, rclass, ttl, []))
+    elif i != end:
+        return None
+    header = DNSHeader(id=int.from_bytes(data[:2], "big"), bitmap=int.from_bytes(data[2:4], "big"),
+                       q=1, ar=ar)
+    return DNSRecord(header, questions=[DNSQuestion(DNSLabel(labels), qtype, qclass)], ar=additional)
+
+
+def name_ok(name) -> bool:
+    """Whether a parsed name fits RFC 1035's limits: labels of at most 63 octets, 255 octets in all."""
+    labels = name.label
+    return all(len(label) <= MAX_LABEL for label in labels) and sum(len(x) + 1 for x in labels) + 1 <= MAX_NAME
+
+
 def reply(query: Query, rcode: int = 0, aa: bool = False, ra: bool = False) -> DNSRecord:
     """An empty reply with a header built by hand: ID, opcode, RD, CD copied; never AD."""
     h = query.msg.header
-    header = DNSHeader(id=h.id, qr=1, opcode=h.opcode, aa=int(aa), rd=h.rd, ra=int(ra), cd=h.cd, rcode=rcode & 0xF)
-    return DNSRecord(header, q=query.msg.q)
+    # QR=1; opcode (0x7800), RD (0x0100) and CD (0x0010) copied; AA 0x0400, RA 0x0080; the low rcode bits.
+    bitmap = 0x8000 | (h.bitmap & 0x7910) | (0x0400 if aa else 0) | (0x0080 if ra else 0) | (rcode & 0xF)
+    return DNSRecord(DNSHeader(id=h.id, bitmap=bitmap), q=query.msg.q)
 
 
 def udp_limit(query: Query) -> int:
@@ -70,14 +123,20 @@ def udp_limit(query: Query) -> int:
     return min(query.payload, UDP_MAX) if query.edns else UDP_NO_EDNS
 
 
-def finish(msg: DNSRecord, query: Query | None, limit: int | None, rcode: int | None = None) -> bytes:
-    """Pack a reply: OPT echoed when the query had EDNS; over `limit` → TC=1 with question and OPT only."""
+def finish(msg: DNSRecord, query: Query | None, limit: int | None, rcode: int | None = None,
+           optional: bool = False) -> bytes:
+    """Pack a reply: OPT echoed (DO copied) when the query had EDNS; over `limit`, optional additional
+    data (addresses of MX/SRV/NS targets) is dropped first, then TC=1 with question and OPT only."""
     if rcode is None:
         rcode = msg.header.rcode
     if query is not None and query.edns:
         msg.ar = [rr for rr in msg.ar if rr.rtype != OPT]
-        msg.add_ar(EDNS0(udp_len=UDP_MAX, ext_rcode=rcode >> 4))
+        # RFC 3225 §3: the DO bit of the query MUST be copied into the reply.
+        msg.add_ar(EDNS0(udp_len=UDP_MAX, ext_rcode=rcode >> 4, flags="do" if query.do else ""))
     data = msg.pack()
+    if limit is not None and len(data) > limit and optional:
+        msg.ar = [rr for rr in msg.ar if rr.rtype == OPT]
+        data = msg.pack()
     if limit is not None and len(data) > limit:
         msg.header.tc = 1
         msg.rr = []
@@ -94,10 +153,51 @@ def _error(msg: DNSRecord, rcode: int, query: Query | None) -> bytes:
     return finish(out, query, None, rcode)
 
 
+def servfail(query: Query, data: bytes) -> bytes:
+    """SERVFAIL for a query whose answer could not be built (falls back to a bare header)."""
+    try:
+        return finish(reply(query, RCODE.SERVFAIL), query, None)
+    except Exception:  # noqa: BLE001 - even the question cannot be packed: answer without it
+        return _raw_error(data, RCODE.SERVFAIL)
+
+
+def log_error(out: bytes | None, size: int) -> None:
+    """One rate-limited log line for a query answered FORMERR (the other refusals are normal traffic)."""
+    if out is not None and len(out) >= 4 and out[3] & 0xF == RCODE.FORMERR:
+        LOG.line(f"FORMERR for a malformed query of {size} bytes")
+
+
 def _raw_error(data: bytes, rcode: int) -> bytes:
     """FORMERR for bytes dnslib cannot parse: ID, opcode and RD taken from the raw header."""
     flags = 0x8000 | (data[2] & 0x79) << 8 | rcode  # QR, opcode and RD kept
     return data[:2] + flags.to_bytes(2, "big") + b"\0" * 8
+
+
+def _skip_name(data: bytes, i: int) -> int:
+    """The offset just past the (possibly compressed) name starting at `i`."""
+    while True:
+        n = data[i]
+        if n == 0:
+            return i + 1
+        if n & 0xC0 == 0xC0:  # a compression pointer ends the name
+            return i + 2
+        i += n + 1
+
+
+def ttl_offsets(data: bytes) -> list[tuple[int, int]]:
+    """(offset, TTL) of every record's TTL field in a packed message, OPT excluded (its TTL holds flags)."""
+    counts = [int.from_bytes(data[i:i + 2], "big") for i in (4, 6, 8, 10)]
+    i = 12
+    for _ in range(counts[0]):
+        i = _skip_name(data, i) + 4
+    out = []
+    for _ in range(sum(counts[1:])):
+        i = _skip_name(data, i)
+        rtype = int.from_bytes(data[i:i + 2], "big")
+        if rtype != OPT:
+            out.append((i + 4, int.from_bytes(data[i + 4:i + 8], "big")))
+        i += 10 + int.from_bytes(data[i + 8:i + 10], "big")
+    return out
 
 
 def rtext(rcode: int) -> str:

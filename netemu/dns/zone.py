@@ -9,6 +9,11 @@ from dnslib import QTYPE, RCODE, RR, DNSLabel
 
 Key = tuple[bytes, ...]  # a name's labels, lower-cased, left to right
 MAX_CHASE = 8  # CNAMEs followed inside one zone
+WILD = b"*"
+# RFC 4035 §2.5: RRSIG and NSEC live at a CNAME's owner next to it; a query for them is not redirected.
+AT_CNAME_OWNER = frozenset({QTYPE.CNAME, QTYPE.RRSIG, QTYPE.NSEC})
+# Types whose data names a host whose addresses go into the additional section (RFC 1035 §3.3, 2782).
+TARGET_TYPES = {QTYPE.MX: "label", QTYPE.NS: "label", QTYPE.SRV: "target"}
 
 
 def key(name: DNSLabel | str) -> Key:
@@ -55,6 +60,8 @@ class Zone:
             if not under(k, self.okey):
                 raise ValueError(f"{rr.rname} is outside zone {self.origin}")
             rrset = self.data.setdefault(k, {}).setdefault(rr.rtype, [])
+            if rrset and rr.ttl != rrset[0].ttl:  # RFC 2181 §5.2: one TTL per RRset; the first one wins
+                rr = RR(rr.rname, rr.rtype, rr.rclass, rrset[0].ttl, rr.rdata)
             if rr not in rrset:  # a derived record may repeat one the user wrote
                 rrset.append(rr)
             for i in range(len(k) - len(self.okey) + 1):
@@ -90,32 +97,69 @@ class Zone:
         return Answer(RCODE.NOERROR, False, [], list(ns), glue)
 
     def lookup(self, qname: DNSLabel, qtype: int) -> Answer:
-        """Answer `qname`/`qtype` from this zone, following CNAMEs that stay inside it."""
+        """Answer `qname`/`qtype` from this zone: CNAMEs followed inside it (restarting at cuts, RFC 1034
+        §4.3.2 step 3), wildcards synthesised (RFC 4592), addresses of MX/SRV/NS targets added."""
         out = Answer()
         name = key(qname)
+        owner = qname  # the name as asked: synthesised records carry it
         for _ in range(MAX_CHASE + 1):
             cut = self.cut_above(name, qtype)
             if cut is not None:
-                return out if out.answer else self.referral(cut)  # a chased CNAME stops at a cut
+                if not out.answer:
+                    return self.referral(cut)
+                ref = self.referral(cut)  # a chased CNAME into a delegation: the answer plus the referral
+                out.authority, out.additional = ref.authority, ref.additional
+                return out
             sets = self.data.get(name)
             if sets is None:
-                if name not in self.names:
-                    out.rcode = RCODE.NXDOMAIN
-                out.authority = [self.neg_soa]
-                return out
-            if qtype == QTYPE.ANY:
+                wild = None if name in self.names else self._wildcard(name)
+                if wild is None:
+                    if name not in self.names:
+                        out.rcode = RCODE.NXDOMAIN
+                    out.authority = [self.neg_soa]
+                    return out
+                sets = {t: [RR(owner, rr.rtype, rr.rclass, rr.ttl, rr.rdata) for rr in rrs] for t, rrs in wild.items()}
+            if qtype == QTYPE.ANY:  # no additional data for ANY, as BIND and NSD
                 out.answer += [rr for rrs in sets.values() for rr in rrs]
                 return out
             if qtype in sets:
                 out.answer += sets[qtype]
-                return out
+                return self._additional(out)
             cname = sets.get(QTYPE.CNAME)
-            if cname and qtype != QTYPE.CNAME:
+            if cname and qtype not in AT_CNAME_OWNER:
                 out.answer.append(cname[0])
-                name = key(cname[0].rdata.label)
-                if not under(name, self.okey) or any(rr is cname[0] for rr in out.answer[:-1]):
+                owner = cname[0].rdata.label
+                name = key(owner)
+                if not under(name, self.okey) or any(rr.rdata == cname[0].rdata and rr.rtype == QTYPE.CNAME
+                                                     for rr in out.answer[:-1]):
                     return out  # leaves the zone (the resolver goes on) or loops
                 continue
             out.authority = [self.neg_soa]  # NODATA: the name exists, the type does not
             return out
+        return out
+
+    def _wildcard(self, name: Key) -> dict[int, list[RR]] | None:
+        """The RRsets of the wildcard `*.<closest encloser>` that matches an absent `name`, if any.
+
+        RFC 4592 §3.3.1: the closest encloser is the deepest existing ancestor (empty non-terminals
+        count), so no wildcard applies below an existing name; cuts were handled before.
+        """
+        for i in range(1, len(name) - len(self.okey) + 1):
+            if name[i:] in self.names:
+                return self.data.get((WILD, *name[i:]))
+        return None
+
+    def _additional(self, out: Answer) -> Answer:
+        """A/AAAA of the in-zone hosts named by MX, SRV and NS data of the answer (optional data)."""
+        seen: set[Key] = set()
+        for rr in out.answer:
+            field_name = TARGET_TYPES.get(rr.rtype)
+            if field_name is None:
+                continue
+            target = key(getattr(rr.rdata, field_name))
+            if target in seen or not under(target, self.okey) or self.cut_above(target, QTYPE.A) is not None:
+                continue
+            seen.add(target)
+            sets = self.data.get(target, {})
+            out.additional += sets.get(QTYPE.A, []) + sets.get(QTYPE.AAAA, [])
         return out

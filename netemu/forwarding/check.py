@@ -149,32 +149,54 @@ def _has_nat(topo: Topology) -> bool:
     return model is not None and any(getattr(n, "nat", None) for n in getattr(model, "nodes", ()))
 
 
+def _nat_named(topo: Topology) -> set:
+    """Addresses a NAT rule names one by one (1:1, port forwards, /32 or /128 sources): their hosts
+    cannot stand for others."""
+    model = topo.feature("netfilter")
+    out: set = set()
+    for nf in getattr(model, "nodes", ()):
+        nat = getattr(nf, "nat", None)
+        if nat is None:
+            continue
+        out |= {o.private for o in nat.one_to_one} | {f.inside for f in nat.port_forwards}
+        for rule in (*nat.snat, *nat.masquerade):
+            out |= {n.network_address for n in rule.sources if n.prefixlen == n.max_prefixlen}
+    return out
+
+
 def _analyse_nat(topo: Topology, report: Report) -> None:
-    """Labs with NAT: each pair walked by the scenarios' NAT-aware path derivation (same lookup)."""
+    """Labs with NAT: pairs walked by the scenarios' NAT-aware path derivation (same lookup), one per
+    pair of host classes as without NAT, hosts that NAT rules name individually in classes of their own."""
     from ..scenarios import paths
 
+    named = _nat_named(topo)
     for family in (4, 6):
-        hosts = _checked_hosts(topo, family)
-        for a in hosts:
-            for b in hosts:
-                if a is b:
+        classes: dict[tuple, list[Node]] = defaultdict(list)
+        for h in _checked_hosts(topo, family):
+            own = any(a.ip in named for a in h.addresses())
+            classes[_class_key(h, family) + ((h.name,) if own else ())].append(h)
+        groups = list(classes.values())
+        for members in groups:
+            for others in groups:
+                if others is members and len(members) < 2:
                     continue
-                for dst, net in _targets(b, family):
-                    try:
-                        fwd = paths.derive(topo, a.name, dst)
-                    except paths.PathError as e:
-                        if paths.behind_nat(topo, dst) or e.at is None:
-                            continue  # NAT hides it from outside: that is NAT working, not a fault
-                        report.stop(Outcome(False, (a.name, e.at), "nat", str(e)), family, net, a.name, b.name,
-                                    False, 1)
-                        continue
-                    try:
-                        paths.reply(topo, fwd)
-                    except paths.PathError as e:
-                        if e.at is None:
-                            continue
+                a, b = members[0], (members[1] if others is members else others[0])
+                count = len(members) * (len(others) - (1 if others is members else 0))
+                dst, net = _targets(b, family)[0]
+                try:
+                    fwd = paths.derive(topo, a.name, dst)
+                except paths.PathError as e:
+                    if paths.behind_nat(topo, dst) or e.at is None:
+                        continue  # NAT hides it from outside: that is NAT working, not a fault
+                    report.stop(Outcome(False, (a.name, e.at), "nat", str(e)), family, net, a.name, b.name,
+                                False, count)
+                    continue
+                try:
+                    paths.reply(topo, fwd)
+                except paths.PathError as e:
+                    if e.at is not None:
                         report.stop(Outcome(False, (b.name, e.at), "nat", str(e)), family, None, a.name, b.name,
-                                    True, 1)
+                                    True, count)
 
 
 def _hops(nodes: tuple) -> str:
@@ -203,18 +225,21 @@ def messages(report: Report, known: set[str] = frozenset()) -> list[tuple[tuple,
         else:
             head = f"{fam} towards {f.net}: {f.detail}"
         parts = []
-        if f.forward:
+        if f.why == "nat":  # the NAT-aware walker says where, in its own words
+            if f.back:
+                parts.append(f"missing return path: {f.back[0]} reaches {f.back[1]}, but the replies are lost")
+        elif f.forward:
             s, d, nodes = f.forward
             parts.append(f"packets from {s} to {d} stop there (hop {len(nodes) - 1}: {_hops(nodes)})"
                          if f.why != "loop" else f"packets from {s} to {d} go round: {_hops(nodes)}")
-        if f.back:
+        if f.back and f.why != "nat":
             s, d, nodes = f.back
             parts.append(f"missing return path: {s} reaches {d}, but {d}'s replies "
                          + (f"go round: {_hops(nodes)}" if f.why == "loop" else
                             f"stop there (hop {len(nodes) - 1}: {_hops(nodes)})"))
         more = f" ({pairs} host pairs affected)" if pairs > 1 else ""
         path = ("nodes", f.at) if f.route_index is None else ("nodes", f.at, "routes", f.route_index)
-        out.append((path, f"{head}: {'; '.join(parts)}{more}"))
+        out.append((path, f"{head}{': ' if parts else ''}{'; '.join(parts)}{more}"))
     asym = sorted(report.asymmetric.items(), key=lambda kv: (kv[0][0], kv[1][0], kv[1][1]))
     for (family, there, again), (s, d, count) in asym[:MAX_ASYMMETRIC]:
         more = f" ({count} host pairs like this)" if count > 1 else ""

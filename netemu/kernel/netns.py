@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 NETNS_RUN_DIR = "/run/netns"  # where iproute2 looks; namespaces here are visible to `ip netns`
 CLONE_NEWNET = 0x40000000
+CLONE_NEWUTS = 0x04000000
 MS_REC = 0x4000
 MS_BIND = 0x1000
 MS_SHARED = 1 << 20
@@ -164,3 +165,35 @@ def pids_in(inodes: set[int]) -> dict[int, int]:
         if ino in inodes:
             found[int(entry.name)] = ino
     return found
+
+
+def hold_uts(path: str, hostname: str) -> None:
+    """A new UTS namespace whose hostname is `hostname`, kept alive by a bind mount on `path`.
+
+    Like `created`, only the calling thread moves (and comes back); `path` must not exist yet.
+    """
+    import socket
+
+    home_fd = os.open("/proc/thread-self/ns/uts", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444))
+        try:
+            _check(_libc.unshare(CLONE_NEWUTS), "unshare(CLONE_NEWUTS)")
+            try:
+                socket.sethostname(hostname)
+                _check(_libc.mount(b"/proc/thread-self/ns/uts", path.encode(), b"none", MS_BIND, None),
+                       f"bind-mount UTS namespace onto {path}")
+            finally:
+                _check(_libc.setns(home_fd, CLONE_NEWUTS), "setns back to the original UTS namespace")
+        except BaseException:
+            release(path)
+            raise
+    finally:
+        os.close(home_fd)
+
+
+def release(path: str) -> None:
+    """Unmount (lazily: `ip netns exec` children may still see it) and remove a held namespace file."""
+    _libc.umount2(path.encode(), MNT_DETACH)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

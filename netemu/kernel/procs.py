@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
 import signal
+import socket
 import subprocess
+import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 
 def ns_argv(ns: str, argv: tuple[str, ...] | list[str]) -> list[str]:
-    """argv that runs inside `ns` with its /etc/netns files mounted (as `ip netns exec` does)."""
-    return ["ip", "netns", "exec", ns, *argv]
+    """argv that runs inside `ns` with its /etc/netns files mounted (as `ip netns exec` does) and, when the
+    node has one, inside its own UTS namespace (so `hostname` says the node's name)."""
+    uts = uts_of(ns)
+    head = ["nsenter", f"--uts={uts}"] if uts else []
+    return [*head, "ip", "netns", "exec", ns, *argv]
+
+
+def uts_path(lab: str, node: str) -> Path:
+    """Where a node's UTS namespace is held (bind-mounted) for the lab's life."""
+    from ..labdir import LabDir
+
+    return LabDir(lab).path / "uts" / node
+
+
+def uts_of(ns: str) -> str | None:
+    """The held UTS namespace of the node whose network namespace is `ns` (LAB-NODE), if any.
+
+    Lab names may hold '-', so every split of `ns` is tried; the file exists only for a real lab's node.
+    """
+    for i, ch in enumerate(ns):
+        if ch == "-":
+            path = uts_path(ns[:i], ns[i + 1:])
+            if os.path.isfile(path) and os.path.ismount(path):
+                return str(path)
+    return None
 
 
 def run(ns: str, argv, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -28,23 +57,153 @@ def start_time(pid: int) -> int | None:
     return int(stat[stat.rindex(")") + 2:].split()[19])
 
 
-def start(ns: str, argv, log_path: str) -> subprocess.Popen:
-    """Start argv in `ns` in its own session, output to `log_path`."""
+LOG_LIMIT = 1 << 20  # bytes of output kept per process: the newest half in LOG, the half before in LOG.1
+LOGCAP = str(Path(__file__).with_name("logcap.py"))
+
+
+@dataclass(frozen=True)
+class Started:
+    """A process started in a node, and the pump that writes its output to its capped log."""
+
+    proc: subprocess.Popen
+    pump: subprocess.Popen | None
+
+
+def start(ns: str, argv, log_path: str, env: tuple[tuple[str, str], ...] | dict = (),
+          cwd: str | None = None) -> subprocess.Popen:
+    """Start argv in `ns` in its own session, output appended to `log_path`; see start_capped for a cap."""
     with open(log_path, "ab") as log:
         return subprocess.Popen(ns_argv(ns, argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True)
+                                start_new_session=True, close_fds=True, env=_env(env), cwd=cwd)
 
 
-def wait_ready(proc: subprocess.Popen, ready_file: str, timeout: float = 15.0) -> str | None:
-    """Wait until `ready_file` exists; returns None when ready, else why not."""
+def start_capped(ns: str, argv, log_path: str, env: tuple[tuple[str, str], ...] | dict = (), cwd: str | None = None,
+                 log_limit: int = LOG_LIMIT) -> Started:
+    """Start argv in `ns` in its own session; its output goes through a pump that keeps `log_path` under
+    `log_limit` bytes (with LOG.1), so a chatty process cannot fill /run."""
+    read, write = os.pipe()
+    try:
+        # The pump is plain Python without site packages: it starts in a few ms and imports nothing of netemu.
+        pump = subprocess.Popen([sys.executable, "-I", LOGCAP, log_path, str(log_limit)], stdin=read,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                close_fds=True)
+    except BaseException:
+        os.close(read)
+        os.close(write)
+        raise
+    os.close(read)
+    try:
+        proc = subprocess.Popen(ns_argv(ns, argv), stdin=subprocess.DEVNULL, stdout=write, stderr=subprocess.STDOUT,
+                                start_new_session=True, close_fds=True, env=_env(env), cwd=cwd)
+    except BaseException:
+        pump.kill()
+        pump.wait()
+        raise
+    finally:
+        os.close(write)
+    return Started(proc, pump)
+
+
+def log_tail(log: Path, lines: int = 15, limit: int = 2000) -> str:
+    """The last lines of a process's log (its rotated half included), for error messages."""
+    text = ""
+    for p in (Path(f"{log}.1"), log):
+        with contextlib.suppress(OSError):
+            text += p.read_bytes()[-limit:].decode(errors="replace")
+    tail = "\n".join(text.splitlines()[-lines:])[-limit:]
+    return tail or "(nothing)"
+
+
+def _env(extra: tuple[tuple[str, str], ...] | dict) -> dict[str, str] | None:
+    extra = dict(extra)
+    return {**os.environ, **extra} if extra else None
+
+
+def wait_ready(proc: subprocess.Popen, ns: str, ready: tuple[str, ...] | None, timeout: float = 15.0) -> str | None:
+    """Probe `ready` (see ops.StartProcess) in `ns` until it holds; None when ready, else why not.
+
+    Without a probe the process only has to be still running after EARLY_EXIT seconds.
+    """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.path.exists(ready_file):
-            return None
+    if not ready:
+        time.sleep(EARLY_EXIT)
         if proc.poll() is not None:
-            return f"exited with status {proc.returncode} before it was ready"
-        time.sleep(0.01)
-    return f"not ready after {timeout:.0f} s"
+            return f"exited with status {proc.returncode} right after it started"
+        return None
+    pause = 0.2 if ready[0] == "command" else 0.01
+    while True:
+        if probe(ns, ready, min(5.0, max(0.1, deadline - time.monotonic()))):
+            if proc.poll() is None:
+                return None
+        if proc.poll() is not None:
+            return f"exited with status {proc.returncode} before it was ready ({describe_probe(ready)})"
+        if time.monotonic() >= deadline:
+            return f"not ready after {timeout:g} s ({describe_probe(ready)} never held)"
+        time.sleep(pause)
+        pause = min(pause * 1.5, 0.5)
+
+
+EARLY_EXIT = 0.3  # seconds a process without a readiness probe must survive
+
+
+def describe_probe(ready: tuple[str, ...]) -> str:
+    """The probe in words, for messages and status."""
+    kind, args = ready[0], ready[1:]
+    if kind in ("tcp", "udp"):
+        return f"{kind} port {args[0]} listening"
+    if kind == "file":
+        return f"file {args[0]} exists"
+    if kind == "unix":
+        return f"unix socket {args[0]} accepts"
+    return f"`{shlex.join(args)}` succeeds"
+
+
+def probe(ns: str, ready: tuple[str, ...], timeout: float = 5.0) -> bool:
+    """Whether the readiness probe holds right now."""
+    kind, args = ready[0], ready[1:]
+    if kind in ("tcp", "udp"):
+        return int(args[0]) in listening(ns, kind)
+    if kind == "file":
+        return os.path.exists(args[0])
+    if kind == "unix":
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            try:
+                s.connect(args[0])
+                return True
+            except OSError:
+                return False
+    if kind == "command":
+        try:
+            return run(ns, list(args), timeout=timeout).returncode == 0
+        except subprocess.TimeoutExpired:
+            return False
+    raise ValueError(f"unknown readiness probe {kind!r}")
+
+
+# Socket states in /proc/net/{tcp,udp}: a TCP socket accepting connections is LISTEN (0A); a bound
+# UDP socket is "closed" (07) unless connected (01), and either receives.
+_LISTEN = {"tcp": {"0A"}, "udp": {"07", "01"}}
+
+
+def listening(ns: str, proto: str) -> set[int]:
+    """Local ports of `proto` sockets that accept traffic in namespace `ns` (as `ss -l` shows them)."""
+    from . import netns
+
+    ports: set[int] = set()
+    with netns.entered(ns):
+        # /proc/thread-self/net follows this thread's network namespace (/proc/net would follow the process's).
+        for fam in ("", "6"):
+            try:
+                with open(f"/proc/thread-self/net/{proto}{fam}") as f:
+                    next(f)
+                    for line in f:
+                        parts = line.split()
+                        if parts[3] in _LISTEN[proto]:
+                            ports.add(int(parts[1].rsplit(":", 1)[1], 16))
+            except FileNotFoundError:  # no IPv6 in this kernel
+                continue
+    return ports
 
 
 def alive(pid: int, started: int | None) -> bool:

@@ -111,16 +111,40 @@ def probe(fresh: bool = False) -> Caps:
 
 
 def backend(caps: Caps | None = None) -> str:
-    """'netem' where the kernel has it, else 'fallback' (NFQUEUE delay line, iptables loss).
+    """'netem' where the kernel has it, else 'fallback' (NFQUEUE delay line, iptables loss)."""
+    return backend_choice(caps)[0]
 
-    Without root (e.g. `netemu plan` as a user) the machine cannot be probed: assume netem, the
-    stock-kernel case. NETEMU_LINKEMU_BACKEND forces either.
+
+def backend_choice(caps: Caps | None = None) -> tuple[str, str]:
+    """The backend and how it was chosen: forced (NETEMU_LINKEMU_BACKEND), probed, or assumed.
+
+    Without root (e.g. `netemu plan` as a user) the kernel cannot be tried; the per-boot probe result is
+    used when a root run left it, else the kernel's module list says whether netem is there at all.
     """
     forced = os.environ.get(BACKEND_ENV)
     if forced in ("netem", "fallback"):
-        return forced
+        return forced, f"forced by --link-backend or {BACKEND_ENV}"
+    if caps is None and os.geteuid() != 0:
+        try:
+            caps = probe()  # the per-boot cache only: probing itself needs root
+        except MissingFeatureError:
+            has = _netem_module_present()
+            if has is None:
+                return "netem", "assumed: not root, so the kernel could not be probed (choose with --link-backend)"
+            return ("netem", "assumed from the kernel's module list: netem is there (not root, not tried)") if has \
+                else ("fallback", "assumed from the kernel's module list: no netem (not root, not tried)")
     if caps is None:
-        if os.geteuid() != 0:
-            return "netem"
         caps = probe()
-    return "netem" if caps.netem else "fallback"
+    return ("netem", "probed: this kernel has netem") if caps.netem \
+        else ("fallback", f"probed: this kernel has no netem ({caps.why('netem')})")
+
+
+def _netem_module_present() -> bool | None:
+    """Whether this kernel ships netem (built in or as a module file), or None when that cannot be read."""
+    base = Path("/lib/modules") / os.uname().release
+    try:
+        if "sch_netem" in (base / "modules.builtin").read_text():
+            return True
+        return "sch_netem" in (base / "modules.dep").read_text()
+    except OSError:
+        return None

@@ -56,4 +56,19 @@ def report(fresh: bool = True) -> list[Row]:
     if forced:
         rows.append(Row("backend", INFO, f"forced to {forced} by {capsmod.BACKEND_ENV}"))
     rows.append(Row("kernel", INFO, os.uname().release))
+    rows.append(_congestion_row())
     return rows
+
+
+def _congestion_row() -> Row:
+    """Which TCP congestion control algorithms a lab node can choose here (`tcp: {congestion: …}`)."""
+    from ..congestion import default_algorithm, host_lists
+
+    available, allowed = host_lists()
+    usable = [a for a in available if a in allowed] if allowed else available
+    other = [a for a in available if a not in usable]
+    how = f"default {default_algorithm() or '?'}; a lab node may choose {' '.join(usable) or 'nothing'}"
+    if other:
+        how += (f"; loaded but not allowed in lab namespaces: {' '.join(other)} (per-route 'congctl' or the "
+                f"per-socket option only)")
+    return Row("tcp congestion control", INFO, how)

@@ -28,7 +28,7 @@ def describe(lab: str) -> dict:
         if all(i.empty for i in imps) and link.get("admin", "up") == "up":
             continue
         ends = [f"{e['node']}:{e['ifname']}" for e in link["ends"]]
-        links.append({
+        entry = {
             "link": link["index"],
             "admin": link.get("admin", "up"),
             "ends": ends,
@@ -36,7 +36,10 @@ def describe(lab: str) -> dict:
                 {"from": ends[d], "to": ends[1 - d], "impairment": imps[d].describe(), **imps[d].to_json()}
                 for d in (0, 1)
             ],
-        })
+        }
+        if state["backend"] == "fallback" and any(i.delays for i in imps):
+            entry["plain_ping_added_ms"] = plain_ping_added_ms(imps)
+        links.append(entry)
     needed = bool(delay_queues(state))
     pid = delayline_pid(state)
     line: dict = {"needed": needed, "running": pid is not None, "pid": pid}
@@ -48,6 +51,19 @@ def describe(lab: str) -> dict:
     except (OSError, ValueError):
         pass
     return {"backend": state["backend"], "links": links, "delay_line": line}
+
+
+def plain_ping_added_ms(imps: list[Impairment]) -> dict:
+    """What a plain `ping` sees of a link's added delay on the fallback, from each end and from beyond it.
+
+    The delay line holds a packet at the receiving node's PREROUTING. The kernel has already stamped the
+    packet's arrival time (SO_TIMESTAMP, which plain ping reads) before that hook, so the delay of the
+    reply's direction is invisible to a ping sent from the end that receives the reply. From a node
+    beyond the link, both directions are held on routers on the way and count in full. `ping -U` (time
+    taken in user space) and TCP timings see the full delay from everywhere.
+    """
+    there = [imps[d].delay_us / 1000 for d in (0, 1)]
+    return {"from_end_0": there[0], "from_end_1": there[1], "from_beyond": there[0] + there[1]}
 
 
 def lines(lab: str, node: str | None = None) -> list[str]:
@@ -67,6 +83,12 @@ def lines(lab: str, node: str | None = None) -> list[str]:
         out.append(f"  links[{link['link']}] {link['ends'][0]} -- {link['ends'][1]}{state}")
         for x in link["directions"]:
             out.append(f"    {x['from']} -> {x['to']}: {x['impairment']}")
+        seen = link.get("plain_ping_added_ms")
+        if seen:
+            out.append(f"    held at the receiving end (fallback): plain ping from {link['ends'][0]} shows "
+                       f"+{seen['from_end_0']:g} ms, from {link['ends'][1]} +{seen['from_end_1']:g} ms, from "
+                       f"beyond the link +{seen['from_beyond']:g} ms; ping -U and TCP see "
+                       f"+{seen['from_beyond']:g} ms from everywhere")
     dl = d["delay_line"]
     if dl["needed"]:
         if dl["running"]:

@@ -40,6 +40,8 @@ BLACK_HOLE = ("drops every ICMP message, including the 'fragmentation needed' (I
               "this node generates or forwards: paths through it with a smaller MTU become PMTUD black holes, "
               "where large packets vanish without an error")
 BLACK_HOLE_HINT = "use 'drop-echo' to block only ping, or 'clamp_mss: true' to keep TCP working"
+BLACK_HOLE_CLAMPED_HINT = ("'clamp_mss: true' keeps TCP working through it; UDP, ICMP and pings with DF set still "
+                           "vanish: use 'drop-echo' to block only ping")
 
 
 def parse(src: Source, topo: Topology) -> tuple[NetfilterModel | None, list[Issue]]:
@@ -314,13 +316,13 @@ class _Parser(Reader):
         mode = self.choice(path + ("mode",), spec.get("mode"), MODES, "stateful")
         policies = {c: self.choice(path + (c,), spec.get(c), POLICIES, "accept") for c in CHAINS}
         icmp = self.choice(path + ("icmp",), spec.get("icmp"), ICMP_POLICIES, "allow")
+        clamp = self.flag(path + ("clamp_mss",), spec.get("clamp_mss"))
         if icmp == "drop-all":
-            self.warn(path + ("icmp",), BLACK_HOLE, BLACK_HOLE_HINT)
+            self.warn(path + ("icmp",), BLACK_HOLE, BLACK_HOLE_CLAMPED_HINT if clamp else BLACK_HOLE_HINT)
         if node.kind != "router" and "forward" in spec:
             self.warn(path + ("forward",), f"{node.name!r} is a {node.kind}: it forwards nothing, so this has no effect")
         default_chains = ("input", "forward") if node.kind == "router" else ("input",)
         rules = [self.rule(p, node, v, default_chains) for p, v in self.items(path + ("allow",), spec.get("allow"))]
-        clamp = self.flag(path + ("clamp_mss",), spec.get("clamp_mss"))
         return Firewall(mode, policies["input"], policies["forward"], policies["output"], icmp,
                         tuple(r for r in rules if r is not None), clamp)
 

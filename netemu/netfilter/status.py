@@ -16,6 +16,9 @@ from .render import COMMENT_PREFIX
 # runs argv inside a namespace: (namespace, argv) -> (exit status, stdout, stderr)
 Runner = Callable[[str, list[str]], tuple[int, str, str]]
 
+# Link emulation's own rules (NFQUEUE delay, random loss) live in this chain, reached by a rule commented
+# "netemu-linkemu"; each of them carries the link it serves ("links[0]:h1:eth0->r1:eth0") as its comment.
+LINKEMU_CHAIN = "NETEMU-LINKEMU"
 _COMMENT = re.compile(r'\s*-m comment --comment ("(?:[^"\\]|\\.)*"|\S+)')
 
 
@@ -51,14 +54,23 @@ def parse_save(text: str) -> list[dict]:
                                                  "rules": []})
             rest = spec.split(None, 2)[2] if len(spec.split(None, 2)) > 2 else ""
             comment = _COMMENT.search(rest)
-            owner = None
+            value = shlex.split(comment.group(1))[0] if comment else None
             if comment:
-                value = shlex.split(comment.group(1))[0]
-                owner = value[len(COMMENT_PREFIX):] if value.startswith(COMMENT_PREFIX) else None
                 rest = (rest[:comment.start()] + rest[comment.end():]).strip()
             chain["rules"].append({"rule": rest, "packets": int(packets or 0), "bytes": int(nbytes or 0),
-                                   "lab": owner})
+                                   **_owner(words[1], value)})
     return tables
+
+
+def _owner(chain: str, comment: str | None) -> dict:
+    """Who put a rule there: {"lab": LAB or None, "owner": "nat/firewall" | "link emulation" | "scenario" | None}."""
+    if comment and comment.startswith(COMMENT_PREFIX):
+        return {"lab": comment[len(COMMENT_PREFIX):], "owner": "nat/firewall"}
+    if chain == LINKEMU_CHAIN or comment == "netemu-linkemu":
+        return {"lab": None, "owner": "link emulation"}
+    if comment == "netemu-scenario":  # netemu.scenarios.nodes.RULE_COMMENT: a case's rule, removed after it
+        return {"lab": None, "owner": "scenario"}
+    return {"lab": None, "owner": None}
 
 
 def node_report(namespace: str, run: Runner = _run) -> dict:
@@ -102,7 +114,9 @@ def render_text(report: dict) -> str:
             policy = f"policy {chain['policy']}" if chain["policy"] else "user chain"
             lines.append(f"  {chain['chain']} ({policy}, {chain['packets']} packets)")
             for rule in chain["rules"]:
-                mark = "" if rule["lab"] else "  (not netemu's)"
+                owner = rule.get("owner")
+                mark = ("  (not netemu's)" if owner is None else
+                        "" if owner == "nat/firewall" else f"  ({owner})")
                 lines.append(f"    {rule['packets']:>8} pkts {_size(rule['bytes']):>7}  {rule['rule']}{mark}")
     lines.append(f"translations ({len(report['translations'])} of {report['tracked']} tracked connections):")
     lines += [f"  {t['text']}" for t in report["translations"]] or ["  none"]

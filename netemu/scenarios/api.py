@@ -10,10 +10,12 @@ the lab up and down, undoes every change, and writes the report.
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from ..errors import NetemuError, UsageError
@@ -64,6 +66,19 @@ class Picture:
 
 
 @dataclass
+class Attachment:
+    """A file of the report directory other than a picture (a packet capture), and what to look for in it."""
+
+    filename: str
+    caption: str
+    look_for: str = ""
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict."""
+        return {"filename": self.filename, "caption": self.caption, "look_for": self.look_for}
+
+
+@dataclass
 class CaseResult:
     """What one case recorded."""
 
@@ -103,6 +118,8 @@ class Result:
     notes: list[str] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     pictures: list[Picture] = field(default_factory=list)
+    files: list[Attachment] = field(default_factory=list)
+    machine: dict[str, Any] = field(default_factory=dict)  # see netemu.scenarios.machine.facts
     error: str | None = None
     report_dir: str | None = None
 
@@ -123,7 +140,8 @@ class Result:
             "seconds": round(self.seconds, 3), "passed": self.passed, "error": self.error,
             "results": self.fields, "cases": {c.name: c.to_json() for c in self.cases},
             "checks": [c.to_json() for c in self.checks], "notes": self.notes,
-            "pictures": [p.filename for p in self.pictures], "report_dir": self.report_dir,
+            "pictures": [p.filename for p in self.pictures], "files": [f.to_json() for f in self.files],
+            "machine": self.machine, "report_dir": self.report_dir,
         }
 
 
@@ -249,6 +267,7 @@ class Context:
         self._nodes: dict[str, ScenarioNode] = {}
         self._case: Case | None = None
         self.cleanup_errors: list[str] = []
+        self.report_dir: Path | None = None  # where pictures and captures go (set by the runner)
 
     @property
     def quick(self) -> bool:
@@ -337,8 +356,40 @@ class Context:
         self.result.tables.append(Table(title, headers, rows))
 
     def picture(self, filename: str, svg: str, caption: str) -> None:
-        """An SVG picture for the report directory (see netemu.scenarios.svg for charts)."""
+        """An SVG picture for the report directory (see netemu.scenarios.plots for charts)."""
         self.result.pictures.append(Picture(filename, caption, svg))
+
+    def pcap(self, filename: str, caption: str, look_for: str) -> str:
+        """The absolute path of a packet capture file in the report directory, listed in the report with
+        what to look for in it; pass it to `node.capture(…, pcap=PATH)`."""
+        if self.report_dir is None:
+            self.report_dir = Path(tempfile.mkdtemp(prefix="netemu-report-"))
+        self.result.files = [f for f in self.result.files if f.filename != filename]
+        self.result.files.append(Attachment(filename, caption, look_for))
+        return str((self.report_dir / filename).resolve())
+
+    def path_picture(self, src: str, dst: str, family: int = 4, filename: str = "path.svg") -> None:
+        """A picture of the lab cut to the path between two roles/nodes (both ways), with its live state."""
+        from .. import graph
+        from ..graph import live
+
+        there = self.path(src, dst, family)
+        back = self.reply_path(src, dst, family)
+        hops = [(h.node, h.ifname, h.next_node, h.next_ifname) for h in (*there.hops, *back.hops)]
+        try:
+            state = live.read(self.topology.name)
+        except Exception as e:  # noqa: BLE001 - the model's picture is still worth having
+            state = None
+            self.note(f"path picture without live state: {e}")
+        g = graph.cut_to(graph.build(self.topology, state), hops)
+        try:
+            svg = graph.to_svg(g)
+        except graph.render.GraphvizError as e:
+            self.note(f"no picture of the path: {e}")
+            return
+        same_way = back.nodes() == list(reversed(there.nodes()))
+        self.picture(filename, svg, f"The path measured: {there.describe()}"
+                     + ("" if same_way else f"; replies: {back.describe()}"))
 
     def close(self) -> None:
         """Undo everything the run changed outside cases and stop its processes."""

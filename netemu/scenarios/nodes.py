@@ -109,16 +109,21 @@ class Background:
 
 
 class Capture:
-    """A running tcpdump in a node; `lines` holds its output once stopped."""
+    """A running tcpdump in a node; `lines` holds its output once stopped (and `pcap` the file, if any)."""
 
-    def __init__(self, bg: Background):
+    def __init__(self, bg: Background, pcap: str | None = None):
         self.bg = bg
+        self.pcap = pcap
         self.lines: list[str] = []
 
     def stop(self) -> list[str]:
-        """Stop tcpdump (SIGINT flushes its output) and return the packet lines."""
+        """Stop tcpdump (SIGINT flushes its output) and return the packet lines (read back from the pcap)."""
         if not self.lines:
-            self.lines = [ln for ln in self.bg.stop(grace=3.0, sig=signal.SIGINT).splitlines() if ln.strip()]
+            out = self.bg.stop(grace=3.0, sig=signal.SIGINT)
+            if self.pcap is not None:
+                out = subprocess.run(["tcpdump", "-r", self.pcap, "-n", "-tt"], capture_output=True, text=True,
+                                     timeout=60).stdout
+            self.lines = [ln for ln in out.splitlines() if ln.strip()]
         return self.lines
 
 
@@ -253,9 +258,23 @@ class ScenarioNode:
                    f"{self.name}: route {spec}")
 
     # --- capture -------------------------------------------------------------------------
-    def capture(self, bpf: str, interface: str = "any", timeout: float = 5) -> Capture:
-        """Start tcpdump on `interface` with filter `bpf`; call `.stop()` for the packet lines."""
-        bg = self.start(["tcpdump", "-i", interface, "-n", "-l", "-tt", "--immediate-mode", "-s", "200", bpf])
+    def capture(self, bpf: str, interface: str = "any", timeout: float = 5, pcap: str | None = None,
+                snaplen: int = 200) -> Capture:
+        """Start tcpdump on `interface` with filter `bpf`; call `.stop()` for the packet lines.
+
+        With `pcap` (an absolute path, e.g. from `ctx.pcap(…)`) the packets are also kept in that file,
+        which Wireshark opens; the lines then come from reading it back (`tcpdump -r`).
+        """
+        argv = ["tcpdump", "-i", interface, "-n", "-l", "-tt", "--immediate-mode", "-s", str(snaplen)]
+        if pcap is not None:
+            # -U: each packet is written at once, so the file is complete when tcpdump stops; -Z root: Debian's
+            # tcpdump otherwise drops to the user tcpdump, who may not write into the report directory.
+            argv += ["-w", pcap, "-U", "-Z", "root"]
+            if interface == "any":
+                # LINUX_SLL2 (tcpdump's default for "any") records interface indexes, which a reader outside
+                # the node's namespace resolves to its own interfaces' names: SLL v1 names none.
+                argv += ["-y", "LINUX_SLL"]
+        bg = self.start([*argv, bpf])
         deadline = time.monotonic() + timeout
         # tcpdump says "listening on …" on stderr once the socket is bound: only then is it capturing.
         err = b""
@@ -267,7 +286,7 @@ class ScenarioNode:
                 why = f"did not start within {timeout:.0f} s" if chunk is None else "exited"
                 raise ProbeError(f"{self.name}: tcpdump {why}: {err.decode()[-300:]}")
             err += chunk
-        return Capture(bg)
+        return Capture(bg, pcap)
 
 
 def _pythonpath() -> str:

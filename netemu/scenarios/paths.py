@@ -16,6 +16,7 @@ reported as such (with nodes that would work).
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -416,7 +417,14 @@ def source_address(topo: Topology, path: Path) -> IPAddress | None:
 
 
 def link_delays_us(topo: Topology, node: str, ifname: str) -> tuple[int, int]:
-    """Delay (µs) link emulation gives the link at node:ifname: (traffic it sends, traffic it receives)."""
+    """Delay (µs) link emulation gives the link at node:ifname now: (traffic it sends, traffic it receives).
+
+    A lab that is up is asked first: `netemu link … set` changes delays at run time, and a scenario must
+    measure against what the kernel does now (what `netemu status` shows), not what the file once said.
+    """
+    live = _live_delays_us(topo.name, node, ifname)
+    if live is not None:
+        return live
     model = topo.feature("linkemu")
     iface = topo.node(node).interface(ifname)
     li = model.of(iface.link) if hasattr(model, "of") and iface is not None else None
@@ -425,6 +433,25 @@ def link_delays_us(topo: Topology, node: str, ifname: str) -> tuple[int, int]:
     link = topo.links[iface.link]
     sender_is_a = link.a.node == node and link.a.name == ifname
     return (li.direction(sender_is_a).delay_us or 0, li.direction(not sender_is_a).delay_us or 0)
+
+
+def _live_delays_us(lab: str, node: str, ifname: str) -> tuple[int, int] | None:
+    """The delays in a running lab's link-emulation state file, or None when it has none."""
+    try:
+        from ..linkemu import state as lstate
+    except ImportError:
+        return None
+    try:
+        with open(lstate.state_path(lab)) as f:
+            current = json.load(f)
+    except (OSError, ValueError):
+        return None
+    for link in current.get("links", []):
+        for i, end in enumerate(link.get("ends", [])):
+            if end.get("node") == node and end.get("ifname") == ifname:
+                dirs = link["dirs"]
+                return (int(dirs[i].get("delay_us") or 0), int(dirs[1 - i].get("delay_us") or 0))
+    return None
 
 
 def added_delay_us(topo: Topology, path: Path) -> int:

@@ -16,6 +16,7 @@ BUILTINS: dict[str, str] = {
     "pmtud": "netemu.scenarios.builtin.pmtud",
     "nagle": "netemu.scenarios.builtin.nagle",
     "tfo": "netemu.scenarios.builtin.tfo",
+    "congestion": "netemu.scenarios.builtin.congestion",
 }
 REPO_TOPOLOGIES = Path(__file__).resolve().parents[2] / "topologies"
 

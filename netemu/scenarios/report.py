@@ -9,6 +9,7 @@ from typing import Any
 
 import jinja2
 
+from . import machine
 from .api import Result, Table
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -77,6 +78,7 @@ def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=jinja2.select_autoescape(["html", "html.j2"]),
                              keep_trailing_newline=True, trim_blocks=False, undefined=jinja2.StrictUndefined)
     env.filters["cell"] = cell
+    env.globals["machine_rows"] = machine.rows
     return env
 
 

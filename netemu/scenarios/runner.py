@@ -22,7 +22,7 @@ from ..errors import LabError, NetemuError, NotRootError, UsageError
 from ..labdir import LabDir
 from ..model import Topology
 from ..parse import topology_from_text
-from . import paths, report
+from . import machine, paths, report
 from .api import Context, RequirementError, Result, Scenario, Setup
 from .registry import topology_text
 
@@ -194,8 +194,12 @@ def run(scenario: Scenario, options: RunOptions | None = None, lab_class: Any = 
                     report_dir.rmdir()
             raise
         ctx = Context(lab, setup, result)
+        ctx.report_dir = report_dir.resolve()
         try:
+            result.machine = machine.facts(topo.name, [ctx.node(n) for n in dict.fromkeys(roles.values())])
             scenario.run(ctx)
+            # read again at the end: a scenario may add delay at run time (nagle's RTT sweep)
+            result.machine["link_emulation"] = machine.link_emulation(topo.name)
         except NetemuError as e:
             result.error = str(e)
         except Exception as e:  # noqa: BLE001 - a bug in a scenario: report it, still clean up

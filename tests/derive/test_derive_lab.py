@@ -72,3 +72,9 @@ def test_campus_every_host_reaches_every_host_on_shortest_paths(lab_text):
     wrong = [(j, 64 - ttl, routers_on_shortest_path(doc, j[1], j[0])) for j, ttl in zip(jobs, ttls)
              if 64 - ttl != routers_on_shortest_path(doc, j[1], j[0])]
     assert not wrong, f"(pair, routers crossed by the reply, shortest): {wrong}"
+    # every router's derived loopbacks (on `lo`, routed by the computed routes) answer from every host
+    loops = [(h.name, str(a.ip)) for h in hosts for r in topo.nodes if r.kind == "router" for a in r.loopbacks]
+    assert len(loops) == len(hosts) * sum(n.kind == "router" for n in topo.nodes) * 2
+    with ThreadPoolExecutor(8) as pool:
+        answered = list(pool.map(lambda j: ping(f"{name}-{j[0]}", j[1]), loops))
+    assert all(ttl is not None for ttl in answered), [j for j, t in zip(loops, answered) if t is None]

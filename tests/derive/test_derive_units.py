@@ -193,3 +193,18 @@ def test_scenario_paths_use_the_core_lookup():
 
     assert not hasattr(paths, "_route")
     assert paths.lookup is lookup
+
+
+def test_forwarding_check_in_a_nat_lab_follows_nat_and_names_the_node():
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "topologies" / "internet.yaml").read_text()
+    assert topology_from_text(text, "internet.yaml").warnings == ()  # NAT hiding hosts is not a fault
+    broken = text.replace('''  web:
+    kind: host
+    routes: ["default via 10.20.0.1"]''', '''  web:
+    kind: host
+    routes: ["10.20.0.0/24 dev eth0"]''')
+    assert broken != text
+    warnings = topology_from_text(broken, "internet.yaml").warnings
+    assert warnings and all(": warning: nodes.web: IPv4: web has no route to " in w for w in warnings)

@@ -117,3 +117,44 @@ def test_packed_cache_only_changes_the_id():
     q2.header.id = (q1.header.id + 1) % 65536
     r1, r2 = BOB.respond(bytes(q1.pack()), True), BOB.respond(bytes(q2.pack()), True)
     assert r1[2:] == r2[2:] and r1[:2] != r2[:2] and r2[:2] == bytes(q2.pack())[:2]
+
+
+def test_hand_parsed_queries_equal_dnslibs_reading():
+    import random as rnd
+
+    from dns_corpus import corpus
+
+    from netemu.dns import wire
+
+    seen_plain = 0
+    for q in corpus(ZONES["127.0.0.5"]["bob.com."], "bob.com.")[:400]:
+        msg = question(q.name, q.qtype, rd=rnd.getrandbits(1), edns=q.edns, payload=q.payload)
+        if q.do:
+            msg.ar[0].ttl |= 0x8000
+        data = bytes(msg.pack())
+        plain = wire.parse_plain(data)
+        if plain is None:
+            continue
+        seen_plain += 1
+        ref = DNSRecord.parse(data)
+        assert (plain.header.id, plain.header.bitmap, plain.q.qname.label, plain.q.qtype, plain.q.qclass) == (
+            ref.header.id, ref.header.bitmap, ref.q.qname.label, ref.q.qtype, ref.q.qclass)
+        assert [(r.rtype, r.rclass, r.ttl) for r in plain.ar] == [(r.rtype, r.rclass, r.ttl) for r in ref.ar]
+        fast, slow = wire.check(data), _dnslib_check(data)
+        if isinstance(slow, bytes):  # an error reply (BADVERS, REFUSED)
+            assert fast == slow
+        else:
+            assert bytes(BOB.answer(fast).pack()) == bytes(BOB.answer(slow).pack())
+    assert seen_plain > 300
+    assert wire.parse_plain(bytes(question("www.bob.com").pack()) + b"\0") is None  # trailing bytes: dnslib
+
+
+def _dnslib_check(data: bytes):
+    from netemu.dns import wire
+
+    saved = wire.parse_plain
+    wire.parse_plain = lambda _data: None
+    try:
+        return wire.check(data)
+    finally:
+        wire.parse_plain = saved

@@ -83,3 +83,28 @@ def test_classification():
     out = classify(reply("an www.bob.com. 300 CNAME www.shop.org.\nan www.shop.org. 300 A 6.6.6.6", aa=1),
                    bob, www, QTYPE.A)
     assert out.kind == K_ANSWER and not out.complete and out.final == key("www.shop.org")  # out of bailiwick: dropped
+
+
+def test_packed_replies_are_reused_with_ttls_counted_down_until_a_flush():
+    from dns_helpers import question
+    from dnslib import A
+
+    from netemu.dns.recursive import Recursive
+    from netemu.dns.resolver import Resolver
+
+    now = [1000.0]
+    cache = Cache(clock=lambda: now[0])
+    resolver = Resolver([], cache=cache)
+    rec = Recursive(resolver, clock=lambda: now[0])
+    cache.put(key("www.bob.com"), QTYPE.A, [RR("www.bob.com", QTYPE.A, ttl=300, rdata=A("192.0.2.1"))], ANSWER)
+    data = bytes(question("www.bob.com").pack())
+    assert [rr.ttl for rr in DNSRecord.parse(rec.respond(data, True)).rr] == [300]
+    cache._sets.clear()  # only the packed reply is left: what follows comes from it
+    now[0] += 100
+    reply = DNSRecord.parse(rec.respond(data, True))
+    assert [rr.ttl for rr in reply.rr] == [200] and [x.rtype for x in reply.ar] == [QTYPE.OPT]
+    cache.put(key("www.bob.com"), QTYPE.A, [RR("www.bob.com", QTYPE.A, ttl=300, rdata=A("192.0.2.1"))], ANSWER)
+    cache.flush()
+    pending = rec.respond(data, True)
+    assert not isinstance(pending, bytes)  # stale after the flush: resolved again
+    pending.close()

@@ -17,6 +17,7 @@ from dns_helpers import BIG, stop_dns_server
 
 from netemu.apply import down
 from netemu.cli.dns import dns as dns_cli
+from netemu.dns import reference
 from netemu.lab import Lab
 from netemu.parse import topology_from_text
 
@@ -160,6 +161,10 @@ def test_trace_command_shows_each_server_and_cache_hits(lab):
     lines = res.output.splitlines()
     assert "shop.bob.com. A via alice's resolver isp-dns, starting from empty cache (--fresh)" == lines[0]
     assert re.search(r"^  1 .* root-\w 10\.53\.0\.\d \[\.\] .* referral to com\.", lines[2])
+    # QNAME minimisation: the root is asked for "com." only, the TLD for "bob.com." only (0x20 mixes the case)
+    assert re.search(r"^  1\s+com\. A ", lines[2], re.IGNORECASE)
+    assert any(re.search(r"^  2\s+bob\.com\. A ", line, re.IGNORECASE) for line in lines)
+    assert any(s != s.lower() for s in re.findall(r"^  \d\s+(\S+)", res.output, re.MULTILINE))  # 0x20 case
     assert any(re.search(r"tld-org 10\.53\.0\.5 \[org\.\] .* referral to shop\.org\.", line) for line in lines)
     assert lines[-2:] == ["  shop.bob.com. 300 CNAME www.shop.org.", "  www.shop.org. 60 A 198.51.100.80"]
     res = runner.invoke(dns_cli, ["trace", name, "alice", "shop.bob.com"])
@@ -171,26 +176,8 @@ def test_trace_command_shows_each_server_and_cache_hits(lab):
 def test_unbound_through_netemu_servers_gives_identical_answers(lab, tmp_path):
     name, pids = lab
     needs_tool("unbound")
-    (tmp_path / "root.hints").write_text(Path(f"/run/netemu/{name}/dns/root.hints").read_text())
-    (tmp_path / "unbound.conf").write_text(f"""server:
-    interface: {ALICE}
-    access-control: 10.53.0.0/24 allow
-    do-ip6: no
-    username: ""
-    chroot: ""
-    directory: "{tmp_path}"
-    pidfile: "{tmp_path}/unbound.pid"
-    use-syslog: no
-    root-hints: "{tmp_path}/root.hints"
-    module-config: "iterator"
-    do-not-query-localhost: no
-    qname-minimisation: yes
-    qname-minimisation-strict: yes
-    use-caps-for-id: yes
-remote-control:
-    control-enable: no
-""")
-    argv = ["ip", "netns", "exec", f"{name}-alice", "unbound", "-d", "-c", str(tmp_path / "unbound.conf")]
+    conf = reference.unbound_conf(name, tmp_path, ALICE, "10.53.0.0/24", ("qname-minimisation-strict: yes",))
+    argv = ["ip", "netns", "exec", f"{name}-alice", "unbound", "-d", "-c", str(conf)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     pids.append(proc.pid)
     for _ in range(50):
@@ -207,16 +194,7 @@ def _named_config(name: str, node: str, tmp: Path) -> Path:
     cfg = json.loads(Path(f"/run/netemu/{name}/dns/{node}.json").read_text())
     d = tmp / node
     d.mkdir()
-    zones = ""
-    for i, (origin, lines) in enumerate(cfg["zones"].items()):
-        (d / f"z{i}.zone").write_text("\n".join(lines) + "\n")
-        zones += f'zone "{origin}" {{ type primary; file "z{i}.zone"; }};\n'
-    listen = "; ".join(a for a in cfg["listen"] if ":" not in a)
-    (d / "named.conf").write_text(f"""options {{ directory "{d}"; listen-on {{ {listen}; }}; listen-on-v6 {{ none; }};
-  recursion no; dnssec-validation no; minimal-responses yes; pid-file "{d}/named.pid"; notify no; }};
-controls {{ }};
-{zones}""")
-    return d / "named.conf"
+    return reference.named_conf(name, node, d, [a for a in cfg["listen"] if ":" not in a])
 
 
 def test_netemu_resolver_through_bind_servers_gives_identical_answers(own_lab, tmp_path):

@@ -64,7 +64,7 @@ def test_parse_save_keeps_counters_and_owner():
     assert nat["table"] == "nat"
     post = nat["chains"][3]
     assert post["rules"][0] == {"rule": "-s 192.168.1.0/24 -o eth1 -j MASQUERADE", "packets": 2, "bytes": 144,
-                                "lab": "internet"}
+                                "lab": "internet", "owner": "nat/firewall"}
     assert post["rules"][1]["lab"] is None
     assert flt["chains"][0]["policy"] == "DROP" and flt["chains"][0]["packets"] == 7
     assert flt["chains"][3]["policy"] is None
@@ -169,3 +169,11 @@ def test_preflight_names_missing_programs(monkeypatch):
     assert "iptables-restore" in problem and "apt-get install iptables" in problem
     monkeypatch.setattr(backend.shutil, "which", lambda name: f"/usr/sbin/{name}")
     assert preflight(t, t.feature("netfilter")) == []
+
+
+def test_black_hole_hint_does_not_suggest_what_is_already_set():
+    plain = topo("firewall: {icmp: drop-all}").warnings
+    clamped = topo("firewall: {icmp: drop-all, clamp_mss: true}").warnings
+    assert len(plain) == 1 and "'clamp_mss: true' to keep TCP working" in plain[0]
+    assert len(clamped) == 1 and "keeps TCP working through it; UDP, ICMP and pings with DF set still vanish" \
+        in clamped[0] and "or 'clamp_mss: true' to keep" not in clamped[0]

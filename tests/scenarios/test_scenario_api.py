@@ -13,7 +13,7 @@ from conftest import ROOT, TOPOLOGIES
 from netemu.cli.run import run as run_cmd
 from netemu.errors import UsageError
 from netemu.parse import load_topology
-from netemu.scenarios import Context, RequirementError, Result, Scenario, Setup, load, registry, report, stats, svg
+from netemu.scenarios import Context, RequirementError, Result, Scenario, Setup, load, plots, registry, report, stats
 from netemu.scenarios.runner import RunOptions, check_requirements, resolve_roles, resolve_topology
 
 EXAMPLE = ROOT / "examples" / "my_scenario.py"
@@ -22,7 +22,7 @@ EXAMPLE = ROOT / "examples" / "my_scenario.py"
 # --- registry -------------------------------------------------------------------------------
 def test_builtins_are_listed_with_descriptions():
     names = [n for n, _ in registry.describe_builtins()]
-    assert names == ["pmtud", "nagle", "tfo"]
+    assert names == ["pmtud", "nagle", "tfo", "congestion"]
     assert all(d for _, d in registry.describe_builtins())
 
 
@@ -187,7 +187,7 @@ def sample_result() -> Result:
     ctx.check("b", False, "not fine")
     ctx.table("T", ["a", "b"], [[1.23456, None], [True, "x"]])
     ctx.note("explained")
-    ctx.picture("p.svg", svg.line_chart("t", [("s", [(0, 1), (1, 2)])], "x", "y"), "caption")
+    ctx.picture("p.svg", plots.bars("t", [("s", 1.0), ("u", None)], "ms"), "caption")
     return ctx.result
 
 
@@ -211,19 +211,6 @@ def test_text_summary_has_tables_and_verdicts():
     text = report.format_text(sample_result())
     assert "PASS  a | pipe: fine" in text and "FAIL  b: not fine" in text
     assert "1.235" in text and "FAIL 1/2 checks passed" in text
-
-
-def test_charts_are_well_formed_svg():
-    for doc in (svg.line_chart("t", [("a", [(0.001, 1), (10, 5)]), ("b", [])], "x", "y", log_x=True, steps=True),
-                svg.line_chart("empty", [], "x", "y"),
-                svg.bar_chart("b", [("x", 0.03), ("y", 44.0), ("z", None)], "ms", log=True, marks=[("40", 40)])):
-        root = ET.fromstring(doc)
-        assert root.tag.endswith("svg")
-
-
-def test_linear_ticks_cover_the_largest_value():
-    ticks = svg._nice_ticks(0, 6.7)
-    assert ticks[0] <= 0 and ticks[-1] >= 6.7
 
 
 def test_percentiles():

@@ -174,3 +174,37 @@ def test_sigterm_mid_run_restores_and_tears_down(tmp_path):
     assert proc.returncode == 130 and "interrupted" in err
     assert leftovers(lab) == []
     assert host_snapshot() == before
+
+
+def test_tfo_sees_delay_set_at_run_time(tmp_path):
+    """Delay added with `netemu link … set` after `up` is what the scenario measures against, not the YAML's."""
+    from netemu.lab import Lab
+    from netemu.linkemu import runtime
+    from netemu.parse import topology_from_text
+
+    name = unique_name("sc")
+    text = shipped("nagle.yaml", name)  # no delay written in the file
+    Lab.up(topology_from_text(text, f"<{name}>"), text)
+    try:
+        runtime.set_impairment(name, "client:eth0", {"delay_us": 10_000}, "both")
+        result = run(load("tfo"), RunOptions(lab=name, quick=True, report_dir=str(tmp_path / "r")))
+        assert result.passed, [c for c in result.checks if not c.passed]
+        data = json.loads((Path(result.report_dir) / "results.json").read_text())
+        assert data["results"]["added_rtt_ms"] == 20
+        assert data["results"]["saving_measurable"] is True
+        assert not any("No added delay" in n for n in data["notes"])
+        assert any(c["name"] == "saving ≈ one RTT" and c["passed"] for c in data["checks"])
+    finally:
+        Lab.attach(name).down()
+    assert leftovers(name) == []
+
+
+def test_congestion_control_on_a_long_lossy_path(tmp_path):
+    needs_tool("iperf3")
+    _result, data = run_quick("congestion", tmp_path)
+    cases, r = data["cases"], data["results"]
+    assert [cases[a]["algorithm"] for a in ("reno", "cubic", "bbr")] == ["reno", "cubic", "bbr"]
+    assert r["loss_pct"] == 1.0 and r["added_rtt_ms"] == 100
+    # the physics: Reno near the Mathis figure (~1.4 Mbit/s), BBR near the 9.56 Mbit/s of payload the rate allows
+    assert 0.5 * r["mathis_mbit"] <= cases["reno"]["goodput_mbit"] <= 2 * r["mathis_mbit"]
+    assert cases["bbr"]["goodput_mbit"] >= 2 * cases["cubic"]["goodput_mbit"]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
-from .. import paths, stats, svg
+from .. import paths, plots, stats
 from ..api import Context, Scenario, Setup
 from ..nodes import ScenarioNode
 from ..paths import Path
@@ -56,7 +57,19 @@ class Nagle(Scenario):
             with ctx.case(name, what) as case:
                 if route_qa:
                     _route_quickack(server, path.seen_source, family)
-                res = _rr(server, client, address, [header, body], response, n, mode, quickack)
+                pcap = None
+                if name == "default":
+                    pcap = (ctx.pcap("default.pcap", f"the default variant (Nagle on, delayed ACK on), seen on "
+                                     f"{client.name}",
+                                     f"each request is two segments of {header} and {body} bytes; between them "
+                                     f"~{DELACK_MIN_MS:.0f} ms pass with nothing on the wire until {server.name} "
+                                     f"sends a pure ACK (length 0, Flags [.]): the delayed ACK. Only then does "
+                                     f"{client.name} send the body (Nagle held it), and the response follows at "
+                                     f"once. The first request of the connection is fast (quick-ACK mode)."),
+                            path.hops[0].ifname)
+                res = _rr(server, client, address, [header, body], response, n, mode, quickack, pcap=pcap)
+                if pcap is not None:
+                    _delayed_acks(case, res.get("capture", []), client, address)
                 s = stats.summary(res["latencies_ms"])
                 case.record(**s, first_ms=res["latencies_ms"][0] if res["latencies_ms"] else None,
                             snd_mss=res["snd_mss"], error=res["error"])
@@ -94,11 +107,13 @@ class Nagle(Scenario):
             ctx.table("RTT sweep (link emulation): default vs TCP_NODELAY",
                       ["added RTT ms", "default p50 ms", "nodelay p50 ms", "stall ms", "expected stall ms"], rtt_rows)
 
-        ctx.picture("latency_cdf.svg", _cdf(samples), "Request latency per variant (cumulative, log scale): "
-                    "the default and QUICKACK-once sit at ~44 ms, every fix at tens of microseconds")
-        ctx.picture("p50_by_variant.svg", svg.bar_chart(
-            "Median request latency per variant", [(k, s) for k, _, s, *_ in rows], "milliseconds", log=True,
-            marks=[("40 ms delayed-ACK minimum", DELACK_MIN_MS)]), "p50 per variant, log scale")
+        ctx.picture("latency_cdf.svg", _cdf(samples), "Request latency per variant, cumulative, one panel per "
+                    "variant on one log axis (the others in grey): the default and QUICKACK-once sit at ~44 ms, "
+                    "every fix at tens of microseconds")
+        ctx.picture("p50_by_variant.svg", plots.bars(
+            "Median request latency per variant", [(k, s) for k, _, s, *_ in rows], "ms", log=True,
+            marks=[(DELACK_MIN_MS, "40 ms delayed-ACK minimum")]), "Median (p50) per variant, log scale")
+        ctx.path_picture("client", "server", family)
 
     def _sweep(self, ctx: Context, server: ScenarioNode, client: ScenarioNode, address: str, mss: int,
                response: int) -> list[list]:
@@ -161,13 +176,44 @@ class Nagle(Scenario):
 
 
 def _rr(server: ScenarioNode, client: ScenarioNode, address: str, writes: list[int], response: int, n: int,
-        mode: str, quickack: str, extra: float = 0.0) -> dict:
+        mode: str, quickack: str, extra: float = 0.0, pcap: tuple[str, str] | None = None) -> dict:
+    """One request/response run; with `pcap` (file, client interface) its packets are captured there."""
     timeout = 10 + n * (0.1 + 3 * extra / 1000)
     _, ready = server.serve("rr", "serve", "--bind", address, "--request", sum(writes), "--response", response,
                             "--quickack", quickack, "--timeout", timeout + 5)
-    return client.probe("rr", "client", "--to", address, "--port", ready["port"], "--writes",
-                        ",".join(map(str, writes)), "--response", response, "--requests", n, "--mode", mode,
-                        "--timeout", timeout, timeout=timeout)
+    cap = None
+    if pcap is not None:
+        cap = client.capture(f"tcp port {ready['port']}", interface=pcap[1], pcap=pcap[0])
+    res = client.probe("rr", "client", "--to", address, "--port", ready["port"], "--writes",
+                       ",".join(map(str, writes)), "--response", response, "--requests", n, "--mode", mode,
+                       "--timeout", timeout, timeout=timeout)
+    if cap is not None:
+        res["capture"] = cap.stop()
+    return res
+
+
+def _delayed_acks(case, lines: list[str], client: ScenarioNode, server_address: str) -> None:
+    """From the capture: the server's pure ACKs, and how long after the client's data segment each came."""
+    last_data = None
+    gaps = []
+    for line in lines:
+        m = re.match(r"(\d+\.\d+) IP6? (\S+) > (\S+): Flags \[([^\]]*)\].*length (\d+)", line)
+        if not m:
+            continue
+        t, src, flags, length = float(m.group(1)), m.group(2), m.group(4), int(m.group(5))
+        from_server = src.rsplit(".", 1)[0] == server_address
+        if not from_server and length > 0:
+            last_data = t
+        elif from_server and length == 0 and flags == "." and last_data is not None:
+            gaps.append((t - last_data) * 1000)
+            last_data = None
+    delayed = [g for g in gaps if g >= STALL_MS]
+    case.record(pcap="default.pcap", pcap_packets=len(lines), pure_acks=len(gaps), delayed_acks=len(delayed),
+                delayed_ack_median_ms=round(stats.median(delayed), 2) if delayed else None)
+    case.note(f"The capture holds {len(lines)} packets: {len(delayed)} of the server's {len(gaps)} pure ACKs came "
+              f"≥ {STALL_MS:.0f} ms after the client's data"
+              + (f" (median {stats.median(delayed):.1f} ms): the delayed ACK of each request's first segment; "
+                 f"the others came at once." if delayed else "."))
 
 
 def _route_quickack(server: ScenarioNode, peers: list, family: int) -> None:
@@ -183,13 +229,8 @@ def _route_quickack(server: ScenarioNode, peers: list, family: int) -> None:
 
 
 def _cdf(samples: dict[str, list[float]]) -> str:
-    series = []
-    for name, values in samples.items():
-        s = sorted(values)
-        if s:
-            series.append((name, [(v, (i + 1) / len(s) * 100) for i, v in enumerate(s)]))
-    return svg.line_chart("Request latency, cumulative distribution", series, "latency, ms (log scale)",
-                          "% of requests at or below", log_x=True)
+    return plots.cdfs("Request latency, cumulative distribution per variant", samples, "ms",
+                      mark=(DELACK_MIN_MS, "the 40 ms delayed-ACK minimum"))
 
 
 def _ms(v: float | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from .. import paths, svg
+from .. import paths, plots
 from ..api import Case, Context, Scenario, Setup
 from ..nodes import ScenarioNode
 from ..paths import Path, PathError
@@ -79,10 +79,19 @@ class Pmtud(Scenario):
             transfer = _Transfer(client, server, str(path.dst_address), size)
             tag = f"IPv{family}"
 
+            too_big = "fragmentation needed" if family == 4 else "Packet Too Big"
             with ctx.case(f"baseline{sfx}", f"{tag}: ICMP allowed") as case:  # the case starts with state flushed
                 tp = _tracepath(client, str(path.dst_address))
                 ctx.flush_learned()  # forget the PMTU tracepath found: the transfer must discover it itself
+                cap = _capture(ctx, client, path, f"baseline{sfx or '_v4'}.pcap",
+                               f"{tag} baseline: the start of the transfer, seen on {client.name}",
+                               f"the first full-sized segments leave {client.name}; {hop.node} answers each with "
+                               f"an ICMP{'v6' if family == 6 else ''} '{too_big}' (tcpdump: "
+                               f"'{_too_big_text(family, path.mtu)}'); from then on the segments fit the "
+                               f"{path.mtu}-byte hop and the ACKs advance. (tcpdump sees segments before the veth's "
+                               f"segmentation offload splits them: lengths up to 64 KB are normal.)")
                 res = transfer.run(case, timeout=15)
+                _count_too_big(case, cap, family, path.mtu)
                 cached = _route_mtu(client.route_get(path.dst_address))
                 case.record(tracepath_pmtu=tp, route_cache_mtu=cached)
                 ctx.record(**{f"path_mtu{sfx}": cached, f"tracepath_pmtu{sfx}": tp})
@@ -98,7 +107,12 @@ class Pmtud(Scenario):
             with ctx.case(f"blackhole{sfx}", f"{tag}: {hop.node} drops its own ICMP 'too big'") as case:
                 router.iptables([BLACKHOLE[family]], family)
                 client.set_sysctl("net.ipv4.tcp_retries2", 5)  # a stalled connection dies in ~13 s, not ~15 min
+                cap = _capture(ctx, client, path, f"blackhole{sfx or '_v4'}.pcap",
+                               f"{tag} black hole: the same transfer with {hop.node}'s ICMP dropped",
+                               f"no ICMP at all: the same full-sized segments are retransmitted with doubling "
+                               f"gaps (the retransmission timer backing off) and the ACK number never moves.")
                 res = transfer.run(case, timeout=bh_timeout)
+                _count_too_big(case, cap, family, path.mtu)
                 ctx.check(f"{tag} black hole stalls the transfer", not res["completed"] and res["bytes"] < size,
                           f"{_mb(res['bytes'])} of {_mb(size)} acknowledged within the {bh_timeout:.0f} s bound "
                           f"({res['retransmits']} retransmissions of full-sized segments)")
@@ -134,11 +148,14 @@ class Pmtud(Scenario):
             rows.append(_row(tag, "MSS clamp", ctx.result.case(f"clamp{sfx}")))
 
             ctx.picture(f"timeline{sfx or '_v4'}.svg", _timeline(ctx, sfx, tag, size),
-                        f"{tag}: bytes acknowledged over time for each case (the black hole stays flat; PLPMTUD "
-                        f"rises after its detection delay; baseline and clamp finish at once)")
+                        f"{tag}: megabytes acknowledged over time, one panel per case on its own time axis, a dot "
+                        f"per TCP_INFO sample (the black hole in red stays flat; PLPMTUD rises after its "
+                        f"detection delay)")
         ctx.table("Bulk transfers sender -> receiver", ["family", "case", "completed", "seconds", "MB acked",
                                                            "final MSS", "retrans", "first ack s"], rows)
         ctx.note("Only data flowing into the narrow link meets the ICMP: the client sends, the server receives.")
+        if found:
+            ctx.path_picture("client", "server", next(iter(found)))
 
 
 class _Transfer:
@@ -150,7 +167,7 @@ class _Transfer:
     def run(self, case: Case, timeout: float) -> dict:
         _, ready = self.server.serve("bulk", "serve", "--bind", self.address, "--timeout", timeout + 10)
         res = self.client.probe("bulk", "send", "--to", self.address, "--port", ready["port"], "--bytes", self.size,
-                                "--timeout", timeout, timeout=timeout + 10)
+                                "--timeout", timeout, "--sample-ms", 1, timeout=timeout + 10)
         case.record(completed=res["completed"], seconds=res["seconds"], bytes=res["bytes"], size=self.size,
                     final_mss=res.get("final_mss"), retransmits=res.get("retransmits"),
                     first_ack_seconds=res.get("first_ack_seconds"), error=res.get("error"),
@@ -183,14 +200,39 @@ def _row(tag: str, label: str, case) -> list:
 
 
 def _timeline(ctx: Context, sfx: str, tag: str, size: int) -> str:
-    series = []
+    cases = []
     for name, label in (("baseline", "baseline"), ("blackhole", "black hole"), ("plpmtud", "PLPMTUD"),
                         ("clamp", "MSS clamp")):
         case = ctx.result.case(name + sfx)
-        if case and case.fields.get("timeline"):
-            series.append((label, [(max(t, 1e-4), max(0, acked - 1) / 1e6) for t, acked, _ in case.fields["timeline"]]))
-    return svg.line_chart(f"{tag}: transfer of {size / 1e6:.1f} MB across the narrow hop", series,
-                          "seconds since connect (log scale)", "MB acknowledged", log_x=True, steps=True)
+        if case and "seconds" in case.fields:
+            f = case.fields
+            # acked counts the SYN's sequence number too
+            points = [(t, max(0, acked - 1) / 1e6) for t, acked, _ in f.get("timeline") or []]
+            cases.append(plots.Transfer(label, points, bool(f["completed"]), f["seconds"], alarm=name == "blackhole"))
+    return plots.transfers(f"{tag}: a {size / 1e6:.1f} MB transfer across the narrow hop", cases, size / 1e6)
+
+
+def _too_big_text(family: int, mtu: int) -> str:
+    """How tcpdump prints the ICMP error that carries the next hop's MTU."""
+    return f"need to frag (mtu {mtu})" if family == 4 else f"packet too big, mtu {mtu}"
+
+
+def _capture(ctx: Context, client: ScenarioNode, path: Path, filename: str, caption: str, look_for: str):
+    """tcpdump on the client's interface into the report directory: its TCP, and every ICMP error."""
+    bpf = "tcp or icmp" if path.family == 4 else "tcp or icmp6"
+    return client.capture(bpf, interface=path.hops[0].ifname, pcap=ctx.pcap(filename, caption, look_for),
+                          snaplen=128)
+
+
+def _count_too_big(case: Case, cap, family: int, mtu: int) -> None:
+    """Record how many 'too big' errors the capture holds, and say so."""
+    lines = cap.stop()
+    found = [ln for ln in lines if _too_big_text(family, mtu) in ln]
+    case.record(pcap=cap.pcap.rsplit("/", 1)[-1], pcap_packets=len(lines), pcap_too_big=len(found))
+    if found:
+        case.note(f"The capture holds {len(found)} ICMP '{_too_big_text(family, mtu)}' among {len(lines)} packets.")
+    else:
+        case.note(f"The capture holds no ICMP 'too big' among its {len(lines)} packets.")
 
 
 def _mb(n: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from .. import paths, stats, svg
+from .. import paths, plots, stats
 from ..api import Case, Context, Scenario, Setup
 from ..nodes import ScenarioNode
 
@@ -48,7 +48,11 @@ class Tfo(Scenario):
             ctx.record(rtt_ms=_r(rtt), ttfb_ms_without=_r(without))
 
         with ctx.case("tfo", "Fast Open: sendto(MSG_FASTOPEN), server TCP_FASTOPEN") as case:
-            tfo = run.measure(case, mode="sendto", fastopen=QLEN)
+            tfo = run.measure(case, mode="sendto", fastopen=QLEN, pcap=ctx.pcap(
+                "tfo.pcap", f"Fast Open with a cookie: the SYNs and SYN-ACKs of {n} connections, seen on {server.name}",
+                "the first SYN carries the option 'tfo cookiereq' and no data; its SYN-ACK returns 'tfo cookie "
+                "…'. Every later SYN carries that cookie ('tfo cookie …') and the request itself (length > 0), "
+                "and the SYN-ACK acknowledges the data: the request travelled in the handshake."))
             cookie = _cookie(client, server.address(family))
             case.record(fo_cookie=cookie)
             later = tfo["conns"][1:]
@@ -90,7 +94,10 @@ class Tfo(Scenario):
                       f"{_fmt(stats.median([c['ttfb_ms'] for c in no_opt['conns']]))} (no saving)")
 
         with ctx.case("cookieless", "server tcp_fastopen=0x203, client 0x5: data in the very first SYN") as case:
-            cl = run.measure(case, mode="sendto", fastopen=QLEN, sysctls=(0x5, 0x203))
+            cl = run.measure(case, mode="sendto", fastopen=QLEN, sysctls=(0x5, 0x203), pcap=ctx.pcap(
+                "cookieless.pcap", "cookieless Fast Open: the SYNs and SYN-ACKs, seen on the server",
+                "already the very first SYN carries data (length > 0) and no cookie option: the server "
+                "(tcp_fastopen 0x203) accepts data without a cookie."))
             first_cl = cl["conns"][0] if cl["conns"] else {}
             ctx.check("cookieless mode: data in the first SYN", bool(first_cl.get("syn_data_acked"))
                       and cl["server"]["TcpExt.TCPFastOpenPassive"] >= n and cl["capture"]["cookie_requests"] == 0,
@@ -110,8 +117,10 @@ class Tfo(Scenario):
                              f["client_counters"]["TcpExt.TCPFastOpenActive"]])
         ctx.table("Connections per case", ["case", "1st TTFB ms", "TTFB p50 ms", "SYN data acked", "conns",
                                             "cookie reqs", "SYNs w/ data", "srv Passive", "cli Active"], rows)
-        ctx.picture("ttfb.svg", _ttfb_chart(ctx), "Time to first response byte per connection: Fast Open saves "
-                    "the handshake round trip from the second connection on (cookieless: from the first)")
+        ctx.picture("ttfb.svg", _ttfb_chart(ctx), "Time to first response byte per connection, one panel per "
+                    "case (the first connection circled): Fast Open saves the handshake round trip from the second "
+                    "connection on (cookieless: from the first)")
+        ctx.path_picture("client", "server", family)
         ctx.note("Counters are per network namespace: the client's TCPFastOpenActive and the server's "
                  "TCPFastOpenPassive/CookieReqd are read from /proc/net/netstat inside each node.")
 
@@ -141,15 +150,17 @@ class _Runner:
     def __init__(self, client: ScenarioNode, server: ScenarioNode, address: str, n: int):
         self.client, self.server, self.address, self.n = client, server, address, n
 
-    def measure(self, case: Case, mode: str, fastopen: int, sysctls: tuple[int, int] = (3, 3)) -> dict:
-        """Set tcp_fastopen to `sysctls` (client, server) for the case, then run one batch of connections."""
+    def measure(self, case: Case, mode: str, fastopen: int, sysctls: tuple[int, int] = (3, 3),
+                pcap: str | None = None) -> dict:
+        """Set tcp_fastopen to `sysctls` (client, server) for the case, then run one batch of connections
+        (its SYNs and SYN-ACKs also written to `pcap` when given)."""
         self.client.set_sysctl(FASTOPEN, sysctls[0])
         self.server.set_sysctl(FASTOPEN, sysctls[1])
         timeout = 10 + self.n * 0.5
         srv, ready = self.server.serve("tfo", "serve", "--bind", self.address, "--fastopen", fastopen,
                                        "--count", self.n, "--timeout", timeout + 5)
         port = ready["port"]
-        cap = self.server.capture(f"tcp port {port} and tcp[tcpflags] & tcp-syn != 0")
+        cap = self.server.capture(f"tcp port {port} and tcp[tcpflags] & tcp-syn != 0", pcap=pcap)
         before_c, before_s = self.client.netstat(), self.server.netstat()
         res = self.client.probe("tfo", "client", "--to", self.address, "--port", port, "--count", self.n,
                                 "--mode", mode, "--timeout", timeout, timeout=timeout)
@@ -194,14 +205,15 @@ def _cookie(client: ScenarioNode, address: object) -> str | None:
 
 
 def _ttfb_chart(ctx: Context) -> str:
-    series = []
+    series = {}
     for name, label in (("plain", "no Fast Open"), ("tfo", "Fast Open (cookie)"),
                         ("server-without-option", "server without option"), ("cookieless", "cookieless")):
         c = ctx.result.case(name)
         if c and c.fields.get("ttfb_ms"):
-            series.append((label, [(i + 1, v) for i, v in enumerate(c.fields["ttfb_ms"])]))
-    return svg.line_chart("Time to first response byte per connection", series, "connection number",
-                          "TTFB, ms", markers=True)
+            series[label] = c.fields["ttfb_ms"]
+    rtt = ctx.result.fields.get("rtt_ms")
+    refs = [(rtt, "1 RTT"), (2 * rtt, "2 RTT")] if rtt else []
+    return plots.per_connection("Time to first response byte per connection", series, "ms", refs)
 
 
 def _r(v: float | None) -> float | None:

@@ -1,0 +1,1 @@
+"""Packet capture inside a node: `netemu capture` and the topology's `capture:` keys."""
