@@ -239,7 +239,7 @@ def status(lab: str | None, node: str | None, as_json: bool) -> None:
             click.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:>{widths[3]}}  "
                        f"{r[4]:<{widths[4]}}  {r[5]}".rstrip())
         return
-    data = multi_cli.status(lab) if multi_cli.is_multi(lab) else status_mod.lab(lab, node)
+    data = multi_cli.status(lab, node) if multi_cli.is_multi(lab) else status_mod.lab(lab, node)
     if as_json:
         click.echo(json.dumps(data, indent=1))
         return

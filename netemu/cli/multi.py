@@ -83,11 +83,11 @@ def is_multi(lab: str) -> bool:
     return record(lab) is not None
 
 
-def status(lab: str) -> dict:
-    """The status of every machine's part, merged."""
+def status(lab: str, node: str | None = None) -> dict:
+    """The status of every machine's part (or of one node), merged."""
     from ..multi.coordinator import status as multi_status
 
-    return multi_status(lab)
+    return multi_status(lab, node)
 
 
 def exec_argv(lab: str, node: str, command: list[str], tty: bool = False) -> list[str]:

@@ -168,8 +168,12 @@ def up(topo: Topology, inv: Inventory, topology_text: str, progress=None) -> tup
         raise
     failed = {n: r for n, r in replies.items() if r.code != 0}
     if failed:
-        down(topo.name)
-        raise MultiError("building the lab failed; every machine's part was removed:\n  "
+        try:
+            down(topo.name)
+            cleaned = "every machine's part was removed"
+        except MultiError as e:
+            cleaned = f"and removing the parts failed too:\n{e}"
+        raise MultiError(f"building the lab failed; {cleaned}:\n  "
                          + "\n  ".join(f"{n}: {r.why()}" for n, r in failed.items()))
     return lay, {n: r.json() for n, r in replies.items()}
 
@@ -215,11 +219,19 @@ def down(lab: str, inv: Inventory | None = None, wait: float = 0.0) -> list[str]
 
 
 # --- status and exec --------------------------------------------------------------------------
-def status(lab: str) -> dict:
-    """The whole lab's status, asked of every machine at once; each node says which machine it is on."""
+def status(lab: str, node: str | None = None) -> dict:
+    """The whole lab's status (or one node's), asked of every machine at once; each node says its machine."""
     rec = record(lab)
     placement = rec["placement"]
-    replies = remote.each(_machines(rec), lambda m: remote.run(m, ["status", lab, "--json"], timeout=60))
+    machines = _machines(rec)
+    if node is not None:
+        if node not in placement:
+            from ..errors import NotFoundError
+
+            raise NotFoundError(f"lab {lab!r} has no node {node!r} (nodes: {', '.join(placement)})")
+        machines = [m for m in machines if m.name == placement[node]]
+    args = ["status", lab, *([node] if node else []), "--json"]
+    replies = remote.each(machines, lambda m: remote.run(m, args, timeout=60))
     data = {"name": lab, "state": "up", "source": None, "nodes": [], "processes": [], "feature_lines": [],
             "machines": {}}
     for name, r in replies.items():

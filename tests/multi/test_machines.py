@@ -118,17 +118,36 @@ def test_every_problem_of_every_machine_before_anything_is_created(sim, tmp_path
     _same_as(sim, before)
 
 
-def test_killed_coordinator_then_down_cleans_every_machine(sim):
+def _chain_lab(name: str, nodes: int) -> str:
+    """Routers in a chain with a LAN of hosts each (`routing: static`): big enough that `up` takes seconds."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from bench_multi import lab_text
+
+    return lab_text(name, nodes)
+
+
+def test_killed_coordinator_each_machine_rolls_back_then_down_cleans(sim):
     before = _snapshots(sim)
-    lab, path = _lab(sim, "internet.yaml", "mu-kill")
-    proc = sim.coordinator_popen("up", path, "--hosts", str(sim.inventory))
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # kill it once a machine has started building
-        if any(sim.in_machine(m, ["ls", "/run/netns"]).stdout.strip() for m in sim.machines):
-            break
+    lab = f"mu-kill-{secrets.token_hex(3)}"
+    path = sim.dir / f"{lab}.yaml"
+    path.write_text(_chain_lab(lab, 300))
+    proc = sim.coordinator_popen("up", str(path), "--hosts", str(sim.inventory))
+    deadline = time.monotonic() + 120
+    creating: list[str] = []
+    while time.monotonic() < deadline and not creating:  # kill it while machines are building
+        for m in sim.machines:
+            meta = sim.in_machine(m, ["cat", f"/run/netemu/{lab}/lab.json"]).stdout
+            if '"creating"' in meta and sim.in_machine(m, ["ls", "/run/netns"]).stdout.strip():
+                creating.append(m)
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    assert creating, "no machine was seen building its part"
+    # ssh closed their input: the machines that were building roll back by themselves
+    deadline = time.monotonic() + 30
+    while any(sim.in_machine(m, ["ls", "/run/netns"]).stdout.strip() for m in creating):
+        assert time.monotonic() < deadline, f"{creating} did not roll back by themselves"
+        time.sleep(0.2)
     res = sim.coordinator("down", lab)
     assert res.returncode == 0, res.stdout + res.stderr
     _same_as(sim, before)
