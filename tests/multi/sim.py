@@ -112,7 +112,8 @@ class Sim:
         while True:
             try:
                 inside = os.stat(f"/proc/{proc.pid}/ns/net").st_ino == want
-                running = os.path.realpath(f"/proc/{proc.pid}/exe") == os.path.realpath(shutil.which(program) or program)
+                exe = os.path.realpath(shutil.which(program) or program)
+                running = os.path.realpath(f"/proc/{proc.pid}/exe") == exe
             except OSError:
                 inside = running = False
             if inside and running:

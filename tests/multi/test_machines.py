@@ -201,3 +201,39 @@ def test_path_mtu_across_a_cut_link_is_the_underlay_minus_vxlan(sim):
     finally:
         down = sim.coordinator("down", lab)
     assert down.returncode == 0, down.stdout + down.stderr
+
+
+SPANNING_LAB = """\
+name: {name}
+nodes:
+  h1: {{kind: host, host: m1}}
+  h2: {{kind: host, host: m2}}
+  h3: {{kind: host, host: m3}}
+  h4: {{kind: host, host: m3}}
+  lan: {{kind: switch, host: m2}}
+links:
+  - endpoints: ["h1:eth0 10.0.0.1/24", lan]
+  - endpoints: ["h2:eth0 10.0.0.2/24", lan]
+  - endpoints: ["h3:eth0 10.0.0.3/24", lan]
+  - endpoints: ["h4:eth0 10.0.0.4/24", lan]
+"""
+
+
+def test_switch_spanning_three_machines(sim):
+    before = _snapshots(sim)
+    lab = f"mu-lan-{secrets.token_hex(3)}"
+    path = sim.dir / f"{lab}.yaml"
+    path.write_text(SPANNING_LAB.format(name=lab))
+    res = sim.coordinator("up", str(path), "--hosts", str(sim.inventory))
+    try:
+        assert res.returncode == 0, res.stdout + res.stderr
+        for src, dst in (("h1", "10.0.0.3"), ("h3", "10.0.0.4"), ("h4", "10.0.0.2"), ("h2", "10.0.0.1")):
+            ping = _exec(sim, lab, src, "ping", "-c", "1", "-W", "2", dst)
+            assert ping.returncode == 0, f"{src} -> {dst}: {ping.stdout}{ping.stderr}"
+        # one MTU for the whole LAN: every member gets what VXLAN carries, also those on the switch's machine
+        status = sim.coordinator("status", lab, "h2")
+        assert "mtu 1450" in status.stdout and "on m2" in status.stdout, status.stdout
+    finally:
+        down = sim.coordinator("down", lab)
+    assert down.returncode == 0, down.stdout + down.stderr
+    _same_as(sim, before)
