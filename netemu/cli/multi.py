@@ -26,6 +26,21 @@ def validate(topo: Topology, hosts: str) -> None:
         click.secho(f"warning: {w}", err=True, fg="yellow")
 
 
+def by_machine(graph, topo: Topology, hosts: str):
+    """The graph with each node in a group named after its machine (kept AS groups are appended)."""
+    from dataclasses import replace
+
+    from ..multi.coordinator import layout
+
+    lay = layout(topo, inventory(hosts))
+    placement = lay.placement
+    nodes = tuple(replace(n, group=f"machine {placement.of(n.name)}" + (f" · {n.group}" if n.group else ""))
+                  for n in graph.nodes)
+    lowered = {index: used for index, _, used in lay.split.lowered}  # what VXLAN carries between machines
+    edges = tuple(replace(e, mtu=lowered.get(e.index, e.mtu)) for e in graph.edges)
+    return replace(graph, nodes=nodes, edges=edges, notes=graph.notes + (f"placement: {placement.how}",))
+
+
 def plan(topo: Topology, hosts: str, as_json: bool, full: bool) -> None:
     """Print the placement and each machine's plan."""
     from ..multi.coordinator import layout, mtu_warnings

@@ -138,3 +138,12 @@ def test_validate_with_hosts_warns_about_mtus_vxlan_cannot_carry(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "is more than VXLAN between machines carries (underlay 1420 - 50): it gets 1370" in res.stderr, res.stderr
     assert "warning" not in netemu("validate", str(TOPOLOGIES / "two-routers.yaml")).stderr
+
+
+def test_graph_with_hosts_boxes_nodes_by_machine_and_shows_the_carried_mtu(tmp_path):
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("all:\n  hosts:\n" + "".join(f"    m{i}: {{ansible_host: 10.77.0.1{i}}}\n" for i in (1, 2, 3)))
+    res = netemu("graph", str(TOPOLOGIES / "internet.yaml"), "--hosts", str(inv))
+    assert res.returncode == 0, res.stderr
+    assert all(f'subgraph "cluster_machine m{i}"' in res.stdout for i in (1, 2, 3)), res.stdout
+    assert "MTU 1450" in res.stdout and "MTU 1450" not in netemu("graph", str(TOPOLOGIES / "internet.yaml")).stdout
