@@ -112,6 +112,25 @@ def exec_argv(lab: str, node: str, command: list[str], tty: bool = False) -> lis
     return argv(lab, node, command, tty)
 
 
+def test(lab: str, names: tuple[str, ...], timeout: float | None, as_json: bool) -> int:
+    """Run the declared checks across machines; print them; the exit status."""
+    from ..multi.coordinator import test as multi_test
+
+    report = multi_test(lab, names, timeout)
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+        return 0 if report["passed"] else 1
+    for c in report["checks"]:
+        expect = "" if c["expect"] == "pass" else " (must fail)"
+        click.secho(f"{'PASS' if c['passed'] else 'FAIL'} {c['name']} (on {c['machine']}): {c['what']}{expect} -- "
+                    f"{c['seen']} ({c['attempts']} attempts, {c['seconds']:.1f} s)", fg=None if c["passed"] else "red")
+    for p in report["problems"]:
+        click.secho(f"FAIL {p}", fg="red")
+    ok = sum(c["passed"] for c in report["checks"])
+    click.echo(f"{ok}/{len(report['checks']) + len(report['problems'])} checks passed")
+    return 0 if report["passed"] else 1
+
+
 @click.group(hidden=True)
 def part() -> None:
     """What each machine runs for the coordinator (over ssh; JSON on stdin and stdout).

@@ -152,7 +152,8 @@ def up(topo: Topology, inv: Inventory, topology_text: str, progress=None) -> tup
     _write_record(topo.name, {"lab": topo.name, "inventory": os.path.abspath(inv.path),
                               "machines": [dataclasses.asdict(m) for m in lay.machines],
                               "placement": dict(lay.placement.machine_of), "port": lay.port,
-                              "underlay_mtu": lay.underlay_mtu, "created": time.time(), "pid": os.getpid()})
+                              "underlay_mtu": lay.underlay_mtu, "created": time.time(), "pid": os.getpid(),
+                              "topology": topology_text, "source": topo.source})
     me = socket.gethostname()
 
     def build_part(m: Machine) -> remote.Reply:
@@ -260,3 +261,35 @@ def exec_argv(lab: str, node: str, command: list[str], tty: bool = False) -> lis
     m = next(x for x in _machines(rec) if x.name == machine)
     args = ["shell", lab, node] if tty else ["exec", lab, node, "--", *command]
     return remote.ssh_argv(m, args, tty=tty)
+
+
+def test(lab: str, names: tuple[str, ...] = (), timeout: float | None = None) -> dict:
+    """Run the topology's declared checks, each on the machine of the node it starts from, all machines at once."""
+    from ..parse import topology_from_text
+
+    rec = record(lab)
+    if "topology" not in rec:
+        raise LabError(f"lab {lab!r}: the coordinator's record has no topology (brought up by an older netemu)")
+    spec = topology_from_text(rec["topology"], rec.get("source")).feature("tests")
+    declared = {c.name: c for c in (spec.checks if spec else ())}
+    unknown = [n for n in names if n not in declared]
+    if unknown or not declared:
+        raise UsageError(f"lab {lab!r}: across machines only the topology's declared checks run "
+                         f"(checks: {', '.join(declared) or 'none'})" + (f"; no {', '.join(unknown)}" if unknown else ""))
+    chosen = [declared[n] for n in names] if names else list(declared.values())
+    by_machine: dict[str, list[str]] = {}
+    for c in chosen:
+        by_machine.setdefault(rec["placement"][c.node], []).append(c.name)
+    extra = ["--timeout", str(timeout)] if timeout else []
+    machines = [m for m in _machines(rec) if m.name in by_machine]
+    replies = remote.each(machines, lambda m: remote.run(m, ["test", lab, *by_machine[m.name], "--json", *extra]))
+    results, problems = {}, []
+    for name, r in replies.items():
+        answer = r.json()
+        if not answer:
+            problems.append(f"{name}: {r.why()}")
+        for c in answer.get("checks", []):
+            results[c["name"]] = {**c, "machine": name}
+    ordered = [results[c.name] for c in chosen if c.name in results]
+    return {"lab": lab, "passed": not problems and len(ordered) == len(chosen) and all(c["passed"] for c in ordered),
+            "checks": ordered, "problems": problems}

@@ -81,6 +81,10 @@ class Sim:
         for name in [*self.machines, "c"]:
             ns = self.ns(name)
             _sh("ip", "netns", "add", ns)
+            # No duplicate address detection: the link-local address is final at once, so a machine's
+            # routes do not change by themselves between two snapshots of a test.
+            for key in ("all", "default"):
+                _sh("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{key}.accept_dad=0")
             _sh("ip", "-n", ul, "link", "add", f"p-{name}", "mtu", str(self.mtu), "master", "ul0", "type", "veth",
                 "peer", "name", "ul0", "mtu", str(self.mtu), "netns", ns)
             _sh("ip", "-n", ul, "link", "set", f"p-{name}", "up")

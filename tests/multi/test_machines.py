@@ -18,6 +18,8 @@ from conftest import TOPOLOGIES, host_snapshot, leftovers, needs_root, needs_too
 sys.path.insert(0, str(Path(__file__).parent))
 from sim import Sim  # noqa: E402  (the harness sits next to the tests)
 
+from netemu.parse import load_topology  # noqa: E402
+
 pytestmark = pytest.mark.root
 
 WEB_PUBLIC = "192.0.2.80"  # Bob's web server in internet.yaml, 1:1 NATed to 10.20.0.80
@@ -78,6 +80,12 @@ def test_flagship_lab_over_three_machines(sim):
         assert not leftovers(lab)
         status = sim.coordinator("status", lab)
         assert status.returncode == 0 and "(up)" in status.stdout and "on m3" in status.stdout, status.stdout
+        # the topology's own checks, each run on the machine of the node it starts from
+        checks = sim.coordinator("test", lab)
+        assert checks.returncode == 0, checks.stdout + checks.stderr
+        declared = len(load_topology(path).feature("tests").checks)
+        assert declared and f"{declared}/{declared} checks passed" in checks.stdout, checks.stdout
+        assert len({line.split("(on ")[1].split(")")[0] for line in checks.stdout.splitlines() if "(on " in line}) > 1
         # across cut links: ping, DNS through the hierarchy (on three machines), HTTP through both NATs
         ping = _exec(sim, lab, "alice", "ping", "-c", "2", "-W", "2", WEB_PUBLIC)
         assert ping.returncode == 0 and " 0% packet loss" in ping.stdout, ping.stdout + ping.stderr
