@@ -45,6 +45,13 @@ def lab_text(name: str, nodes: int, per_lan: int = 48) -> str:
     return "\n".join(out + links) + "\n"
 
 
+def last_host(nodes: int, per_lan: int = 48) -> int:
+    """A host of the last LAN of lab_text(…, nodes): hosts are dealt to LANs in turn."""
+    lans = max(1, round(nodes / (per_lan + 2)))
+    hosts = nodes - 2 * lans
+    return max(h for h in range(hosts) if h % lans == lans - 1)
+
+
 def timed(sim: Sim, *args: str) -> tuple[float, float, subprocess.CompletedProcess]:
     """(wall seconds, CPU seconds of the coordinator and its children, result)."""
     started = time.monotonic()
@@ -68,6 +75,11 @@ def run(machines: int, nodes: int, work: Path) -> dict:
         if up.returncode != 0:
             raise SystemExit(f"up failed on {machines} machines:\n{up.stdout}\n{up.stderr}")
         parts = [line.strip() for line in up.stdout.splitlines() if line.strip().startswith("m")]
+        far = sim.coordinator("exec", name, f"h{last_host(nodes)}", "--", "ip", "-4", "-o", "addr", "show", "eth0")
+        address = far.stdout.split()[3].split("/")[0]
+        ping = sim.coordinator("exec", name, "h0", "--", "ping", "-c", "1", "-W", "3", address)
+        parts.append(f"ping h0 -> h{last_host(nodes)} ({address}), first and last LAN: "
+                     + ("answered" if ping.returncode == 0 else "NO ANSWER"))
         down_wall, down_cpu, down = timed(sim, "down", name)
         if down.returncode != 0:
             raise SystemExit(f"down failed:\n{down.stdout}\n{down.stderr}")
