@@ -44,6 +44,14 @@ def _lab(sim: Sim, name: str, prefix: str) -> tuple[str, str]:
     return lab, str(path)
 
 
+def _lab_from(sim: Sim, template: str, prefix: str) -> tuple[str, str]:
+    """A lab file written from `template` (its {name} filled with a unique lab name)."""
+    lab = f"{prefix}-{secrets.token_hex(3)}"
+    path = sim.dir / f"{lab}.yaml"
+    path.write_text(template.format(name=lab))
+    return lab, str(path)
+
+
 def _snapshots(sim: Sim) -> dict:
     return {m: sim.snapshot(m) for m in sim.machines}
 
@@ -193,10 +201,8 @@ links:
 
 
 def test_path_mtu_across_a_cut_link_is_the_underlay_minus_vxlan(sim):
-    lab = f"mu-pmtu-{secrets.token_hex(3)}"
-    path = sim.dir / f"{lab}.yaml"
-    path.write_text(PMTU_LAB.format(name=lab))
-    res = sim.coordinator("up", str(path), "--hosts", str(sim.inventory))
+    lab, path = _lab_from(sim, PMTU_LAB, "mu-pmtu")
+    res = sim.coordinator("up", path, "--hosts", str(sim.inventory))
     try:
         assert res.returncode == 0, res.stdout + res.stderr
         assert "it gets 1450" in res.stderr, res.stderr  # the written 1500 cannot cross machines
@@ -229,10 +235,8 @@ links:
 
 def test_switch_spanning_three_machines(sim):
     before = _snapshots(sim)
-    lab = f"mu-lan-{secrets.token_hex(3)}"
-    path = sim.dir / f"{lab}.yaml"
-    path.write_text(SPANNING_LAB.format(name=lab))
-    res = sim.coordinator("up", str(path), "--hosts", str(sim.inventory))
+    lab, path = _lab_from(sim, SPANNING_LAB, "mu-lan")
+    res = sim.coordinator("up", path, "--hosts", str(sim.inventory))
     try:
         assert res.returncode == 0, res.stdout + res.stderr
         for src, dst in (("h1", "10.0.0.3"), ("h3", "10.0.0.4"), ("h4", "10.0.0.2"), ("h2", "10.0.0.1")):
