@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # Captures come first (they see every packet from the start); services last (they need the whole lab).
 _MODULES: tuple[str, ...] = ("netemu.capture.feature", "netemu.netfilter.feature", "netemu.linkemu.feature",
                              "netemu.dns.feature", "netemu.frr.feature", "netemu.labtest.feature", "netemu.congestion",
-                             "netemu.services.feature")
+                             "netemu.services.feature", "netemu.multi.feature")
 
 
 STAGES = ("derive", "check")

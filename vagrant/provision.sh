@@ -37,6 +37,8 @@ PACKAGES+=(frr)
 # Independent DNS software the tests compare netemu against.
 TEST_PACKAGES=(unbound bind9 dnsperf nsd)
 PACKAGES+=(graphviz)   # netemu graph: SVG/HTML/PNG pictures of a lab (dot, mermaid need nothing)
+# A lab across several machines: the tests simulate machines, each running its own sshd (never the host's service).
+TEST_PACKAGES+=(openssh-server openssh-client)
 
 wanted=("${PACKAGES[@]}")
 [ "$WITH_TEST" = 1 ] && wanted+=("${TEST_PACKAGES[@]}")

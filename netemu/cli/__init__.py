@@ -10,7 +10,7 @@ import click
 from ..errors import NetemuError, TopologyError, clip
 
 # Command modules of features, registered when present (each defines `commands`, a list of click commands).
-_FEATURE_MODULES: tuple[str, ...] = ("run", "dns", "link", "labtest", "graph", "serve")
+_FEATURE_MODULES: tuple[str, ...] = ("run", "dns", "link", "labtest", "graph", "serve", "multi")
 
 
 class _Group(click.Group):

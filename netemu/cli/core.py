@@ -19,6 +19,7 @@ from ..derive.show import derived, derived_lines
 from ..parse import load_topology
 from ..plan import build
 from ..source import read_text
+from . import multi as multi_cli
 from .labarg import LAB, LAB_OR_FILE
 
 
@@ -37,7 +38,9 @@ SUMMARY_NODES = 12  # a big lab's summary names this many nodes, then counts the
 
 @click.command()
 @click.argument("topology", type=click.Path(dir_okay=False))
-def validate(topology: str) -> None:
+@click.option("--hosts", metavar="INVENTORY", type=click.Path(dir_okay=False),
+              help="Also check the placement on these machines (links whose MTU VXLAN cannot carry).")
+def validate(topology: str, hosts: str | None) -> None:
     """Check a topology file; report every problem at once (no root needed).
 
     \b
@@ -47,6 +50,8 @@ def validate(topology: str) -> None:
     """
     topo = load_topology(topology)
     _print_warnings(topo)
+    if hosts:
+        multi_cli.validate(topo, hosts)
     click.echo(f"{topology}: valid: lab {topo.name!r}, {_count(len(topo.nodes), 'node')}, "
                f"{_count(len(topo.links), 'link')}")
 
@@ -61,7 +66,9 @@ def _count(n: int, noun: str) -> str:
 @click.option("--full", is_flag=True, help="Also print what each step feeds in: rule sets, file contents.")
 @click.option("--link-backend", type=click.Choice(["netem", "fallback"]),
               help="Plan link emulation for this backend instead of the one this kernel has.")
-def plan(topology: str, as_json: bool, full: bool, link_backend: str | None) -> None:
+@click.option("--hosts", metavar="INVENTORY", type=click.Path(dir_okay=False),
+              help="Across the machines of this Ansible YAML inventory (over ssh).")
+def plan(topology: str, as_json: bool, full: bool, link_backend: str | None, hosts: str | None) -> None:
     """Print the ordered kernel operations `up` would perform (no root needed).
 
     \b
@@ -69,6 +76,7 @@ def plan(topology: str, as_json: bool, full: bool, link_backend: str | None) -> 
       netemu plan topologies/two-routers.yaml
       netemu plan --full topologies/internet.yaml    # with the iptables rules and files it loads
       netemu plan --link-backend fallback topologies/tfo.yaml
+      netemu plan topologies/internet.yaml --hosts machines.yaml   # placement and each machine's plan
     Link emulation is planned for this kernel's backend (netem, or the fallback delay line) when it
     can be probed; the plan says which it used and why.
     """
@@ -78,6 +86,8 @@ def plan(topology: str, as_json: bool, full: bool, link_backend: str | None) -> 
         os.environ[BACKEND_ENV] = link_backend  # read by the link-emulation feature while planning
     topo = load_topology(topology)
     _print_warnings(topo)
+    if hosts:
+        return multi_cli.plan(topo, hosts, as_json, full)
     p = build(topo)
     extra = derived(topo)
     backend = _link_backend(topo)
@@ -112,12 +122,16 @@ def _link_backend(topo) -> tuple[str, str] | None:
 @click.option("--no-wait", is_flag=True, help="Return once built, without waiting for routing to converge.")
 @click.option("--wait-timeout", type=float, default=60.0, show_default=True,
               help="Seconds to wait for routing (OSPF/BGP) to converge before giving up.")
-def up(topology: str, verbose: bool, fail_at: int | None, no_wait: bool, wait_timeout: float) -> None:
+@click.option("--hosts", metavar="INVENTORY", type=click.Path(dir_okay=False),
+              help="Across the machines of this Ansible YAML inventory (over ssh).")
+def up(topology: str, verbose: bool, fail_at: int | None, no_wait: bool, wait_timeout: float,
+       hosts: str | None) -> None:
     """Build the lab described by TOPOLOGY (needs root).
 
     \b
-    Example:
+    Examples:
       sudo netemu up topologies/two-routers.yaml
+      sudo netemu up topologies/internet.yaml --hosts machines.yaml   # across machines, over ssh
     Every node becomes a network namespace named LAB-NODE (see 'ip netns').
     On any failure or Ctrl-C, everything created so far is removed again.
     """
@@ -125,6 +139,8 @@ def up(topology: str, verbose: bool, fail_at: int | None, no_wait: bool, wait_ti
     _print_warnings(topo)
     _need_root("up")
     text = read_text(topology)  # the same checks as the load above: a regular file, bounded, UTF-8
+    if hosts:
+        return multi_cli.up(topo, hosts, text)
     p = build(topo)
     progress = (lambda i, op: click.echo(f"[{i}/{len(p.ops)}] {op.text()}", err=True)) if verbose else None
     res = apply_mod.up(topo, p, text, fail_at=fail_at, progress=progress)
@@ -150,7 +166,11 @@ def up(topology: str, verbose: bool, fail_at: int | None, no_wait: bool, wait_ti
 @click.argument("lab", required=False, type=LAB_OR_FILE)
 @click.option("--all", "all_labs_", is_flag=True, help="Remove every netemu lab on this machine.")
 @click.option("--keep-captures", metavar="DIR", help="First copy the topology's capture files (capture:) into DIR.")
-def down(lab: str | None, all_labs_: bool, keep_captures: str | None) -> None:
+@click.option("--hosts", metavar="INVENTORY", type=click.Path(dir_okay=False),
+              help="Across the machines of this Ansible YAML inventory (over ssh).")
+@click.option("--wait", type=float, default=0.0, metavar="SECONDS",
+              help="With several machines: keep trying unreachable ones this long.")
+def down(lab: str | None, all_labs_: bool, keep_captures: str | None, hosts: str | None, wait: float) -> None:
     """Remove a lab completely: processes, namespaces, files. Idempotent.
 
     \b
@@ -165,6 +185,8 @@ def down(lab: str | None, all_labs_: bool, keep_captures: str | None) -> None:
     if all_labs_ == bool(lab):
         raise UsageError("give a lab name or file, or --all")
     _need_root("down")
+    if lab and (hosts or multi_cli.is_multi(lab)):
+        return multi_cli.down(lab, hosts, wait)
     names = [d.name for d in all_labs()] if all_labs_ else [lab]
     if all_labs_ and not names:
         click.echo("no netemu labs are up")
@@ -234,13 +256,14 @@ def status(lab: str | None, node: str | None, as_json: bool) -> None:
             click.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]:>{widths[3]}}  "
                        f"{r[4]:<{widths[4]}}  {r[5]}".rstrip())
         return
-    data = status_mod.lab(lab, node)
+    data = multi_cli.status(lab, node) if multi_cli.is_multi(lab) else status_mod.lab(lab, node)
     if as_json:
         click.echo(json.dumps(data, indent=1))
         return
     click.echo(f"lab {data['name']} ({data['state']}) from {data['source'] or '?'}")
     for n in data["nodes"]:
-        click.echo(f"\n{n['node']} [{n['kind']}]  netns {n['namespace']}")
+        on = f"  on {n['machine']}" if "machine" in n else ""
+        click.echo(f"\n{n['node']} [{n['kind']}]  netns {n['namespace']}{on}")
         if n.get("missing"):
             click.secho("  namespace missing", fg="red")
             continue
@@ -288,10 +311,13 @@ def exec_(lab: str, node: str, command: tuple[str, ...]) -> None:
       sudo netemu exec two-routers h2 -- ip -6 route
     """
     _need_root("exec")
-    handle = Lab.attach(lab).node(node)
     command = command[1:] if command[:1] == ("--",) else command
     if not command:
         raise UsageError("give a command after '--', e.g. netemu exec LAB NODE -- ip addr")
+    if multi_cli.is_multi(lab):  # the node is on another machine: its netemu runs the command there
+        argv = multi_cli.exec_argv(lab, node, list(command))
+        os.execvp(argv[0], argv)
+    handle = Lab.attach(lab).node(node)
     _node_path(lab, node)
     # Nodes share the host's files, so the command is found (or not) exactly as here.
     if shutil.which(command[0]) is None:
@@ -320,6 +346,9 @@ def shell(lab: str, node: str) -> None:
       sudo netemu shell two-routers r1
     """
     _need_root("shell")
+    if multi_cli.is_multi(lab):
+        argv = multi_cli.exec_argv(lab, node, [], tty=True)
+        os.execvp(argv[0], argv)
     handle = Lab.attach(lab).node(node)
     _node_path(lab, node)
     sh = os.environ.get("SHELL", "/bin/bash")

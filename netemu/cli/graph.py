@@ -17,7 +17,9 @@ FORMATS = ("dot", "mermaid", "svg", "html", "png")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
               help="dot (default), mermaid, or svg/html/png drawn by Graphviz; default from -o's extension.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
-def graph(source: str, fmt: str | None, output: str | None) -> None:
+@click.option("--hosts", metavar="INVENTORY", type=click.Path(dir_okay=False),
+              help="Group the nodes by the machine they are placed on (see `plan --hosts`).")
+def graph(source: str, fmt: str | None, output: str | None, hosts: str | None) -> None:
     """Draw a lab: nodes by kind, links with interfaces, addresses, MTU and impairments, badges for
     NAT, firewall, DNS roles and services.
 
@@ -29,12 +31,18 @@ def graph(source: str, fmt: str | None, output: str | None) -> None:
       netemu graph topologies/internet.yaml -o internet.svg
       netemu graph topologies/two-routers.yaml --format mermaid      # paste into Markdown
       sudo netemu graph internet --format html -o internet.html      # the running lab
+      netemu graph topologies/internet.yaml --hosts machines.yaml -o placed.svg   # one box per machine
     """
     from .. import graph as graph_mod
 
     fmt = fmt or _format_of(output)
     if os.path.isfile(source):
-        g = graph_mod.build(load_topology(source))
+        topo = load_topology(source)
+        g = graph_mod.build(topo)
+        if hosts:
+            from .multi import by_machine
+
+            g = by_machine(g, topo, hosts)
     elif "/" in source or source.endswith((".yaml", ".yml")):
         raise UsageError(f"{source}: no such file (give a topology file, or the name of a running lab)")
     else:

@@ -1,0 +1,160 @@
+"""Commands of a lab across several machines: `--hosts` of plan/up/down (called by core), and the
+hidden `netemu part …` commands each machine runs for the coordinator over ssh."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..model import Topology
+
+
+def inventory(path: str):
+    """The inventory at `path` (exit 2 on any problem in it)."""
+    from ..multi.inventory import load
+
+    return load(path)
+
+
+def validate(topo: Topology, hosts: str) -> None:
+    """Warn about links whose MTU cannot cross machines (assuming the inventory's underlay MTU, else 1500)."""
+    from ..multi.coordinator import layout, mtu_warnings
+
+    for w in mtu_warnings(layout(topo, inventory(hosts))):
+        click.secho(f"warning: {w}", err=True, fg="yellow")
+
+
+def by_machine(graph, topo: Topology, hosts: str):
+    """The graph with each node in a group named after its machine (kept AS groups are appended)."""
+    from dataclasses import replace
+
+    from ..multi.coordinator import layout
+
+    lay = layout(topo, inventory(hosts))
+    placement = lay.placement
+    nodes = tuple(replace(n, group=f"machine {placement.of(n.name)}" + (f" · {n.group}" if n.group else ""))
+                  for n in graph.nodes)
+    lowered = {index: used for index, _, used in lay.split.lowered}  # what VXLAN carries between machines
+    edges = tuple(replace(e, mtu=lowered.get(e.index, e.mtu)) for e in graph.edges)
+    return replace(graph, nodes=nodes, edges=edges, notes=graph.notes + (f"placement: {placement.how}",))
+
+
+def plan(topo: Topology, hosts: str, as_json: bool, full: bool) -> None:
+    """Print the placement and each machine's plan."""
+    from ..multi.coordinator import layout, mtu_warnings
+
+    lay = layout(topo, inventory(hosts))
+    for w in mtu_warnings(lay):
+        click.secho(f"warning: {w}", err=True, fg="yellow")
+    if as_json:
+        click.echo(json.dumps({"lab": topo.name, "placement": dict(lay.placement.machine_of),
+                               "cut": list(lay.placement.cut), "port": lay.port,
+                               "machines": {m: [op.to_json() for op in p.ops] for m, p in lay.split.plans}}, indent=1))
+        return
+    click.echo(f"# lab {topo.name} on {len(lay.machines)} machines, placement: {lay.placement.how}")
+    click.echo(f"# {len(lay.placement.cut)} of {len(topo.links)} links cut between machines: VXLAN, UDP port "
+               f"{lay.port}, VNI = link number + 1, MTU at most {lay.underlay_mtu} - header")
+    for m in lay.machines:
+        nodes = lay.placement.nodes_on(m.name)
+        click.echo(f"# {m.name} ({m.address}): {', '.join(nodes)}")
+    for name, p in lay.split.plans:
+        click.echo(f"\n## machine {name}: {len(p.ops)} operations")
+        click.echo(p.text(full=full))
+
+
+def up(topo: Topology, hosts: str, text: str) -> None:
+    """Bring the lab up across the inventory's machines."""
+    from ..multi.coordinator import mtu_warnings, up as multi_up
+
+    inv = inventory(hosts)
+    lay, results = multi_up(topo, inv, text, progress=lambda msg: click.echo(msg, err=True))
+    for w in mtu_warnings(lay):
+        click.secho(f"warning: {w}", err=True, fg="yellow")
+    click.echo(f"lab {topo.name} is up on {len(lay.machines)} machines, {len(lay.placement.cut)} links cut "
+               f"(VXLAN, UDP port {lay.port}):")
+    for m in lay.machines:
+        r = results.get(m.name, {})
+        click.echo(f"  {m.name}: {len(lay.placement.nodes_on(m.name))} nodes, {r.get('ops', '?')} operations "
+                   f"in {r.get('seconds', '?')} s")
+    click.echo(f"  try:   sudo netemu status {topo.name}")
+    click.echo(f"  stop:  sudo netemu down {topo.name}")
+
+
+def down(lab: str, hosts: str | None, wait: float) -> None:
+    """Remove every machine's part of the lab."""
+    from ..multi.coordinator import down as multi_down
+
+    for line in multi_down(lab, inventory(hosts) if hosts else None, wait):
+        click.echo(line)
+    click.echo(f"lab {lab} removed from every machine")
+
+
+def is_multi(lab: str) -> bool:
+    """Whether `lab` was brought up across machines from here."""
+    from ..multi.coordinator import record
+
+    return record(lab) is not None
+
+
+def status(lab: str, node: str | None = None) -> dict:
+    """The status of every machine's part (or of one node), merged."""
+    from ..multi.coordinator import status as multi_status
+
+    return multi_status(lab, node)
+
+
+def exec_argv(lab: str, node: str, command: list[str], tty: bool = False) -> list[str]:
+    """The ssh command that runs COMMAND (or a shell) in NODE on its machine."""
+    from ..multi.coordinator import exec_argv as argv
+
+    return argv(lab, node, command, tty)
+
+
+def test(lab: str, names: tuple[str, ...], timeout: float | None, as_json: bool) -> int:
+    """Run the declared checks across machines; print them; the exit status."""
+    from ..multi.coordinator import test as multi_test
+
+    report = multi_test(lab, names, timeout)
+    if as_json:
+        click.echo(json.dumps(report, indent=1))
+        return 0 if report["passed"] else 1
+    for c in report["checks"]:
+        expect = "" if c["expect"] == "pass" else " (must fail)"
+        click.secho(f"{'PASS' if c['passed'] else 'FAIL'} {c['name']} (on {c['machine']}): {c['what']}{expect} -- "
+                    f"{c['seen']} ({c['attempts']} attempts, {c['seconds']:.1f} s)", fg=None if c["passed"] else "red")
+    for p in report["problems"]:
+        click.secho(f"FAIL {p}", fg="red")
+    ok = sum(c["passed"] for c in report["checks"])
+    click.echo(f"{ok}/{len(report['checks']) + len(report['problems'])} checks passed")
+    return 0 if report["passed"] else 1
+
+
+@click.group(hidden=True)
+def part() -> None:
+    """What each machine runs for the coordinator (over ssh; JSON on stdin and stdout).
+
+    \b
+    Example (run by `netemu up FILE --hosts INVENTORY`, not by hand):
+      ssh m1 -- netemu part check < request.json
+    """
+
+
+@part.command(name="check")
+def part_check() -> None:
+    """Report this machine's facts and problems for a lab (creates nothing)."""
+    from ..multi.part import check
+
+    click.echo(json.dumps(check(json.loads(sys.stdin.readline()))))
+
+
+@part.command(name="up")
+def part_up() -> None:
+    """Build this machine's part of a lab; rolls back if the coordinator goes away first."""
+    from ..multi.part import up as part_up_
+
+    click.echo(json.dumps(part_up_(json.loads(sys.stdin.readline()))))
+
+
+commands = [part]
