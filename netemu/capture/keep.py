@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 from .. import journal as journal_mod
@@ -21,6 +22,10 @@ def keep(lab: LabDir, dest: str) -> list[str]:
                  if str(r.get("name", "")).startswith(PREFIX) and not r.get("of")
                  and lab_namespace_problem(lab.name, r.get("ns")) is None
                  and procs.same_process(r["pid"], r.get("start"), netns.inode(r["ns"]) or -1)}
+    if capturing:
+        # dumpcap reads the kernel's capture buffer every 250 ms (its pcap read timeout) and does not drain it
+        # on SIGTERM: give it one more read, so the packets of the last moment before `down` are in the file.
+        time.sleep(0.6)
     procs.kill_all(capturing, grace=5.0)
     src = Path(capture_dir(lab.name))
     files = sorted(p for p in src.glob("*.pcapng")) if src.is_dir() else []
