@@ -56,3 +56,17 @@ def test_every_command_has_help_with_an_example():
 def test_down_needs_a_target():
     res = run("down")
     assert res.exit_code == 2
+
+
+def test_help_and_hints_say_sudo_only_where_it_is_needed():
+    """As root (the only way `up` runs) hints have no `sudo`; help examples are written as root types them."""
+    import pathlib
+
+    import netemu
+
+    cli = pathlib.Path(netemu.__file__).parent / "cli"
+    offenders = [f"{p.name}:{n}" for p in cli.glob("*.py") for n, line in enumerate(p.read_text().splitlines(), 1)
+                 if "sudo netemu" in line and "ssh" not in line]
+    assert offenders == []
+    readme = (pathlib.Path(netemu.__file__).parent.parent / "README.md").read_text().splitlines()
+    assert [l for l in readme if "sudo netemu" in l and "ssh" not in l] == []

@@ -41,10 +41,11 @@ def main() -> None:
     Examples:
       netemu validate topologies/two-routers.yaml
       netemu plan topologies/two-routers.yaml
-      sudo netemu up topologies/two-routers.yaml
-      sudo netemu exec two-routers h1 -- ping -c 3 10.0.2.2
-      sudo netemu status two-routers
-      sudo netemu down two-routers
+      netemu up topologies/two-routers.yaml
+      netemu exec two-routers h1 -- ping -c 3 10.0.2.2
+      netemu status two-routers
+      netemu down two-routers
+    Commands that build or change labs need root: as another user, put sudo in front.
     """
 
 

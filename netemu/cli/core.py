@@ -130,8 +130,8 @@ def up(topology: str, verbose: bool, fail_at: int | None, no_wait: bool, wait_ti
 
     \b
     Examples:
-      sudo netemu up topologies/two-routers.yaml
-      sudo netemu up topologies/internet.yaml --hosts machines.yaml   # across machines, over ssh
+      netemu up topologies/two-routers.yaml
+      netemu up topologies/internet.yaml --hosts machines.yaml   # across machines, over ssh
     Every node becomes a network namespace named LAB-NODE (see 'ip netns').
     On any failure or Ctrl-C, everything created so far is removed again.
     """
@@ -151,15 +151,15 @@ def up(topology: str, verbose: bool, fail_at: int | None, no_wait: bool, wait_ti
     shown = [f"{n.name} ({n.kind})" for n in topo.nodes[:SUMMARY_NODES]]
     more = len(topo.nodes) - len(shown)
     click.echo(f"  nodes: {', '.join(shown)}" + (f", … and {more} more (netemu status {topo.name})" if more else ""))
-    click.echo(f"  try:   sudo netemu status {res.lab}")
+    click.echo(f"  try:   netemu status {res.lab}")
     first = next((n for n in topo.nodes if not n.is_switch), None)
     if first:
-        click.echo(f"         sudo netemu exec {res.lab} {first.name} -- ip addr")
+        click.echo(f"         netemu exec {res.lab} {first.name} -- ip addr")
     services = topo.feature("services")
     if services is not None:
         click.echo(f"  services ready: {', '.join(f'{s.node}:{s.name}' for s in services.services)} "
-                   f"(sudo netemu logs {res.lab})")
-    click.echo(f"  stop:  sudo netemu down {res.lab}")
+                   f"(netemu logs {res.lab})")
+    click.echo(f"  stop:  netemu down {res.lab}")
 
 
 @click.command()
@@ -176,10 +176,10 @@ def down(lab: str | None, all_labs_: bool, keep_captures: str | None, hosts: str
     \b
     LAB is a lab name or the topology file it came from (only its name is read).
     Examples:
-      sudo netemu down two-routers
-      sudo netemu down topologies/two-routers.yaml
-      sudo netemu down --all
-      sudo netemu down two-routers --keep-captures ./pcaps
+      netemu down two-routers
+      netemu down topologies/two-routers.yaml
+      netemu down --all
+      netemu down two-routers --keep-captures ./pcaps
     Works after a crash or kill -9, and when the topology file was edited or deleted.
     """
     if all_labs_ == bool(lab):
@@ -235,9 +235,9 @@ def status(lab: str | None, node: str | None, as_json: bool) -> None:
 
     \b
     Examples:
-      sudo netemu status
-      sudo netemu status two-routers
-      sudo netemu status two-routers r1 --json
+      netemu status
+      netemu status two-routers
+      netemu status two-routers r1 --json
     """
     _need_root("status")
     if lab is None:
@@ -307,8 +307,8 @@ def exec_(lab: str, node: str, command: tuple[str, ...]) -> None:
 
     \b
     Examples:
-      sudo netemu exec two-routers h1 -- ping -c 3 10.0.2.2
-      sudo netemu exec two-routers h2 -- ip -6 route
+      netemu exec two-routers h1 -- ping -c 3 10.0.2.2
+      netemu exec two-routers h2 -- ip -6 route
     """
     _need_root("exec")
     command = command[1:] if command[:1] == ("--",) else command
@@ -343,7 +343,7 @@ def shell(lab: str, node: str) -> None:
 
     \b
     Example:
-      sudo netemu shell two-routers r1
+      netemu shell two-routers r1
     """
     _need_root("shell")
     if multi_cli.is_multi(lab):

@@ -14,7 +14,7 @@ def dns() -> None:
 
     \b
     Example:
-      sudo netemu dns trace internet alice www.bob.com
+      netemu dns trace internet alice www.bob.com
     """
 
 
@@ -31,8 +31,8 @@ def trace(lab: str, node: str, name: str, qtype: str, fresh: bool) -> None:
 
     \b
     Examples:
-      sudo netemu dns trace internet alice www.bob.com
-      sudo netemu dns trace internet alice bob.com MX --fresh
+      netemu dns trace internet alice www.bob.com
+      netemu dns trace internet alice bob.com MX --fresh
     """
     from ..dns import trace as trace_mod
 
@@ -49,7 +49,7 @@ def flush(lab: str, node: str) -> None:
 
     \b
     Example:
-      sudo netemu dns flush internet alice
+      netemu dns flush internet alice
     """
     from ..dns import trace as trace_mod
 

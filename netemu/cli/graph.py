@@ -30,7 +30,7 @@ def graph(source: str, fmt: str | None, output: str | None, hosts: str | None) -
     Examples:
       netemu graph topologies/internet.yaml -o internet.svg
       netemu graph topologies/two-routers.yaml --format mermaid      # paste into Markdown
-      sudo netemu graph internet --format html -o internet.html      # the running lab
+      netemu graph internet --format html -o internet.html      # the running lab
       netemu graph topologies/internet.yaml --hosts machines.yaml -o placed.svg   # one box per machine
     """
     from .. import graph as graph_mod

@@ -30,9 +30,9 @@ def test(lab: str, checks: tuple[str, ...], all_pairs: bool, timeout: float | No
 
     \b
     Examples:
-      sudo netemu test two-routers
-      sudo netemu test internet                 # the checks of topologies/internet.yaml
-      sudo netemu test internet www-resolves --json
+      netemu test two-routers
+      netemu test internet                 # the checks of topologies/internet.yaml
+      netemu test internet www-resolves --json
     Failed pings and checks are retried until the timeout, counted from when the lab came up.
     A failing path is traced from inside its node to the hop where it stops.
     Exit status 0 when everything passes, 1 when something fails, 2 on bad input.

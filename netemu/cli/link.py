@@ -37,7 +37,7 @@ def doctor(as_json: bool) -> None:
 
     \b
     Example:
-      sudo netemu doctor
+      netemu doctor
     """
     _need_root("doctor")
     from ..labdir import tidy
@@ -82,13 +82,13 @@ def link(lab: str, endpoint: str | None, action: str | None, bandwidth, delay, j
 
     \b
     Examples:
-      sudo netemu link mylab                                  # impaired links
-      sudo netemu link mylab h1                               # h1's links only
-      sudo netemu link mylab h1:eth0 set --delay 50ms --loss 1%
-      sudo netemu link mylab h1:eth0 set --bandwidth 2mbit --direction out
-      sudo netemu link mylab h1 set --clear                   # plain wire again
-      sudo netemu link mylab r1:eth1 down                     # pull the cable
-      sudo netemu link mylab r1:eth1 up
+      netemu link mylab                                  # impaired links
+      netemu link mylab h1                               # h1's links only
+      netemu link mylab h1:eth0 set --delay 50ms --loss 1%
+      netemu link mylab h1:eth0 set --bandwidth 2mbit --direction out
+      netemu link mylab h1 set --clear                   # plain wire again
+      netemu link mylab r1:eth1 down                     # pull the cable
+      netemu link mylab r1:eth1 up
     """
     _need_root("link")
     from ..linkemu import runtime, status
@@ -124,7 +124,7 @@ def check(lab: str, seconds: float, as_json: bool) -> None:
 
     \b
     Example:
-      sudo netemu check mylab
+      netemu check mylab
     """
     _need_root("check")
     from ..linkemu import check as chk

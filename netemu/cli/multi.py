@@ -78,8 +78,8 @@ def up(topo: Topology, hosts: str, text: str) -> None:
         r = results.get(m.name, {})
         click.echo(f"  {m.name}: {len(lay.placement.nodes_on(m.name))} nodes, {r.get('ops', '?')} operations "
                    f"in {r.get('seconds', '?')} s")
-    click.echo(f"  try:   sudo netemu status {topo.name}")
-    click.echo(f"  stop:  sudo netemu down {topo.name}")
+    click.echo(f"  try:   netemu status {topo.name}")
+    click.echo(f"  stop:  netemu down {topo.name}")
 
 
 def down(lab: str, hosts: str | None, wait: float) -> None:

@@ -62,11 +62,11 @@ def run(scenario: str | None, list_only: bool, as_json: bool, lab: str | None, t
     \b
     Examples:
       netemu run --list
-      sudo netemu run pmtud
-      sudo netemu run nagle --json
-      sudo netemu run tfo --lab internet --client alice --server root
-      sudo netemu run pmtud --lab internet --client alice --server cloud
-      sudo netemu run ./my_scenario.py
+      netemu run pmtud
+      netemu run nagle --json
+      netemu run tfo --lab internet --client alice --server root
+      netemu run pmtud --lab internet --client alice --server cloud
+      netemu run ./my_scenario.py
 
     The client must reach the server's own address by routes; source NAT on the way out is
     followed (the run measures through it), a server behind a port forward or 1:1 NAT is refused.

@@ -25,9 +25,9 @@ def logs(lab: str, node: str | None, service: str | None, follow: bool, lines: i
 
     \b
     Examples:
-      sudo netemu logs internet                 # every process, each under a header
-      sudo netemu logs internet web             # the processes of node web
-      sudo netemu logs internet web http -f     # one service, following new lines
+      netemu logs internet                 # every process, each under a header
+      netemu logs internet web             # the processes of node web
+      netemu logs internet web http -f     # one service, following new lines
     Each log keeps the newest 1 MiB of output (older output is dropped).
     """
     from ..services.runtime import follow as follow_log
@@ -87,9 +87,9 @@ def capture(lab: str, where: str, write: str | None, count: int | None, filter_:
     NODE:IF one interface (classic pcap); NODE:IF1,IF2 several.
     Without -w the packets are decoded live.
     Examples:
-      sudo netemu capture two-routers r1:eth1                      # live decode
-      sudo netemu capture two-routers r1 -w r1.pcapng -c 100 -- icmp
-      sudo netemu capture internet web:eth0 -w - | wireshark -k -i -
+      netemu capture two-routers r1:eth1                      # live decode
+      netemu capture two-routers r1 -w r1.pcapng -c 100 -- icmp
+      netemu capture internet web:eth0 -w - | wireshark -k -i -
       ssh vm sudo netemu capture internet web:eth0 -w - | wireshark -k -i -
     """
     from ..capture.command import Capture
