@@ -130,12 +130,14 @@ console="$tmp/console.log"
 : > "$console"
 say "booting: $CPUS vCPUs, $MEM MiB, user-mode networking; guest console follows"
 # -snapshot: the guest's writes go to a throwaway overlay in $TMPDIR, the cached image stays pristine.
+# ipv6=off: QEMU's router advertisements would put an expiring route in the guest's host namespace,
+# which the tests compare before and after each lab.
 # nice: under TCG the VM keeps every core busy; the host's other work goes first.
 TMPDIR="$tmp" nice -n 10 qemu-system-x86_64 -name netemu-vm "${accel[@]}" -smp "$CPUS" -m "$MEM" \
   -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
   -append "root=/dev/vda rw console=ttyS0 quiet loglevel=3 systemd.show_status=0 panic=-1 netemu.run=1" \
   -drive "file=$image/disk.qcow2,if=virtio,format=qcow2" -snapshot \
-  -netdev user,id=net0 -device virtio-net-pci,netdev=net0 \
+  -netdev user,id=net0,ipv6=off -device virtio-net-pci,netdev=net0 \
   -virtfs "local,path=$share,mount_tag=host,security_model=none,id=host" \
   -device virtio-rng-pci -display none -monitor none -serial "file:$console" -no-reboot &
 qemu_pid=$!

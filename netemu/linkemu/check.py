@@ -2,7 +2,8 @@
 
 Under virtualisation or load every round trip costs the machine itself some time (TCG adds 1-2 ms), so
 the RTT is judged by what the emulation *adds* to a baseline measured in the same run: the same
-handshake over loopback in the probing node. A rate that falls short says why when it can: the CPU
+handshake over loopback in the probing node; each delayed hop may also add the timer lateness
+measured in the same run. A rate that falls short says why when it can: the CPU
 cannot move that much even over loopback, or the timers now fire later than the burst was sized for.
 """
 
@@ -132,10 +133,16 @@ def check(lab: str, rate_seconds: float = 3.0, rtt_samples: int = 15) -> list[Li
             base = measure.median(measure.handshake_rtts(p["ns"], p["ns"], "127.0.0.1", count=rtt_samples)) or 0.0
             res.rtt_base_ms = round(base * 1000, 3)
             added = (rtt - base) * 1000
-            if abs(added - expected) > TOLERANCE * expected:
+            # Each delayed hop releases packets on a timer (netem's watchdog, the delay line's timerfd):
+            # where timers fire late (a VM, a loaded machine) that lateness is the machine's, not the
+            # emulation's error. It is measured now, like the baseline.
+            hops = sum(1 for i in fwd + rev if i.delays)
+            slack = hops * timer.lateness_us() / 1000
+            if abs(added - expected) > TOLERANCE * expected + slack:
                 res.warnings.append(f"RTT {rtt * 1000:.1f} ms: {added:.1f} ms added to the machine's own "
                                     f"{base * 1000:.1f} ms, configured {expected:.1f} ms "
-                                    f"({(added / expected - 1) * 100:+.0f}%)")
+                                    f"({(added / expected - 1) * 100:+.0f}%; timers here fire up to "
+                                    f"{slack / max(hops, 1):.2f} ms late per delayed hop)")
         for sender, receiver, imps_dir, addr in ((p, q, fwd, pair[1]), (q, p, rev, pair[0])):
             rates = [i.bandwidth for i in imps_dir if i.bandwidth]
             if not rates:

@@ -55,7 +55,7 @@ def report(fresh: bool = True) -> list[Row]:
         res = c.results.get("timer_resolution_us")
         res_text = f"{res:g} µs resolution" if isinstance(res, (int, float)) else str(res)
         rows.append(Row("rate timers", INFO, f"{res_text}, 1 ms sleeps wake {c.results.get('timer_late_us', '?')} µs late "
-                        f"(p90): rate limits get a burst of {c.timer_us} µs of traffic"))
+                        f"(p99): rate limits get a burst of {c.timer_us} µs of traffic"))
     rows.append(Row("link down/up", NATIVE, "interface admin state (carrier loss at the far end)"))
     forced = os.environ.get(capsmod.BACKEND_ENV)
     if forced:
