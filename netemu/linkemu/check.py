@@ -82,7 +82,7 @@ def _short_rate_why(ns: str, expected_bps: float, timer_us: int) -> str:
     if capacity < expected_bps * (1 + TOLERANCE):
         return (f"this machine moves only {capacity / 1e6:.1f} Mbit/s of TCP even over loopback "
                 f"(CPU-bound: virtualisation or load)")
-    needed = timer.granularity_us(timer.resolution_us(), timer.lateness_us())
+    needed = timer.granularity_us(timer.resolution_us(), timer.lateness_us(), timer.kernel_hz())
     if needed > timer_us:
         return (f"the kernel's timers now need {needed} µs between sends but the burst covers {timer_us} µs "
                 f"(sized at `up`; recreate the lab to resize it)")

@@ -54,7 +54,7 @@ def report(fresh: bool = True) -> list[Row]:
     if c.rate:
         res = c.results.get("timer_resolution_us")
         res_text = f"{res:g} µs resolution" if isinstance(res, (int, float)) else str(res)
-        rows.append(Row("rate timers", INFO, f"{res_text}, 1 ms sleeps wake {c.results.get('timer_late_us', '?')} µs late "
+        rows.append(Row("rate timers", INFO, f"{res_text}, HZ {c.results.get('timer_hz', '?')}, 1 ms sleeps wake {c.results.get('timer_late_us', '?')} µs late "
                         f"(p99): rate limits get a burst of {c.timer_us} µs of traffic"))
     rows.append(Row("link down/up", NATIVE, "interface admin state (carrier loss at the far end)"))
     forced = os.environ.get(capsmod.BACKEND_ENV)

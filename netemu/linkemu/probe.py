@@ -94,7 +94,9 @@ def probe() -> dict[str, bool | str]:
     late = timer.lateness_us()
     out["timer_resolution_us"] = round(res, 3) if res is not None else "no /proc/net/psched"
     out["timer_late_us"] = round(late, 1)
-    out["timer_us"] = timer.granularity_us(res, late)
+    hz = timer.kernel_hz()
+    out["timer_hz"] = hz if hz else "CONFIG_HZ unknown"
+    out["timer_us"] = timer.granularity_us(res, late, hz)
     return out
 
 

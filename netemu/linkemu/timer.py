@@ -9,7 +9,9 @@ the granularity plus the lateness measured here.
 
 from __future__ import annotations
 
+import gzip
 import os
+import re
 import time
 
 DEFAULT_US = 1000  # assumed when nothing was measured (plans without root): 1 ms of traffic
@@ -29,6 +31,30 @@ def resolution_us(psched: str = "/proc/net/psched") -> float | None:
     except (OSError, IndexError, ValueError):
         return None
     return 1e6 / rate if rate > 0 else None
+
+
+def kernel_hz(release: str | None = None) -> int | None:
+    """CONFIG_HZ of the running kernel, from /proc/config.gz or /boot/config-RELEASE (None: unknown).
+
+    With high-resolution timers TBF's watchdog is not tick-bound, but the transmit softirq it raises
+    falls back to ksoftirqd under load, which the scheduler runs at tick granularity.
+    """
+    release = release or os.uname().release
+    texts = []
+    try:
+        with gzip.open("/proc/config.gz", "rt") as f:
+            texts.append(f.read())
+    except OSError:
+        pass
+    try:
+        texts.append(open(f"/boot/config-{release}").read())
+    except OSError:
+        pass
+    for text in texts:
+        m = re.search(r"^CONFIG_HZ=(\d+)$", text, re.MULTILINE)
+        if m:
+            return int(m.group(1))
+    return None
 
 
 def lateness_us(samples: int = _SAMPLES, sleep_s: float = _SLEEP_S) -> float:
@@ -55,9 +81,9 @@ def lateness_us(samples: int = _SAMPLES, sleep_s: float = _SLEEP_S) -> float:
     return max(0.0, late[int(0.99 * (len(late) - 1))])
 
 
-def granularity_us(resolution: float | None, late: float) -> int:
-    """Time the bucket must bridge between two sends: one tick (>= 1 ms) plus the lateness, capped."""
-    tick = max(float(DEFAULT_US), resolution or 0.0)
+def granularity_us(resolution: float | None, late: float, hz: int | None = None) -> int:
+    """Time the bucket must bridge between two sends: one tick (1/HZ, >= 1 ms) plus the lateness, capped."""
+    tick = max(float(DEFAULT_US), resolution or 0.0, 1e6 / hz if hz else 0.0)
     return int(min(MAX_US, tick + late))
 
 

@@ -62,6 +62,8 @@ def test_timer_granularity_from_psched(tmp_path):
     assert timer.granularity_us(0.001, 350.0) == 1350  # a 1 ms floor plus the measured lateness
     assert timer.granularity_us(4000, 0.0) == 4000
     assert timer.granularity_us(4000, 10**6) == timer.MAX_US
+    assert timer.granularity_us(0.001, 100.0, hz=250) == 4100  # tc: burst >= rate / HZ
+    assert timer.kernel_hz() in (None, 100, 250, 300, 1000)
     assert timer.lateness_us(samples=5) >= 0
     # netem's limit covers the bandwidth-delay product (1 Gbit/s x 100 ms >> the default 1000 packets)
     args = netem_args(Impairment(bandwidth=10**9, delay_us=100_000), 1500)
