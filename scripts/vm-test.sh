@@ -16,6 +16,10 @@
 # NETEMU_VM_LOGS (default reports/vm), NETEMU_VM_REBUILD=1 (build even when cached),
 # NETEMU_VM_IMAGE=DIR (boot the image in DIR as it is, e.g. one built by hand with vm/build-image.sh).
 set -euo pipefail
+
+# The whole script is one function, read before it runs: editing the file during a run (e.g. a
+# `git pull` while the VM works) cannot change what this run executes.
+main() {
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 repo="$PWD"
 
@@ -42,8 +46,19 @@ say() { echo "vm-test: $*"; }
 die() { echo "vm-test: cannot run the VM: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run it as root (the image is built with mmdebstrap --mode=root)"
+# The host's tools, installed like provision.sh installs the rest (a fresh machine needs only this clone).
+HOST_PACKAGES=(mmdebstrap qemu-system-x86 qemu-utils e2fsprogs git)
+missing=()
+for p in "${HOST_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing the VM tools: ${missing[*]}"
+  { apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
+    | { grep -E --line-buffered '^(Get|Setting up|E:)' || true; } || die "apt-get could not install ${missing[*]}"
+fi
 for tool in qemu-system-x86_64 qemu-img mmdebstrap mkfs.ext4 git; do
-  command -v "$tool" >/dev/null || die "$tool is missing (apt-get install qemu-system-x86 qemu-utils mmdebstrap e2fsprogs git)"
+  command -v "$tool" >/dev/null || die "$tool is missing (apt-get install ${HOST_PACKAGES[*]})"
 done
 start=$SECONDS
 
@@ -165,3 +180,6 @@ fi
 rc="$(cat "$LOGS/exit-code")"
 [ "$rc" = 0 ] || { echo "vm-test: tests FAILED in the VM (exit $rc)" >&2; exit 1; }
 say "passed"
+}
+
+main "$@"

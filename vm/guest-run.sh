@@ -4,7 +4,7 @@
 # SHARE (the host's 9p share) holds repo/ (the tree under test), env (settings written by
 # scripts/vm-test.sh) and out/ (logs and summary brought back to the host).
 # Steps: the tree to /vagrant, `vagrant/provision.sh --test` (as Vagrant runs it), `netemu doctor`,
-# pytest on the tests chosen by the host. Exit status: pytest's, or 3 when provisioning failed.
+# pytest on the tests chosen by the host, then `netemu check` on a 10 ms / 20 Mbit/s link. Exit status: pytest's, or 3 when provisioning failed.
 set -uo pipefail
 share=$1
 out="$share/out"
@@ -41,5 +41,18 @@ read -r -a extra <<< "${NETEMU_VM_PYTEST_ARGS:-}"
   "${tests[@]}" "${extra[@]}" 2>&1 | tee "$out/pytest.log"
 rc=${PIPESTATUS[0]}
 say "pytest ${tests[*]}: $(grep -E '^=+ .*(passed|failed|error|skipped).* in ' "$out/pytest.log" | tail -1 | tr -d '=' | sed 's/^ *//;s/ *$//') (exit $rc, $(( SECONDS - t )) s)"
+# The rate limiter and delay measured on this kernel, as a user sees them (netemu check).
+cat > /tmp/vmcheck.yaml <<'YAML'
+name: vmcheck
+nodes: {a: {}, b: {}}
+links:
+  - endpoints: ["a:eth0 10.99.0.1/24", "b:eth0 10.99.0.2/24"]
+    delay: 10ms
+    bandwidth: 20mbit
+YAML
+if netemu up /tmp/vmcheck.yaml >/dev/null; then
+  netemu check vmcheck 2>&1 | tee "$out/check.log" | sed 's/^/netemu-vm: check: /' | tee -a "$out/summary.txt"
+  netemu down vmcheck >/dev/null
+fi
 say "guest total: $(( SECONDS - t0 )) s after boot"
 exit "$rc"
