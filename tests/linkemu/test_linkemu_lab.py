@@ -290,6 +290,8 @@ def test_check_reports_fidelity(lemu_lab):
                     "rate", "5mbit", "burst", "3028", "limit", "100000"], check=True)
     (r,) = checkmod.check(lab, rate_seconds=2)
     assert any("rate a:eth0 -> b:eth0" in w for w in r.warnings), r.warnings
+    # and says why
+    assert any("tbf on a:eth0 limits to 5.00 Mbit/s, not the configured 20.00" in w for w in r.warnings), r.warnings
 
 
 def test_down_removes_every_rule_and_process(lemu_lab):
