@@ -4,6 +4,7 @@
 #   sudo bash scripts/vm-test.sh              # link emulation, scenarios, netfilter, lab tests
 #   sudo bash scripts/vm-test.sh --all        # the whole suite
 #   sudo bash scripts/vm-test.sh -- -k rate   # extra pytest arguments after --
+#   sudo bash scripts/vm-test.sh --offline    # the guest has no network at all (provisioning must not need it)
 #
 # Builds the image with vm/build-image.sh (mmdebstrap, Debian's packages only) or reuses the cached
 # one whose inputs (build script, provision.sh, pyproject.toml, mirror) are unchanged; boots it headless
@@ -26,12 +27,14 @@ repo="$PWD"
 TESTS="tests/linkemu tests/scenarios tests/netfilter tests/test_lab.py"
 [ -d tests/labtest ] && TESTS="$TESTS tests/labtest"
 pytest_args=()
+netopt=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --all) TESTS="tests" ;;
     --rebuild) NETEMU_VM_REBUILD=1 ;;
+    --offline) netopt=",restrict=on" ;;
     --) shift; pytest_args=("$@"); break ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "vm-test.sh: unknown option $1 (pytest arguments go after --)" >&2; exit 2 ;;
   esac
   shift
@@ -143,7 +146,7 @@ git ls-files -co --exclude-standard -z | tar -c --null --ignore-failed-read -T -
 
 console="$tmp/console.log"
 : > "$console"
-say "booting: $CPUS vCPUs, $MEM MiB, user-mode networking; guest console follows"
+say "booting: $CPUS vCPUs, $MEM MiB, user-mode networking${netopt:+ without any route out (--offline)}; guest console follows"
 # -snapshot: the guest's writes go to a throwaway overlay in $TMPDIR, the cached image stays pristine.
 # ipv6=off: QEMU's router advertisements would put an expiring route in the guest's host namespace,
 # which the tests compare before and after each lab.
@@ -152,7 +155,7 @@ TMPDIR="$tmp" nice -n 10 qemu-system-x86_64 -name netemu-vm "${accel[@]}" -smp "
   -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
   -append "root=/dev/vda rw console=ttyS0 quiet loglevel=3 systemd.show_status=0 panic=-1 netemu.run=1" \
   -drive "file=$image/disk.qcow2,if=virtio,format=qcow2" -snapshot \
-  -netdev user,id=net0,ipv6=off -device virtio-net-pci,netdev=net0 \
+  -netdev "user,id=net0,ipv6=off$netopt" -device virtio-net-pci,netdev=net0 \
   -virtfs "local,path=$share,mount_tag=host,security_model=none,id=host" \
   -device virtio-rng-pci -display none -monitor none -serial "file:$console" -no-reboot &
 qemu_pid=$!

@@ -20,6 +20,8 @@ t0=$SECONDS
 say "guest up: Debian $(cat /etc/debian_version), kernel $(uname -r), $(nproc) vCPUs, $(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 )) MiB, booted in $(cut -d' ' -f1 /proc/uptime | cut -d. -f1) s"
 
 rm -rf /vagrant && cp -a "$share/repo" /vagrant
+if timeout 10 getent hosts deb.debian.org >/dev/null 2>&1; then say "network: the Debian archive resolves"
+else say "network: none (no DNS answer for deb.debian.org)"; fi
 
 t=$SECONDS
 if NETEMU_REPO=/vagrant bash /vagrant/vagrant/provision.sh --test > >(tee "$out/provision.log") 2>&1; then
