@@ -140,7 +140,10 @@ mkdir -p "$share/repo" "$share/out"
 git ls-files -co --exclude-standard -z | tar -c --null --ignore-failed-read -T - 2>/dev/null | tar -x -C "$share/repo"
 {
   printf 'NETEMU_VM_TESTS=%q\n' "$TESTS"
-  printf 'NETEMU_VM_PYTEST_ARGS=%q\n' "${pytest_args[*]:-}"
+  # an array, each argument quoted: `-k "a or b"` stays one argument
+  printf 'NETEMU_VM_PYTEST_ARGS=('
+  [ "${#pytest_args[@]}" -gt 0 ] && printf '%q ' "${pytest_args[@]}"
+  printf ')\n'
   printf 'VM_HTTP_PROXY=%q\nVM_HTTPS_PROXY=%q\n' "${http_proxy:-}" "${https_proxy:-}"
 } > "$share/env"
 

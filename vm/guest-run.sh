@@ -10,7 +10,8 @@ share=$1
 out="$share/out"
 mkdir -p "$out"
 # shellcheck source=/dev/null
-. "$share/env"   # NETEMU_VM_TESTS, NETEMU_VM_PYTEST_ARGS, proxy variables
+NETEMU_VM_PYTEST_ARGS=()
+. "$share/env"   # NETEMU_VM_TESTS, NETEMU_VM_PYTEST_ARGS (an array), proxy variables
 export http_proxy="${VM_HTTP_PROXY:-}" https_proxy="${VM_HTTPS_PROXY:-}"
 [ -n "$http_proxy" ] || unset http_proxy
 [ -n "$https_proxy" ] || unset https_proxy
@@ -37,7 +38,7 @@ say "link-emulation backend: $(cd / && /opt/netemu/venv/bin/python -c 'from nete
 cd /vagrant || exit 3
 t=$SECONDS
 read -r -a tests <<< "$NETEMU_VM_TESTS"
-read -r -a extra <<< "${NETEMU_VM_PYTEST_ARGS:-}"
+extra=("${NETEMU_VM_PYTEST_ARGS[@]}")
 # Whole run in the log; the console shows pytest's progress line per file.
 /opt/netemu/venv/bin/python -m pytest -rs -p no:cacheprovider --junitxml="$out/junit.xml" \
   "${tests[@]}" "${extra[@]}" 2>&1 | tee "$out/pytest.log"
