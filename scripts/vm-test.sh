@@ -123,11 +123,10 @@ fi
 # --- the run ----------------------------------------------------------------------------------------
 tmp="$(mktemp -d /var/tmp/netemu-vm-run.XXXXXX)"
 qemu_pid=""
-watchdog_pid=""
 cleanup() {
-  [ -n "$watchdog_pid" ] && kill "$watchdog_pid" 2>/dev/null
   if [ -n "$qemu_pid" ] && kill -0 "$qemu_pid" 2>/dev/null; then
-    kill "$qemu_pid" 2>/dev/null; sleep 1; kill -9 "$qemu_pid" 2>/dev/null
+    # $qemu_pid is `timeout`, which passes the signal on to QEMU and exits with it
+    kill "$qemu_pid" 2>/dev/null; sleep 2; kill -9 "$qemu_pid" 2>/dev/null
   fi
   rm -rf --one-file-system "$tmp"
 }
@@ -154,7 +153,8 @@ say "booting: $CPUS vCPUs, $MEM MiB, user-mode networking${netopt:+ without any 
 # ipv6=off: QEMU's router advertisements would put an expiring route in the guest's host namespace,
 # which the tests compare before and after each lab.
 # nice: under TCG the VM keeps every core busy; the host's other work goes first.
-TMPDIR="$tmp" nice -n 10 qemu-system-x86_64 -name netemu-vm "${accel[@]}" -smp "$CPUS" -m "$MEM" \
+# timeout: the run's time limit (QEMU gets SIGTERM, then SIGKILL 10 s later).
+TMPDIR="$tmp" timeout --kill-after=10 "$TIMEOUT" nice -n 10 qemu-system-x86_64 -name netemu-vm "${accel[@]}" -smp "$CPUS" -m "$MEM" \
   -kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
   -append "root=/dev/vda rw console=ttyS0 quiet loglevel=3 systemd.show_status=0 panic=-1 netemu.run=1" \
   -drive "file=$image/disk.qcow2,if=virtio,format=qcow2" -snapshot \
@@ -162,12 +162,11 @@ TMPDIR="$tmp" nice -n 10 qemu-system-x86_64 -name netemu-vm "${accel[@]}" -smp "
   -virtfs "local,path=$share,mount_tag=host,security_model=none,id=host" \
   -device virtio-rng-pci -display none -monitor none -serial "file:$console" -no-reboot &
 qemu_pid=$!
-( sleep "$TIMEOUT"; echo "vm-test: timeout after $TIMEOUT s: stopping the VM" >&2; kill "$qemu_pid" 2>/dev/null ) &
-watchdog_pid=$!
 tail -n +1 -f --pid="$qemu_pid" "$console" 2>/dev/null || true
 qemu_rc=0
 wait "$qemu_pid" || qemu_rc=$?
 qemu_pid=""
+[ "$qemu_rc" = 124 ] && echo "vm-test: timeout after $TIMEOUT s: the VM was stopped" >&2
 
 # --- results ----------------------------------------------------------------------------------------
 rm -rf "$LOGS"; mkdir -p "$LOGS"
