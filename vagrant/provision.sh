@@ -4,23 +4,24 @@
 #
 #   bash vagrant/provision.sh           # as root: OS packages + netemu in /opt/netemu/venv, `netemu` on PATH
 #   bash vagrant/provision.sh --test    # also the test tools (pytest, unbound, bind9, dnsperf)
+#   bash vagrant/provision.sh --list-packages [--test]   # print the OS packages it installs, and exit
+#
+# A second run changes nothing and needs no network: apt runs only for missing packages, pip only
+# when pyproject.toml, the repository or the extras changed since the last install.
 #
 # Environment: NETEMU_VENV (default /opt/netemu/venv), NETEMU_REPO (default: this script's repository).
 set -euo pipefail
 
 WITH_TEST=0
+LIST=0
 for arg in "$@"; do
   case "$arg" in
     --test) WITH_TEST=1 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --list-packages) LIST=1 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "provision.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
-
-if [ "$(id -u)" -ne 0 ]; then
-  echo "provision.sh installs OS packages: run it as root (e.g. sudo bash vagrant/provision.sh)" >&2
-  exit 1
-fi
 
 REPO="${NETEMU_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 VENV="${NETEMU_VENV:-/opt/netemu/venv}"
@@ -39,9 +40,20 @@ TEST_PACKAGES=(unbound bind9 dnsperf nsd)
 PACKAGES+=(graphviz)   # netemu graph: SVG/HTML/PNG pictures of a lab (dot, mermaid need nothing)
 # A lab across several machines: the tests simulate machines, each running its own sshd (never the host's service).
 TEST_PACKAGES+=(openssh-server openssh-client)
+# `vagrant validate` checks the Vagrantfile offline (tests/test_vm_files.py).
+TEST_PACKAGES+=(vagrant)
 
 wanted=("${PACKAGES[@]}")
 [ "$WITH_TEST" = 1 ] && wanted+=("${TEST_PACKAGES[@]}")
+if [ "$LIST" = 1 ]; then
+  printf '%s\n' "${wanted[@]}"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "provision.sh installs OS packages: run it as root (e.g. sudo bash vagrant/provision.sh)" >&2
+  exit 1
+fi
 missing=()
 for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -56,8 +68,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
     printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; own_policy=1
   fi
   trap '[ "$own_policy" = 1 ] && rm -f "$policy"' EXIT
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # -q: one line per download and per unpacked/configured package (progress without the bars
+  # that garble a log); the whole install can take minutes on a slow mirror.
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}" \
+    | { grep -E --line-buffered '^(Get|Unpacking|Setting up|E:|W:)' || true; }
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     for svc in unbound named bind9 frr; do
       systemctl disable --now "$svc" >/dev/null 2>&1 || true
@@ -79,12 +94,27 @@ if [ ! -x "$VENV/bin/python" ]; then
   mkdir -p "$(dirname "$VENV")"
   "$PY" -m venv "$VENV"
 fi
-echo "==> installing netemu from $REPO"
 extra=""
 [ "$WITH_TEST" = 1 ] && extra="[test]"
-"$VENV/bin/pip" install -q --disable-pip-version-check -e "$REPO$extra"
+# pip's build isolation downloads setuptools on every `install -e`: reinstall only when what the
+# install depends on changed (dependencies, entry points, the extras, the repository's place), so a
+# provisioned machine runs the tests offline. Source edits need no reinstall: the install is editable.
+stamp="$VENV/.netemu-install"
+want="$(sha256sum "$REPO/pyproject.toml" | cut -d' ' -f1) $REPO$extra"
+installed_from() {  # where the venv imports netemu from (run from / so the cwd cannot shadow it)
+  (cd / && "$VENV/bin/python" -c 'import netemu, os; print(os.path.dirname(os.path.dirname(netemu.__file__)))' 2>/dev/null)
+}
+if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && [ -x "$VENV/bin/netemu" ] && [ "$(installed_from)" = "$REPO" ]; then
+  echo "==> netemu already installed from $REPO$extra (pyproject.toml unchanged)"
+else
+  echo "==> installing netemu from $REPO$extra"
+  rm -f "$stamp"
+  "$VENV/bin/pip" install --disable-pip-version-check --progress-bar off -e "$REPO$extra" \
+    | { grep -E --line-buffered '^(Collecting|Successfully)' || true; }
+  echo "$want" > "$stamp"
+fi
 # An editable install leaves netemu's own modules uncompiled (a regular pip install compiles them);
 # precompile so every command starts from bytecode even where PYTHONDONTWRITEBYTECODE is set.
 "$VENV/bin/python" -m compileall -q "$REPO/netemu" >/dev/null
 ln -sf "$VENV/bin/netemu" /usr/local/bin/netemu
-echo "==> ready: $(netemu --version)"
+echo "==> ready: $("$VENV/bin/netemu" --version)"

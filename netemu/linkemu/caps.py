@@ -16,11 +16,13 @@ from pathlib import Path
 
 from ..errors import MissingFeatureError
 from ..labdir import CACHE_DIR
+from . import timer
 from .state import write_atomic
 
 CACHE = str(CACHE_DIR / "linkemu-caps.json")
 PROBE = str(Path(__file__).with_name("probe.py"))
 BACKEND_ENV = "NETEMU_LINKEMU_BACKEND"  # 'netem' or 'fallback': force a backend (tests, plans without root)
+TIMER_ENV = "NETEMU_LINKEMU_TIMER_US"  # force the timer granularity rate limits are sized for (golden tests)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,12 @@ class Caps:
     def bridge_hook(self) -> bool:
         """Bridged packets entering a switch port can be matched by iptables (br_netfilter + physdev)."""
         return self.ok("br_netfilter") and self.ok("iptables_physdev")
+
+    @property
+    def timer_us(self) -> int:
+        """Timer granularity plus measured lateness, in µs: what a rate limit's burst must cover."""
+        v = self.results.get("timer_us")
+        return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else timer.DEFAULT_US
 
     @property
     def realtime(self) -> bool:
@@ -148,3 +156,18 @@ def _netem_module_present() -> bool | None:
         return "sch_netem" in (base / "modules.dep").read_text()
     except OSError:
         return None
+
+
+def timer_us(caps: Caps | None = None) -> int:
+    """The timer granularity (µs) to size rate limits' bursts for: measured by the probe.
+
+    Without root nothing can be probed: assume timer.DEFAULT_US. NETEMU_LINKEMU_TIMER_US forces it.
+    """
+    forced = os.environ.get(TIMER_ENV)
+    if forced and forced.isdigit() and int(forced) > 0:
+        return int(forced)
+    if caps is None:
+        if os.geteuid() != 0:
+            return timer.DEFAULT_US
+        caps = probe()
+    return caps.timer_us

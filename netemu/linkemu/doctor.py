@@ -51,6 +51,11 @@ def report(fresh: bool = True) -> list[Row]:
                         + (" (netem's child when delayed)" if c.netem else "")))
     else:
         rows.append(Row("bandwidth, queue", MISSING, f"tbf: {c.why('tbf')}"))
+    if c.rate:
+        res = c.results.get("timer_resolution_us")
+        res_text = f"{res:g} µs resolution" if isinstance(res, (int, float)) else str(res)
+        rows.append(Row("rate timers", INFO, f"{res_text}, HZ {c.results.get('timer_hz', '?')}, 1 ms sleeps wake {c.results.get('timer_late_us', '?')} µs late "
+                        f"(p99): rate limits get a burst of {c.timer_us} µs of traffic"))
     rows.append(Row("link down/up", NATIVE, "interface admin state (carrier loss at the far end)"))
     forced = os.environ.get(capsmod.BACKEND_ENV)
     if forced:

@@ -36,7 +36,7 @@ def plan(topo: Topology, model: LinkEmu) -> list[Op]:
     from . import render
     from .state import READY, build, delay_queues, dumps, state_path
 
-    st = build(topo, model, capsmod.backend())
+    st = build(topo, model, capsmod.backend(), capsmod.timer_us())
     path = state_path(topo.name)
     ops: list[Op] = [WriteFile(path, dumps(st))]
     for ns, lines in render.tc_batches(st).items():

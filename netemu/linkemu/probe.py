@@ -20,6 +20,8 @@ import shutil
 import subprocess
 import sys
 
+from netemu.linkemu import timer
+
 
 def _run(argv: list[str]) -> bool | str:
     if shutil.which(argv[0]) is None:
@@ -87,6 +89,14 @@ def probe() -> dict[str, bool | str]:
                            else "br_netfilter not loaded (modprobe br_netfilter)")
     out["realtime"] = _realtime()
     out["ping"] = True if shutil.which("ping") else "ping not installed"
+    # Numbers, not verdicts: what a token bucket's burst must bridge (see timer.py).
+    res = timer.resolution_us()
+    late = timer.lateness_us()
+    out["timer_resolution_us"] = round(res, 3) if res is not None else "no /proc/net/psched"
+    out["timer_late_us"] = round(late, 1)
+    hz = timer.kernel_hz()
+    out["timer_hz"] = hz if hz else "CONFIG_HZ unknown"
+    out["timer_us"] = timer.granularity_us(res, late, hz)
     return out
 
 

@@ -13,7 +13,7 @@ Where each impairment goes:
 
 from __future__ import annotations
 
-from . import units
+from . import timer, units
 from .model import Impairment
 from .state import CHAIN, Direction, directions
 
@@ -23,12 +23,16 @@ _NETEM_MIN_LIMIT = 1000
 _ASSUMED_RATE = 10 * 10**9  # for sizing netem's queue when no rate bounds it
 
 
-def tbf_args(imp: Impairment, mtu: int) -> list[str]:
-    """`rate … burst … limit …` for the rate limit of one direction."""
+def tbf_args(imp: Impairment, mtu: int, timer_us: int = timer.DEFAULT_US) -> list[str]:
+    """`rate … burst … limit …` for the rate limit of one direction.
+
+    The burst covers `timer_us` of traffic (the kernel's timer granularity plus its measured lateness):
+    a smaller bucket overflows while TBF's watchdog is late, and the link loses rate.
+    """
     assert imp.bandwidth
     frame = mtu + units.ETH_HEADER
     bytes_per_s = imp.bandwidth // 8
-    burst = max(2 * frame, bytes_per_s // 1000)  # ~1 ms of traffic, at least two frames
+    burst = timer.burst_bytes(imp.bandwidth, frame, timer_us)
     if imp.queue is None:
         limit = max(_MIN_QUEUE_FRAMES * frame, int(bytes_per_s * DEFAULT_QUEUE_SECONDS))
     elif imp.queue[0] == "packets":
@@ -55,7 +59,8 @@ def netem_args(imp: Impairment, mtu: int) -> list[str]:
     return args
 
 
-def tc_lines(d: Direction, backend: str, mtu: int, runtime: bool = False) -> list[str]:
+def tc_lines(d: Direction, backend: str, mtu: int, runtime: bool = False,
+             timer_us: int = timer.DEFAULT_US) -> list[str]:
     """`tc -batch` lines configuring the sender's egress for direction `d`.
 
     At `up` an unimpaired direction needs nothing; at runtime it needs its qdisc removed.
@@ -66,11 +71,16 @@ def tc_lines(d: Direction, backend: str, mtu: int, runtime: bool = False) -> lis
     if netem:
         lines = [f"qdisc replace dev {dev} root handle 1: netem {' '.join(netem_args(imp, mtu))}"]
         if imp.bandwidth:
-            lines.append(f"qdisc replace dev {dev} parent 1:1 handle 10: tbf {' '.join(tbf_args(imp, mtu))}")
+            lines.append(f"qdisc replace dev {dev} parent 1:1 handle 10: tbf {' '.join(tbf_args(imp, mtu, timer_us))}")
         return lines
     if imp.bandwidth:
-        return [f"qdisc replace dev {dev} root handle 1: tbf {' '.join(tbf_args(imp, mtu))}"]
+        return [f"qdisc replace dev {dev} root handle 1: tbf {' '.join(tbf_args(imp, mtu, timer_us))}"]
     return [f"qdisc del dev {dev} root"] if runtime else []
+
+
+def state_timer_us(state: dict) -> int:
+    """The timer granularity a lab's rate limits are sized for (state files before it existed: the default)."""
+    return int(state.get("timer_us") or timer.DEFAULT_US)
 
 
 def tc_batches(state: dict) -> dict[str, list[str]]:
@@ -78,7 +88,7 @@ def tc_batches(state: dict) -> dict[str, list[str]]:
     mtus = {link["index"]: link["mtu"] for link in state["links"]}
     out: dict[str, list[str]] = {}
     for d in directions(state):
-        lines = tc_lines(d, state["backend"], mtus[d.link])
+        lines = tc_lines(d, state["backend"], mtus[d.link], timer_us=state_timer_us(state))
         if lines:
             out.setdefault(d.sender["ns"], []).extend(lines)
     return out

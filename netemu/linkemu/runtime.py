@@ -99,6 +99,8 @@ def _resolve_backend(state: dict, link: dict) -> None:
     caps = capsmod.probe()
     if state["backend"] == "auto":
         state["backend"] = capsmod.backend(caps)
+    if not state.get("timer_us"):
+        state["timer_us"] = capsmod.timer_us(caps)
     imps = [Impairment.from_json(d) for d in link["dirs"]]
     model = LinkEmu((LinkImpairment(link["index"], imps[0], imps[1]),))
     found = problems(model, caps)
@@ -119,7 +121,7 @@ def _apply(old: dict, new: dict, index: int) -> None:
     os.makedirs(new["run_dir"], exist_ok=True)
     save(new)
     for d in ds:
-        lines = render.tc_lines(d, new["backend"], link["mtu"], runtime=True)
+        lines = render.tc_lines(d, new["backend"], link["mtu"], runtime=True, timer_us=render.state_timer_us(new))
         for line in lines:
             res = procs.run(d.sender["ns"], ["tc", *line.split()])
             if res.returncode != 0 and not line.startswith("qdisc del"):

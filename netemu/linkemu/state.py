@@ -47,7 +47,7 @@ def _end(topo: Topology, iface: Interface) -> dict:
     }
 
 
-def build(topo: Topology, model: LinkEmu, backend: str) -> dict:
+def build(topo: Topology, model: LinkEmu, backend: str, timer_us: int | None = None) -> dict:
     """The initial state of a lab: every link (impaired or not, so any can be changed later)."""
     links = []
     for link in topo.links:
@@ -65,6 +65,7 @@ def build(topo: Topology, model: LinkEmu, backend: str) -> dict:
         "lab": topo.name,
         "run_dir": run_dir(topo.name),
         "backend": backend,
+        "timer_us": timer_us,  # what rate limits' bursts are sized for (None: decided on first use)
         "generation": 0,
         "ipv6": any(a.version == 6 for n in topo.nodes for a in n.addresses()),
         "links": links,

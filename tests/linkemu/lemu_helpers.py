@@ -10,6 +10,7 @@ import pytest
 from conftest import needs_root
 
 from netemu.linkemu import caps as capsmod
+from netemu.linkemu import timer
 from netemu.linkemu.runtime import delayline_pid
 from netemu.linkemu.state import load
 
@@ -75,6 +76,12 @@ def alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def timer_slack_ms(hops: int) -> float:
+    """How late `hops` delayed hops may release packets here, measured now: each waits on a timer, and
+    a VM's or a loaded machine's timers fire late (the machine's doing, not the emulation's)."""
+    return hops * timer.lateness_us() / 1000
 
 
 def median(xs: list[float]) -> float:

@@ -1,7 +1,11 @@
 """Link emulation on real labs: delay, rate, loss, jitter, runtime changes, faults, robustness, cleanup.
 
-On a kernel without netem (the development and CI machines) these exercise the NFQUEUE fallback.
-Timings use medians of many samples and ±10 % bands, so a busy 2-core machine still passes.
+On a kernel without netem (the development and CI machines) these exercise the NFQUEUE fallback;
+in the test VM (scripts/vm-test.sh, Debian's stock kernel) netem.
+Timings use medians of many samples and ±10 % bands. Delay and rate are judged against a baseline of
+the same path, unimpaired, measured in the same run (a twin lab): under virtualisation every round
+trip costs the machine 1-2 ms of its own, which is not the emulation's error. The bands stay on the
+configured values, so a missing or wrong impairment still fails.
 """
 
 # ruff: noqa: F811 - test arguments named after the imported fixture
@@ -26,6 +30,7 @@ from lemu_helpers import (
     ping_ok,
     ping_rtts,
     raw_rules,
+    timer_slack_ms,
 )
 
 from netemu.apply import down
@@ -51,26 +56,42 @@ def pair(lemu_lab, link_yaml: str = "") -> str:
     return lemu_lab(PAIR.replace("LINK", link_yaml))
 
 
-def within(value: float, target: float, tol: float = 0.10) -> bool:
-    return abs(value - target) <= tol * target
+def within(value: float, target: float, tol: float = 0.10, slack: float = 0.0) -> bool:
+    return abs(value - target) <= tol * target + slack
+
+
+def rtts(lab: str) -> tuple[float, float, float]:
+    """Median TCP handshake, ping -U and IPv6 ping -U RTTs (ms) from a to b of a PAIR lab."""
+    tcp = median(measure.handshake_rtts(ns(lab, "a"), ns(lab, "b"), "10.77.0.2", count=20)) * 1000
+    return tcp, median(ping_rtts(lab, "a", "10.77.0.2", count=20)), median(ping_rtts(lab, "a", "fd77::2", count=10))
 
 
 def test_delay_20ms_each_way_gives_40ms_rtt(lemu_lab):
     needs_link_emulation("delay")
+    base = rtts(pair(lemu_lab))
     lab = pair(lemu_lab, "    delay: 20ms")
-    hs = measure.handshake_rtts(ns(lab, "a"), ns(lab, "b"), "10.77.0.2", count=20)
-    tcp = median(hs) * 1000
-    icmp = median(ping_rtts(lab, "a", "10.77.0.2", count=20))
-    icmp6 = median(ping_rtts(lab, "a", "fd77::2", count=10))
-    print(f"TCP handshake median {tcp:.2f} ms, ping -U median {icmp:.2f} ms, IPv6 {icmp6:.2f} ms")
-    assert within(tcp, 40.0), f"TCP handshake {tcp:.2f} ms, want 40 ± 4"
-    assert within(icmp, 40.0), f"ping -U {icmp:.2f} ms, want 40 ± 4"
-    assert within(icmp6, 40.0), f"IPv6 ping -U {icmp6:.2f} ms, want 40 ± 4"
+    got = rtts(lab)
+    added = [g - b for g, b in zip(got, base)]
+    slack = timer_slack_ms(2)
+    print("RTT ms (TCP handshake, ping -U, IPv6 ping -U): unimpaired {}, delayed {}, added {}; timer slack {:.2f}".format(
+        *(", ".join(f"{x:.2f}" for x in v) for v in (base, got, added)), slack))
+    for what, value in zip(("TCP handshake", "ping -U", "IPv6 ping -U"), added):
+        assert within(value, 40.0, slack=slack), \
+            f"{what}: {value:.2f} ms added to the unimpaired path, want 40 ± {4 + slack:.2f}"
 
 
 def test_bandwidth_10mbit(lemu_lab):
     needs_link_emulation("bandwidth")
     needs_tool("iperf3")
+    # tbf counts whole frames (1514 bytes on a 1500 MTU); iperf3 and goodput() count TCP payload
+    # (1448 bytes a frame, with timestamps), so the physics says 10 Mbit/s * 1448/1514 = 9.56 Mbit/s.
+    payload = 10e6 * 1448 / 1514
+    plain = pair(lemu_lab)
+    capacity = measure.goodput(ns(plain, "a"), ns(plain, "b"), "10.77.0.2", seconds=2)
+    print(f"the unimpaired path carries {capacity / 1e6:.1f} Mbit/s")
+    if capacity < 1.5 * payload:
+        pytest.skip(f"this machine moves only {capacity / 1e6:.1f} Mbit/s over an unimpaired pair: "
+                    f"too slow to judge a 10 Mbit/s limit")
     lab = pair(lemu_lab, "    bandwidth: 10mbit")
     server = subprocess.Popen(["ip", "netns", "exec", ns(lab, "b"), "iperf3", "-s", "-1", "-B", "10.77.0.2"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -82,9 +103,6 @@ def test_bandwidth_10mbit(lemu_lab):
         bps = data["end"]["sum_received"]["bits_per_second"]
     finally:
         server.wait(timeout=10) if server.poll() is not None else (server.terminate(), server.wait(timeout=10))
-    # tbf counts whole frames (1514 bytes on a 1500 MTU); iperf3 and goodput() count TCP payload
-    # (1448 bytes a frame, with timestamps), so the physics says 10 Mbit/s * 1448/1514 = 9.56 Mbit/s.
-    payload = 10e6 * 1448 / 1514
     print(f"iperf3 received {bps / 1e6:.2f} Mbit/s of payload on a 10mbit link (expected {payload / 1e6:.2f})")
     assert within(bps, payload), f"{bps / 1e6:.2f} Mbit/s, want {payload / 1e6:.2f} ± 10 %"
     # The Python bulk sender used by `netemu check` agrees, in the other direction too.
@@ -109,23 +127,37 @@ def test_jitter_widens_the_distribution(lemu_lab):
     needs_link_emulation("delay", "jitter")
     lab = lemu_lab("""
 name: NAME
-nodes: {a: {}, b: {}, c: {}}
+nodes: {a: {}, b: {}, c: {}, d: {}}
 links:
   - endpoints: ["a:eth0 10.78.1.1/24", "b:eth0 10.78.1.2/24"]
     from: {a: {delay: 20ms}}
   - endpoints: ["a:eth1 10.78.2.1/24", "c:eth0 10.78.2.2/24"]
     from: {a: {delay: 20ms, jitter: 5ms}}
+  - endpoints: ["a:eth2 10.78.3.1/24", "d:eth0 10.78.3.2/24"]
 """)
+    # The unimpaired a-d link is the baseline: the machine's own one-way time and its spread (a VM's
+    # late timers spread receptions by milliseconds); the emulation is judged by what it adds.
+    base, _ = measure.one_way(ns(lab, "a"), ns(lab, "d"), "10.78.3.2", count=150, interval=0.012)
     plain, _ = measure.one_way(ns(lab, "a"), ns(lab, "b"), "10.78.1.2", count=150, interval=0.012)
     jittery, _ = measure.one_way(ns(lab, "a"), ns(lab, "c"), "10.78.2.2", count=150, interval=0.012)
-    spread = [(measure.percentile(x, 90) - measure.percentile(x, 10)) * 1000 for x in (plain, jittery)]
-    medians = [median(x) * 1000 for x in (plain, jittery)]
-    print(f"p10..p90 spread: plain {spread[0]:.2f} ms, jitter 5ms {spread[1]:.2f} ms; medians {medians}")
-    assert spread[0] < 2.0
-    assert 5.0 <= spread[1] <= 10.0  # uniform ±5 ms: p10..p90 is 8 ms
-    assert within(medians[0], 20.0) and within(medians[1], 20.0)
-    # bounded by delay ± jitter (p5/p95: a busy machine may delay a few receptions)
-    assert measure.percentile(jittery, 5) * 1000 >= 14.5 and measure.percentile(jittery, 95) * 1000 <= 26.0
+
+    def spread(xs: list[float], lo: float = 10, hi: float = 90) -> float:
+        return (measure.percentile(xs, hi) - measure.percentile(xs, lo)) * 1000
+
+    noise = spread(base)
+    b0 = median(base) * 1000
+    medians = [median(x) * 1000 - b0 for x in (plain, jittery)]
+    slack = timer_slack_ms(1)
+    print(f"p10..p90 spread: unimpaired {noise:.2f} ms, plain {spread(plain):.2f} ms, jitter 5ms "
+          f"{spread(jittery):.2f} ms; medians added {medians}; timer slack {slack:.2f}")
+    assert spread(plain) < 2.0 + noise
+    # uniform ±5 ms: p10..p90 is 8 ms; independent noise widens it by at most its own spread
+    assert 5.0 <= spread(jittery) <= 10.0 + noise
+    assert within(medians[0], 20.0, slack=slack) and within(medians[1], 20.0, slack=slack)
+    # bounded by delay ± jitter, widened by the baseline's own tails (p5/p95: a busy machine may delay a few)
+    lo, hi = (b0 - measure.percentile(base, 5) * 1000), (measure.percentile(base, 95) * 1000 - b0)
+    assert measure.percentile(jittery, 5) * 1000 - b0 >= 14.5 - lo
+    assert measure.percentile(jittery, 95) * 1000 - b0 <= 26.0 + hi + slack
 
 
 def test_killing_the_delay_line_never_leaves_the_link_dead(lemu_lab):
@@ -213,9 +245,7 @@ def test_link_down_during_traffic_then_up(lemu_lab):
     assert ping_ok(lab, "a", "10.77.0.2") == 3
 
 
-def test_delay_into_a_switch(lemu_lab):
-    needs_link_emulation("delay", "bridge")
-    lab = lemu_lab("""
+SWITCHED = """
 name: NAME
 nodes:
   h1: {}
@@ -223,13 +253,26 @@ nodes:
   sw: {kind: switch}
 links:
   - endpoints: ["h1:eth0 10.80.0.1/24", sw]
-    delay: 10ms
+DELAY
   - endpoints: ["h2:eth0 10.80.0.2/24", sw]
-""")
-    rtt = median(ping_rtts(lab, "h1", "10.80.0.2", count=20))
-    hs = median(measure.handshake_rtts(ns(lab, "h2"), ns(lab, "h1"), "10.80.0.1", count=15)) * 1000
-    print(f"via switch: ping -U {rtt:.2f} ms, TCP handshake {hs:.2f} ms (configured 20)")
-    assert within(rtt, 20.0) and within(hs, 20.0)
+"""
+
+
+def test_delay_into_a_switch(lemu_lab):
+    needs_link_emulation("delay", "bridge")
+
+    def switched_rtts(lab: str) -> tuple[float, float]:
+        rtt = median(ping_rtts(lab, "h1", "10.80.0.2", count=20))
+        return rtt, median(measure.handshake_rtts(ns(lab, "h2"), ns(lab, "h1"), "10.80.0.1", count=15)) * 1000
+
+    base = switched_rtts(lemu_lab(SWITCHED.replace("DELAY", "")))
+    lab = lemu_lab(SWITCHED.replace("DELAY", "    delay: 10ms"))
+    got = switched_rtts(lab)
+    added = [g - b for g, b in zip(got, base)]
+    slack = timer_slack_ms(2)
+    print(f"via switch: ping -U {got[0]:.2f} ms, TCP handshake {got[1]:.2f} ms; unimpaired {base[0]:.2f}, "
+          f"{base[1]:.2f}; added {added[0]:.2f}, {added[1]:.2f} (configured 20, timer slack {slack:.2f})")
+    assert within(added[0], 20.0, slack=slack) and within(added[1], 20.0, slack=slack)
     results = checkmod.check(lab)
     assert [r.warnings for r in results] == [[]], results
 
@@ -247,6 +290,8 @@ def test_check_reports_fidelity(lemu_lab):
                     "rate", "5mbit", "burst", "3028", "limit", "100000"], check=True)
     (r,) = checkmod.check(lab, rate_seconds=2)
     assert any("rate a:eth0 -> b:eth0" in w for w in r.warnings), r.warnings
+    # and says why
+    assert any("tbf on a:eth0 limits to 5.00 Mbit/s, not the configured 20.00" in w for w in r.warnings), r.warnings
 
 
 def test_down_removes_every_rule_and_process(lemu_lab):

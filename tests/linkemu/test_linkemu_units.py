@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from netemu.cli import link as cli_link
 from netemu.errors import UsageError
-from netemu.linkemu import nfq, runtime, units
+from netemu.linkemu import nfq, runtime, timer, units
 from netemu.linkemu.caps import Caps
 from netemu.linkemu.feature import problems
 from netemu.linkemu.model import Impairment, LinkEmu, LinkImpairment
@@ -46,6 +46,25 @@ def test_tbf_and_netem_sizes():
     # burst and limit in bytes (never `latency`, which tc rounds); limit defaults to 100 ms at the rate
     assert tbf_args(Impairment(bandwidth=10**7), 1500) == ["rate", "10mbit", "burst", "3028", "limit", "125000"]
     assert tbf_args(Impairment(bandwidth=10**7, queue=("packets", 10)), 1500)[-1] == "15140"
+    # the burst bridges the timer granularity: tc's burst >= rate / HZ (HZ=250: 4 ms of traffic)
+    assert tbf_args(Impairment(bandwidth=20 * 10**6), 1500, timer_us=4000)[3] == str(20 * 10**6 // 8 * 4 // 1000)
+    assert tbf_args(Impairment(bandwidth=10**6), 1500, timer_us=4000)[3] == "3028"  # never under two frames
+
+
+def test_timer_granularity_from_psched(tmp_path):
+    # /proc/net/psched's 4th field: 1e9 with high-resolution timers, HZ without
+    hires, lowres = tmp_path / "hires", tmp_path / "lowres"
+    hires.write_text("000003e8 00000040 000f4240 3b9aca00\n")
+    lowres.write_text("000003e8 00000040 000f4240 000000fa\n")
+    assert timer.resolution_us(str(hires)) == 0.001
+    assert timer.resolution_us(str(lowres)) == 4000
+    assert timer.resolution_us(str(tmp_path / "missing")) is None
+    assert timer.granularity_us(0.001, 350.0) == 1350  # a 1 ms floor plus the measured lateness
+    assert timer.granularity_us(4000, 0.0) == 4000
+    assert timer.granularity_us(4000, 10**6) == timer.MAX_US
+    assert timer.granularity_us(0.001, 100.0, hz=250) == 4100  # tc: burst >= rate / HZ
+    assert timer.kernel_hz() in (None, 100, 250, 300, 1000)
+    assert timer.lateness_us(samples=5) >= 0
     # netem's limit covers the bandwidth-delay product (1 Gbit/s x 100 ms >> the default 1000 packets)
     args = netem_args(Impairment(bandwidth=10**9, delay_us=100_000), 1500)
     assert int(args[args.index("limit") + 1]) > 8000
