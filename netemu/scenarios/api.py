@@ -163,11 +163,13 @@ class Setup:
         Source NAT on the way is followed (see `Path.nat`); a destination only reachable through
         destination NAT (port forward, 1:1) is a PathError saying so.
         """
-        return paths.between(self.topology, self.node_name(src), self.node_name(dst), family)
+        there = paths.between(self.topology, self.node_name(src), self.node_name(dst), family)
+        return paths.require_links_up(self.topology.name, there)
 
     def reply_path(self, src: str, dst: str, family: int = 4) -> paths.Path:
         """The path `dst`'s replies take back to `src` on a connection `src` opened (NAT undone on the way)."""
-        return paths.reply(self.topology, self.path(src, dst, family))
+        back = paths.reply(self.topology, self.path(src, dst, family))
+        return paths.require_links_up(self.topology.name, back)
 
     def has_address(self, role: str, family: int) -> bool:
         """Whether the node has a global address of `family`."""

@@ -435,23 +435,52 @@ def link_delays_us(topo: Topology, node: str, ifname: str) -> tuple[int, int]:
     return (li.direction(sender_is_a).delay_us or 0, li.direction(not sender_is_a).delay_us or 0)
 
 
-def _live_delays_us(lab: str, node: str, ifname: str) -> tuple[int, int] | None:
-    """The delays in a running lab's link-emulation state file, or None when it has none."""
+def _live_state(lab: str) -> dict | None:
+    """A running lab's link-emulation state (delays, cut links), or None when it has none."""
     try:
         from ..linkemu import state as lstate
     except ImportError:
         return None
     try:
         with open(lstate.state_path(lab)) as f:
-            current = json.load(f)
+            return json.load(f)
     except (OSError, ValueError):
         return None
-    for link in current.get("links", []):
+
+
+def _live_link(lab: str, node: str, ifname: str) -> tuple[dict, int] | None:
+    """The live state's link with an end at node:ifname, and that end's index."""
+    current = _live_state(lab)
+    for link in (current or {}).get("links", []):
         for i, end in enumerate(link.get("ends", [])):
             if end.get("node") == node and end.get("ifname") == ifname:
-                dirs = link["dirs"]
-                return (int(dirs[i].get("delay_us") or 0), int(dirs[1 - i].get("delay_us") or 0))
+                return link, i
     return None
+
+
+def _live_delays_us(lab: str, node: str, ifname: str) -> tuple[int, int] | None:
+    """The delays in a running lab's link-emulation state file, or None when it has none."""
+    found = _live_link(lab, node, ifname)
+    if found is None:
+        return None
+    link, i = found
+    dirs = link["dirs"]
+    return (int(dirs[i].get("delay_us") or 0), int(dirs[1 - i].get("delay_us") or 0))
+
+
+def require_links_up(lab: str, path: Path) -> Path:
+    """`path`, or PathError when the running lab has a link on it cut (`netemu link … down`).
+
+    The path is derived from the model's routes; a cut link makes the kernel drop the routes through
+    it, so a measurement along the model's path would measure something else, or nothing.
+    """
+    for hop in path.hops:
+        found = _live_link(lab, hop.node, hop.ifname)
+        if found is not None and found[0].get("admin", "up") != "up":
+            raise PathError(f"the path {path.src} -> {path.dst} crosses {hop.node}:{hop.ifname} -- {hop.next_node}:"
+                            f"{hop.next_ifname}, which is cut in lab {lab} (netemu link {lab} {hop.node}:{hop.ifname} "
+                            f"up)", at=hop.node)
+    return path
 
 
 def added_delay_us(topo: Topology, path: Path) -> int:

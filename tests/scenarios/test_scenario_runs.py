@@ -208,3 +208,26 @@ def test_congestion_control_on_a_long_lossy_path(tmp_path):
     # the physics: Reno near the Mathis figure (~1.4 Mbit/s), BBR near the 9.56 Mbit/s of payload the rate allows
     assert 0.5 * r["mathis_mbit"] <= cases["reno"]["goodput_mbit"] <= 2 * r["mathis_mbit"]
     assert cases["bbr"]["goodput_mbit"] >= 2 * cases["cubic"]["goodput_mbit"]
+
+
+def test_a_cut_link_on_the_path_is_refused_before_anything_runs(tmp_path):
+    """The model's path crosses a link cut at run time (`netemu link … down`): said, not measured wrongly."""
+    from netemu.lab import Lab
+    from netemu.linkemu import runtime
+    from netemu.parse import topology_from_text
+
+    name = unique_name("sc")
+    text = shipped("pmtud.yaml", name)
+    Lab.up(topology_from_text(text, f"<{name}>"), text)
+    try:
+        runtime.set_admin(name, "r1:eth1", up=False)
+        with pytest.raises(RequirementError, match=r"crosses r1:eth1 -- r2:eth0, which is cut"):
+            run(load("tfo"), RunOptions(lab=name, quick=True, nodes={"client": "sender", "server": "receiver"},
+                                        report_dir=str(tmp_path / "r")))
+        runtime.set_admin(name, "r1:eth1", up=True)
+        result = run(load("tfo"), RunOptions(lab=name, quick=True, nodes={"client": "sender", "server": "receiver"},
+                                             report_dir=str(tmp_path / "r2")))
+        assert result.passed, [c for c in result.checks if not c.passed]
+    finally:
+        Lab.attach(name).down()
+    assert leftovers(name) == []
