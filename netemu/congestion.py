@@ -123,14 +123,19 @@ def _host_warnings(src: Source, model: Congestion) -> list[Issue]:
     available, allowed = host_lists()
     if not allowed:
         return []
-    out, seen = [], set()
+    return [Issue("nodes." + node + "." + KEY if src.line(("nodes", node, KEY)) == line else KEY,
+                  f"on this machine: {why}", line, warning=True)
+            for node, line, why, _ in _refusals(model, available, allowed)]
+
+
+def _refusals(model: Congestion, available: list[str], allowed: list[str]) -> list[tuple[str, int | None, str, str]]:
+    """(first node, its line, why, every node asking) for each distinct refusal this machine gives."""
+    out: dict[str, tuple[str, int | None, list[str]]] = {}
     for node, algo, line in model.per_node:
         why = _refusal(algo, available, allowed, node in model.via_routes)
-        if why and algo not in seen:
-            seen.add(algo)
-            out.append(Issue("nodes." + node + "." + KEY if src.line(("nodes", node, KEY)) == line else KEY,
-                             f"on this machine: {why}", line, warning=True))
-    return out
+        if why:
+            out.setdefault(why, (node, line, []))[2].append(node)
+    return [(node, line, why, ", ".join(nodes)) for why, (node, line, nodes) in out.items()]
 
 
 def _refusal(algo: str, available: list[str], allowed: list[str], via_routes: bool) -> str | None:
@@ -138,10 +143,9 @@ def _refusal(algo: str, available: list[str], allowed: list[str], via_routes: bo
         return (f"congestion control {algo!r} is not loaded on this machine (available: {' '.join(available)}); "
                 f"load it on the host with 'modprobe tcp_{algo}' (netemu never changes the host)")
     if algo not in allowed and not via_routes:
-        return (f"congestion control {algo!r} is loaded, but the host allows lab namespaces only "
-                f"{' '.join(allowed)} (net.ipv4.tcp_allowed_congestion_control), and netemu never changes the "
-                f"host: choose one of {', '.join(allowed)}, or write 'tcp: {{congestion: {algo}, via: routes}}' "
-                f"to set it on every route of the node (route attribute congctl, which that list does not restrict)")
+        return (f"{algo!r} is loaded, but lab namespaces may only use {' '.join(allowed)} (the host's "
+                f"tcp_allowed_congestion_control, which netemu never changes): choose one of those, or write "
+                f"'tcp: {{congestion: {algo}, via: routes}}' (route attribute congctl, not bound by that list)")
     return None
 
 
@@ -179,14 +183,7 @@ def preflight(topo: Topology, model: Congestion) -> list[str]:
     available, allowed = host_lists()
     if not available:
         return []
-    out, seen = [], set()
-    for node, algo, _ in model.per_node:
-        why = _refusal(algo, available, allowed or available, node in model.via_routes)
-        if why and why not in seen:
-            seen.add(why)
-            nodes = ", ".join(n for n, a, _ in model.per_node if a == algo)
-            out.append(f"{why} (asked by {nodes})")
-    return out
+    return [f"{why} (asked by {nodes})" for _, _, why, nodes in _refusals(model, available, allowed or available)]
 
 
 def node_algorithm(ns: str) -> str | None:

@@ -60,7 +60,7 @@ def test_refusal_names_what_works(monkeypatch):
     monkeypatch.setattr(congestion, "host_lists", lambda: (["reno", "bbr", "cubic"], ["reno", "bbr"]))
     topo = topology_from_text(LAB.replace("bbr}", "cubic}"), "<cc>")
     (why,) = congestion.preflight(topo, topo.feature("tcp"))
-    assert "'cubic' is loaded, but the host allows lab namespaces only reno bbr" in why
+    assert "'cubic' is loaded, but lab namespaces may only use reno bbr" in why
     assert "via: routes" in why and "(asked by b)" in why
     topo = topology_from_text(LAB.replace("bbr}", "cubic, via: routes}"), "<cc>")
     assert congestion.preflight(topo, topo.feature("tcp")) == []
