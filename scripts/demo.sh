@@ -18,6 +18,10 @@ say netemu exec "$LAB" h1 -- ping -c 3 10.0.2.2
 say netemu exec "$LAB" h1 -- ping -6 -c 2 2001:db8:2::2
 echo; echo "A full-size packet with Don't Fragment set meets the 1400-byte hop: r1 answers 'Frag needed'."
 say netemu exec "$LAB" h1 -- ping -c 1 -M do -s 1472 10.0.2.2 || true
+echo; echo "h1's kernel now caches the path MTU (1400) for 10.0.2.2: tracepath would start from it. Flush the cache,"
+echo "and tracepath finds the narrow hop itself."
+say netemu exec "$LAB" h1 -- ip route get 10.0.2.2
+say netemu exec "$LAB" h1 -- ip route flush cache
 say netemu exec "$LAB" h1 -- tracepath -n 10.0.2.2
 say netemu down "$LAB"
 trap - EXIT
