@@ -448,7 +448,7 @@ def _live_state(lab: str) -> dict | None:
         return None
 
 
-def _live_link(lab: str, node: str, ifname: str) -> tuple[dict, int] | None:
+def live_link(lab: str, node: str, ifname: str) -> tuple[dict, int] | None:
     """The live state's link with an end at node:ifname, and that end's index."""
     current = _live_state(lab)
     for link in (current or {}).get("links", []):
@@ -460,7 +460,7 @@ def _live_link(lab: str, node: str, ifname: str) -> tuple[dict, int] | None:
 
 def _live_delays_us(lab: str, node: str, ifname: str) -> tuple[int, int] | None:
     """The delays in a running lab's link-emulation state file, or None when it has none."""
-    found = _live_link(lab, node, ifname)
+    found = live_link(lab, node, ifname)
     if found is None:
         return None
     link, i = found
@@ -475,7 +475,7 @@ def require_links_up(lab: str, path: Path) -> Path:
     it, so a measurement along the model's path would measure something else, or nothing.
     """
     for hop in path.hops:
-        found = _live_link(lab, hop.node, hop.ifname)
+        found = live_link(lab, hop.node, hop.ifname)
         if found is not None and found[0].get("admin", "up") != "up":
             raise PathError(f"the path {path.src} -> {path.dst} crosses {hop.node}:{hop.ifname} -- {hop.next_node}:"
                             f"{hop.next_ifname}, which is cut in lab {lab} (netemu link {lab} {hop.node}:{hop.ifname} "

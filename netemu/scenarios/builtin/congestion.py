@@ -94,19 +94,10 @@ def _mathis_mbit(mss: int, rtt_s: float, p: float) -> float:
 
 
 def _link_of(ctx: Context, path: paths.Path) -> dict | None:
-    """The impairment the client's first hop applies to what it sends (live state when the lab is up)."""
+    """The impairment the client's first hop applies to what it sends, from the running lab's live state."""
     hop = path.hops[0]
-    try:
-        from ...linkemu import state as lstate
-
-        current = lstate.load(ctx.topology.name)
-    except Exception:  # a lab without link emulation: nothing to report
-        return None
-    for link in current["links"]:
-        for i, end in enumerate(link["ends"]):
-            if end["node"] == hop.node and end["ifname"] == hop.ifname:
-                return link["dirs"][i]
-    return None
+    found = paths.live_link(ctx.topology.name, hop.node, hop.ifname)
+    return None if found is None else found[0]["dirs"][found[1]]
 
 
 def _iperf(client: ScenarioNode, server: ScenarioNode, address: str, algo: str, seconds: int) -> dict:
