@@ -173,7 +173,7 @@ def main() -> int:
     from netemu.lab import Lab
     from netemu.parse import topology_from_text
 
-    name = f"dnsb-{secrets.token_hex(3)}"
+    name = f"dlb-{secrets.token_hex(3)}"  # dl: the DNS-latency prefix
     records = ", ".join([f'"{h} A 192.0.2.{i + 1}"' for i, h in enumerate(NAMES)] + ['"@ MX 10 h0"'])
     more = "".join(f'    {z}: {{servers: [{{node: bob, name: ns.{z}}}], records: ["www A 192.0.2.80", '
                    f'"mail A 192.0.2.25", "@ MX 10 mail", "@ TXT hello"]}}\n' for z in ZONES)

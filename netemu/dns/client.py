@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from dnslib import QTYPE, RCODE, DNSLabel, DNSRecord
 
+from . import decode
 from .wire import OPT, UDP_MAX
 from .zone import key
 
@@ -80,6 +81,9 @@ def matches(query: Query, data: bytes) -> DNSRecord | str | None:
     end = 12 + len(query.question)
     if data[12:end] != query.question:
         return CASE_MISMATCH if data[12:end].lower() == query.question.lower() else None
+    msg = decode.parse(data)  # the fast parser; anything unusual is left to dnslib
+    if msg is not None:
+        return msg
     try:
         return DNSRecord.parse(data)
     except Exception:  # noqa: BLE001 - garbage is ignored like a spoofed packet

@@ -179,13 +179,15 @@ def _drop_ns(rrs: list[str] | None) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """Script entry: `ask ADDRESS PORT CORPUS.json OUT.json`."""
+    """Script entry: `ask ADDRESS PORT CORPUS.json OUT.json` (the raw replies, in hex, go to OUT.json.raw)."""
     if len(argv) != 5 or argv[0] != "ask":
         print(__doc__, file=sys.stderr)
         return 2
     addr, port = argv[1], int(argv[2])
     questions = [Question(**q) for q in json.loads(Path(argv[3]).read_text())]
-    Path(argv[4]).write_text(json.dumps([summary(ask(addr, port, q)) for q in questions]))
+    replies = [ask(addr, port, q) for q in questions]
+    Path(argv[4]).write_text(json.dumps([summary(r) for r in replies]))
+    Path(argv[4] + ".raw").write_text(json.dumps([r.hex() if r is not None else None for r in replies]))
     return 0
 
 

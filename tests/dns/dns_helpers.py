@@ -154,3 +154,24 @@ def stop_dns_server(lab: str, node: str) -> None:
         except ProcessLookupError:
             return
         time.sleep(0.02)
+
+
+def same(a: DNSRecord, b: DNSRecord) -> bool:
+    """Whether two parsed messages are equal field by field, names byte for byte (DNSLabel's == ignores case)."""
+    if (a.header.id, a.header.bitmap, a.header.q, a.header.a, a.header.auth, a.header.ar) != (
+            b.header.id, b.header.bitmap, b.header.q, b.header.a, b.header.auth, b.header.ar):
+        return False
+    if [(q.qname.label, q.qtype, q.qclass) for q in a.questions] != [
+            (q.qname.label, q.qtype, q.qclass) for q in b.questions]:
+        return False
+    for x, y in zip(a.rr + a.auth + a.ar, b.rr + b.auth + b.ar, strict=True):
+        if (x.rname.label, x.rtype, x.rclass, x.ttl, type(x.rdata)) != (y.rname.label, y.rtype, y.rclass, y.ttl,
+                                                                        type(y.rdata)):
+            return False
+        if x.rtype != QTYPE.OPT and (repr(x.rdata) != repr(y.rdata) or _labels(x.rdata) != _labels(y.rdata)):
+            return False
+    return a.pack() == b.pack()
+
+
+def _labels(rd) -> list:
+    return [getattr(rd, f).label for f in ("label", "mname", "rname") if hasattr(rd, f)]

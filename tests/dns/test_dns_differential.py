@@ -20,9 +20,11 @@ from pathlib import Path
 import pytest
 from conftest import leftovers, needs_root, needs_tool, unique_name
 from dns_corpus import Question, corpus, differences, load_allowed, names_of
+from dns_helpers import same
+from dnslib import DNSRecord
 
 from netemu.apply import down
-from netemu.dns import reference
+from netemu.dns import decode, reference
 from netemu.lab import Lab
 from netemu.parse import topology_from_text
 
@@ -121,7 +123,19 @@ def _ask_all(lab: str, node: str, addr: str, port: int, questions: list[Question
     cpath.write_text(json.dumps([q.__dict__ for q in questions]))
     subprocess.run(["ip", "netns", "exec", f"{lab}-{node}", PY, str(HERE / "dns_corpus.py"), "ask", addr, str(port),
                     str(cpath), str(opath)], check=True, timeout=120, env={**os.environ, "PYTHONPATH": str(HERE)})
+    _fast_parser_agrees(json.loads(Path(f"{opath}.raw").read_text()), tag)
     return json.loads(opath.read_text())
+
+
+def _fast_parser_agrees(raw: list[str | None], tag: str) -> None:
+    """Every real reply (netemu, BIND, NSD, Unbound) reads the same through netemu's fast parser as through dnslib."""
+    for text in raw:
+        if text is None:
+            continue
+        data = bytes.fromhex(text)
+        fast = decode.parse(data)
+        assert fast is not None, f"{tag}: the fast parser fell back on a real reply {text}"
+        assert same(fast, DNSRecord.parse(data)), f"{tag}: the fast parser disagrees with dnslib on {text}"
 
 
 def _wait_answering(lab: str, node: str, addr: str, port: int, tmp: Path, what: str, log: Path) -> None:

@@ -1,0 +1,107 @@
+"""The fast message parser (netemu/dns/decode.py): never raises, agrees with dnslib on what it reads."""
+
+from __future__ import annotations
+
+from dnslib import RR, DNSHeader, DNSQuestion, DNSRecord, EDNS0
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dns_helpers import same
+
+from netemu.dns import decode
+
+
+def dnslib_parse(data: bytes) -> DNSRecord | None:
+    try:
+        return DNSRecord.parse(data)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+label = st.binary(min_size=1, max_size=8).map(lambda b: bytes(c % 26 + (65 if c & 32 else 97) for c in b))
+name = st.lists(st.sampled_from([b"www", b"ns1", b"Bob", b"com", b"z0"]) | label, max_size=4).map(
+    lambda xs: ".".join(x.decode() for x in xs) + ".")
+ZONE_LINES = {
+    "A": st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: "%d.%d.%d.%d" % t),
+    "AAAA": st.sampled_from(["::1", "2001:db8::53", "fe80::1:2:3"]),
+    "NS": name, "CNAME": name, "PTR": name,
+    "MX": st.tuples(st.integers(0, 65535), name).map(lambda t: f"{t[0]} {t[1]}"),
+    "SOA": st.tuples(name, name, st.integers(0, 2**32 - 1)).map(lambda t: f"{t[0]} {t[1]} {t[2]} 7200 900 86400 60"),
+    "TXT": st.lists(st.text("abc xyz=", max_size=20), min_size=1, max_size=3).map(
+        lambda xs: " ".join(f'"{x}"' for x in xs)),
+    "SRV": st.tuples(st.integers(0, 9), name).map(lambda t: f"{t[0]} 5 5060 {t[1]}"),
+    "DS": st.just("60485 5 1 2BB183AF5F22588179A53B0A98631FAD1A292118"),
+}
+record = st.tuples(name, st.integers(0, 2**31), st.sampled_from(sorted(ZONE_LINES))).flatmap(
+    lambda t: ZONE_LINES[t[2]].map(lambda data: RR.fromZone(f"{t[0]} {t[1]} IN {t[2]} {data}")[0]))
+
+
+@st.composite
+def messages(draw) -> bytes:
+    """Replies packed by dnslib (compression included), in all four sections, with or without EDNS."""
+    msg = DNSRecord(DNSHeader(id=draw(st.integers(0, 65535)), bitmap=draw(st.integers(0, 65535))))
+    for _ in range(draw(st.integers(0, 2))):
+        msg.add_question(DNSQuestion(draw(name), draw(st.sampled_from([1, 2, 15, 28, 255, 43]))))
+    msg.add_answer(*draw(st.lists(record, max_size=5)))
+    msg.add_auth(*draw(st.lists(record, max_size=3)))
+    msg.add_ar(*draw(st.lists(record, max_size=3)))
+    if draw(st.booleans()):
+        msg.add_ar(EDNS0(udp_len=draw(st.integers(512, 4096)), flags=draw(st.sampled_from(["", "do"]))))
+    return bytes(msg.pack())
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(messages())
+def test_agrees_with_dnslib_on_valid_messages(data):
+    fast = decode.parse(data)
+    assert fast is not None
+    assert same(fast, DNSRecord.parse(data))
+
+
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(messages(), st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=6),
+       st.integers(0, 10_000), st.binary(max_size=20))
+def test_damaged_messages_never_raise_and_never_disagree(data, flips, cut, tail):
+    """Bytes changed, the message cut short or extended: None (dnslib decides), or exactly dnslib's result."""
+    damaged = bytearray(data)
+    for pos, value in flips:
+        if damaged:
+            damaged[pos % len(damaged)] = value
+    damaged = bytes(damaged[:cut]) + tail
+    fast = decode.parse(damaged)
+    if fast is not None:
+        slow = dnslib_parse(damaged)
+        assert slow is not None and same(fast, slow)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.binary(max_size=600))
+def test_garbage_never_raises(data):
+    fast = decode.parse(data)
+    if fast is not None:
+        slow = dnslib_parse(data)
+        assert slow is not None and same(fast, slow)
+
+
+def _header(an: int = 1) -> bytes:
+    return b"\x12\x34\x84\x00\x00\x00" + an.to_bytes(2, "big") + b"\x00\x00\x00\x00"
+
+
+def test_pointer_loops_and_forward_pointers_are_refused():
+    rest = b"\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x01\x02\x03\x04"
+    assert decode.parse(_header() + b"\xc0\x0c" + rest) is None  # points at itself
+    assert decode.parse(_header() + b"\x01a\xc0\x0c" + rest) is None  # back into its own start: a loop
+    assert decode.parse(_header() + b"\xc0\x20" + rest + b"\x00") is None  # forward
+    assert decode.parse(_header() + b"\x01a\x00" + rest) is not None  # the same record without pointers
+
+
+def test_truncated_rdata_and_reserved_label_types_are_refused():
+    assert decode.parse(_header() + b"\x01a\x00\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x01\x02\x03") is None
+    assert decode.parse(_header() + b"\x41a\x00\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x01\x02\x03\x04") is None
+    assert decode.parse(_header() + b"\x01a\x00\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x05\x01\x02\x03\x04\x05") is None
+
+
+def test_over_long_names_are_refused():
+    long_name = b"\x3f" + b"a" * 63
+    data = _header() + long_name * 4 + b"\x00" + b"\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x01\x02\x03\x04"
+    assert decode.parse(data) is None
