@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from dnslib import EDNS0, OPCODE, QTYPE, RCODE, RR, DNSHeader, DNSLabel, DNSQuestion, DNSRecord
 
+from . import encode
 from .log import LOG
 
 MAX_LABEL = 63  # octets of one label (RFC 1035 §2.3.4)
@@ -133,17 +134,17 @@ def finish(msg: DNSRecord, query: Query | None, limit: int | None, rcode: int | 
         msg.ar = [rr for rr in msg.ar if rr.rtype != OPT]
         # RFC 3225 §3: the DO bit of the query MUST be copied into the reply.
         msg.add_ar(EDNS0(udp_len=UDP_MAX, ext_rcode=rcode >> 4, flags="do" if query.do else ""))
-    data = msg.pack()
+    data = encode.pack(msg)
     if limit is not None and len(data) > limit and optional:
         msg.ar = [rr for rr in msg.ar if rr.rtype == OPT]
-        data = msg.pack()
+        data = encode.pack(msg)
     if limit is not None and len(data) > limit:
         msg.header.tc = 1
         msg.rr = []
         msg.auth = []
         msg.ar = [rr for rr in msg.ar if rr.rtype == OPT]
-        data = msg.pack()
-    return bytes(data)
+        data = encode.pack(msg)
+    return data
 
 
 def _error(msg: DNSRecord, rcode: int, query: Query | None) -> bytes:
