@@ -66,6 +66,30 @@ def _label(labels: tuple[bytes, ...]) -> DNSLabel:
     return out
 
 
+def new_header(id_: int, bitmap: int) -> DNSHeader:
+    """A DNSHeader without dnslib's per-field checks (counts are set when the message is packed)."""
+    h = _new(DNSHeader)
+    h._id, h._bitmap, h._q, h._a, h._auth, h._ar = id_, bitmap, 0, 0, 0, 0
+    return h
+
+
+def new_message(header: DNSHeader, questions: list, rr: list | None = None, auth: list | None = None,
+                ar: list | None = None) -> DNSRecord:
+    """A DNSRecord from its parts, without dnslib's constructor."""
+    msg = _new(DNSRecord)
+    msg.header, msg.questions, msg.rr, msg.auth, msg.ar = header, questions, rr or [], auth or [], ar or []
+    return msg
+
+
+def opt_record(udp_len: int, ttl: int, options: list | None = None) -> RR:
+    """An OPT pseudo-record (RFC 6891) as dnslib builds it: owner root, class = UDP size, TTL = flags."""
+    rr = _new(RR)
+    rr._rname = _label(())
+    rr._rtype, rr._rclass, rr._ttl, rr.rdata = 41, udp_len, ttl, options or []
+    rr.edns_len, rr.edns_ver, rr.edns_rcode = udp_len, (ttl >> 16) & 0xFF, (ttl >> 24) & 0xFF
+    return rr
+
+
 def _rdata(data: bytes, rtype: int, i: int, end: int):
     """The rdata of a fast type, which must end exactly at `end`; None for other types."""
     if rtype == 1:
@@ -135,6 +159,12 @@ def _records(data: bytes, i: int, count: int, end: int, out: list) -> int:
         rd_end = rd_start + rdlength
         if rd_end > end or (not rdlength and rtype != 41):  # dnslib refuses empty rdata except OPT's
             raise _Bad
+        if rtype == 41 and not rdlength:  # OPT without options: what nearly every query and reply carries
+            out.append(opt_record(data[i + 2] << 8 | data[i + 3], int.from_bytes(data[i + 4:i + 8], "big")))
+            if labels:  # dnslib keeps whatever owner it read
+                out[-1]._rname = _label(labels)
+            i = rd_end
+            continue
         rdata = _rdata(data, rtype, rd_start, rd_end)
         if rdata is None:  # another type (OPT, SRV, DS, …): dnslib's own record parser, at this offset
             if buffer is None:
@@ -192,6 +222,4 @@ def _parse(data: bytes) -> DNSRecord:
     i = _records(data, i, header._a, end, rr)
     i = _records(data, i, header._auth, end, auth)
     _records(data, i, header._ar, end, ar)
-    msg = _new(DNSRecord)
-    msg.header, msg.questions, msg.rr, msg.auth, msg.ar = header, questions, rr, auth, ar
-    return msg
+    return new_message(header, questions, rr, auth, ar)
