@@ -125,27 +125,48 @@ def _family(addr: str) -> int:
     return socket.AF_INET6 if ":" in addr else socket.AF_INET  # the resolver's addresses are checked IPs
 
 
-async def udp(addr: str, port: int, msg: Query, timeout: float) -> tuple[DNSRecord | None, str]:
-    """Send over a connected UDP socket (the kernel drops other sources); wait for a matching reply."""
+def udp(addr: str, port: int, msg: Query, timeout: float) -> asyncio.Future:
+    """Send over a connected UDP socket (the kernel drops other sources); wait for a matching reply.
+
+    One reader callback and one timer per exchange, no task: (reply, "") or (None, why) as the result."""
     loop = asyncio.get_running_loop()
+    fut = loop.create_future()
     sock = socket.socket(_family(addr), socket.SOCK_DGRAM)
     sock.setblocking(False)
     try:
-        async with asyncio.timeout(timeout):
-            sock.connect((addr, port))
-            sock.send(msg.data)  # a datagram to a fresh socket does not block
-            while True:
-                reply = matches(msg, await loop.sock_recv(sock, 65535))
-                if isinstance(reply, str):
-                    return None, CASE_MISMATCH  # the caller asks again with the name as given
-                if reply is not None:
-                    return reply, ""
-    except TimeoutError:
-        return None, "timeout"
+        sock.connect((addr, port))
+        sock.send(msg.data)  # a datagram to a fresh socket does not block
     except OSError as e:
-        return None, _why(e)
-    finally:
         sock.close()
+        fut.set_result((None, _why(e)))
+        return fut
+    fd = sock.fileno()
+
+    def done(result: tuple[DNSRecord | None, str]) -> None:
+        timer.cancel()
+        loop.remove_reader(fd)
+        sock.close()
+        if not fut.done():
+            fut.set_result(result)
+
+    def readable() -> None:
+        while True:  # several datagrams may wait: read until one matches or none is left
+            try:
+                data = sock.recv(65535)
+            except BlockingIOError:
+                return
+            except OSError as e:
+                return done((None, _why(e)))
+            reply = matches(msg, data)
+            if isinstance(reply, str):
+                return done((None, CASE_MISMATCH))  # the caller asks again with the name as given
+            if reply is not None:
+                return done((reply, ""))
+
+    loop.add_reader(fd, readable)
+    timer = loop.call_later(timeout, done, (None, "timeout"))
+    fut.add_done_callback(lambda f: f.cancelled() and done((None, "cancelled")))  # the caller gave up
+    return fut
 
 
 async def tcp(addr: str, port: int, msg: Query, timeout: float) -> tuple[DNSRecord | None, str]:
