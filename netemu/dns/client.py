@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import random
+import os
 import socket
 import time
 from dataclasses import dataclass
@@ -16,7 +16,28 @@ from . import decode
 from .wire import OPT, UDP_MAX
 from .zone import key
 
-_rng = random.SystemRandom()
+
+
+class _Entropy:
+    """Random bits from the kernel (os.urandom), fetched 4 KiB at a time: one getrandom call per ~500 queries
+    instead of two per query. Each bit is used once."""
+
+    def __init__(self, chunk: int = 4096):
+        self.chunk = chunk
+        self.buf = b""
+        self.pos = 0
+
+    def getrandbits(self, k: int) -> int:
+        """k random bits as an int (k > 0)."""
+        n = (k + 7) // 8
+        if self.pos + n > len(self.buf):
+            self.buf, self.pos = os.urandom(max(self.chunk, n)), 0
+        value = int.from_bytes(self.buf[self.pos:self.pos + n], "big")
+        self.pos += n
+        return value >> (n * 8 - k)
+
+
+_rng = _Entropy()
 CASE_MISMATCH = "0x20 case mismatch"
 
 
@@ -28,7 +49,12 @@ class Reply:
     transport: str  # "udp" or "tcp"
     ms: float
     error: str = ""
-    sent: str = ""  # the question name exactly as sent (0x20 case included)
+    sent_name: DNSLabel | None = None  # the question name exactly as sent (0x20 case included)
+
+    @property
+    def sent(self) -> str:
+        """The name as sent, as text (built only when a trace asks)."""
+        return "" if self.sent_name is None else str(self.sent_name)
 
 
 def mix_case(qname) -> DNSLabel:
@@ -108,7 +134,7 @@ async def query(addr: str, qname, qtype: int, timeout: float, port: int = 53, ca
         data, error = await tcp(addr, port, msg, timeout)
     if data is not None:
         _restore_case(data, DNSLabel(qname))
-    return Reply(data, transport, (time.monotonic() - start) * 1000, error, str(msg.name))
+    return Reply(data, transport, (time.monotonic() - start) * 1000, error, msg.name)
 
 
 def _restore_case(msg: DNSRecord, qname: DNSLabel) -> None:

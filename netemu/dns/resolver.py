@@ -145,7 +145,8 @@ class Resolver:
         try:
             result = await self._resolve(name, qtype, ctx, 0)
         except _Limit as e:
-            ctx.step(0, name_text(name), client.qtype_name(qtype), "", "-", SERVFAIL, str(e))
+            if ctx.steps is not None:
+                ctx.step(0, name_text(name), client.qtype_name(qtype), "", "-", SERVFAIL, str(e))
             result = Result(RCODE.SERVFAIL)
         if result.rcode == RCODE.SERVFAIL and not ctx.cached_failure:
             ctx.cache.put_failure(name, qtype)
@@ -173,24 +174,32 @@ class Resolver:
 
     async def _one(self, name: Key, qtype: int, ctx: _Context, depth: int) -> Outcome:
         """One name, no CNAME chasing across zones: the cache, else iteration."""
-        tname = client.qtype_name(qtype)
+        trace = ctx.steps is not None  # the step texts are built only when someone reads them
         if ctx.cache.failed(name, qtype):
             ctx.cached_failure = True
-            ctx.step(depth, name_text(name), tname, "", "cache", SERVFAIL, "resolution failed recently (RFC 9520)")
+            if trace:
+                ctx.step(depth, name_text(name), client.qtype_name(qtype), "", "cache", SERVFAIL,
+                         "resolution failed recently (RFC 9520)")
             return Outcome(SERVFAIL)
         neg = ctx.cache.get_negative(name, qtype)
         if neg is not None:
             kind = NXDOMAIN if neg[0] else NODATA
-            ctx.step(depth, name_text(name), tname, "", "cache", kind, f"SOA {neg[1].rname} ttl {neg[1].ttl}")
+            if trace:
+                ctx.step(depth, name_text(name), client.qtype_name(qtype), "", "cache", kind,
+                         f"SOA {neg[1].rname} ttl {neg[1].ttl}")
             return Outcome(kind, [], name, neg[1])
         rrs = ctx.cache.get(name, qtype, ANSWER)
         if rrs:
-            ctx.step(depth, name_text(name), tname, "", "cache", "answer", "; ".join(map(rr_text, rrs)))
+            if trace:
+                ctx.step(depth, name_text(name), client.qtype_name(qtype), "", "cache", "answer",
+                         "; ".join(map(rr_text, rrs)))
             return Outcome("answer", rrs, name)
         if qtype != QTYPE.CNAME:
             cname = ctx.cache.get(name, QTYPE.CNAME, ANSWER)
             if cname:
-                ctx.step(depth, name_text(name), tname, "", "cache", "answer", rr_text(cname[0]))
+                if trace:
+                    ctx.step(depth, name_text(name), client.qtype_name(qtype), "", "cache", "answer",
+                             rr_text(cname[0]))
                 # RFC 1034 §3.6.2: for ANY the CNAME itself is the answer, not a pointer to follow
                 return Outcome("answer", cname, name, complete=qtype == QTYPE.ANY)
         return await self._iterate(name, qtype, ctx, depth)
@@ -293,16 +302,16 @@ class Resolver:
             raise _Limit(f"no answer within {self.deadline:g} s")
         ctx.queries += 1
         reply = await client.query(addr, DNSLabel(list(name)), qtype, min(self.timeout, left), self.port, self.caps)
-        tname = client.qtype_name(qtype)
         if reply.msg is None:
             self.bad[addr] = time.monotonic() + BAD_FOR
-            ctx.step(depth, name_text(name), tname, name_text(zone), addr, reply.error, "", reply.ms, reply.transport,
-                     reply.sent)
+            if ctx.steps is not None:
+                ctx.step(depth, name_text(name), client.qtype_name(qtype), name_text(zone), addr, reply.error, "",
+                         reply.ms, reply.transport, reply.sent)
             return None
         out = classify(reply.msg, zone, name, qtype)
         if ctx.steps is not None:
-            ctx.step(depth, name_text(name), tname, name_text(zone), addr, out.kind, _detail(out), reply.ms,
-                     reply.transport, reply.sent)
+            ctx.step(depth, name_text(name), client.qtype_name(qtype), name_text(zone), addr, out.kind, _detail(out),
+                     reply.ms, reply.transport, reply.sent)
         if out.kind == LAME:
             self.bad[addr] = time.monotonic() + BAD_FOR
             return None
