@@ -44,30 +44,54 @@ def _call(handler: Handler, data: bytes, udp: bool) -> Any:
         return None
 
 
-class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, handler: Handler):
+class _Udp:
+    """UDP on one bound socket: every queued datagram is read per wakeup (up to BATCH), replies go out with a
+    plain sendto; a reply the kernel cannot take now (full buffer, unreachable client) is lost, as UDP allows."""
+
+    BATCH = 64  # datagrams per wakeup, so TCP clients and upstream replies get their turn
+
+    def __init__(self, sock: socket.socket, handler: Handler):
+        self.sock = sock
         self.handler = handler
-        self.transport: asyncio.DatagramTransport | None = None
+        self.loop = asyncio.get_running_loop()
+        self.closed = False
+        sock.setblocking(False)
+        self.loop.add_reader(sock.fileno(), self._readable)
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
+    def _readable(self) -> None:
+        recvfrom, handler = self.sock.recvfrom, self.handler
+        for _ in range(self.BATCH):
+            try:
+                data, addr = recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # an ICMP error queued on the socket: nothing to do with it
+                continue
+            out = _call(handler, data, True)
+            if out is None:
+                continue
+            if isinstance(out, bytes):
+                self._send(out, addr)
+            else:
+                asyncio.ensure_future(self._later(out, addr))
 
-    def datagram_received(self, data: bytes, addr) -> None:
-        out = _call(self.handler, data, True)
-        if out is None:
-            return
-        if isinstance(out, bytes):
-            self.transport.sendto(out, addr)
-        else:
-            asyncio.ensure_future(self._later(out, addr))
+    def _send(self, out: bytes, addr) -> None:
+        try:
+            self.sock.sendto(out, addr)
+        except OSError:
+            pass
 
     async def _later(self, awaitable, addr) -> None:
         out = await awaitable
-        if out is not None and not self.transport.is_closing():
-            self.transport.sendto(out, addr)
+        if out is not None and not self.closed:
+            self._send(out, addr)
 
-    def error_received(self, exc: Exception) -> None:  # ICMP errors for earlier replies: nothing to do
-        pass
+    def close(self) -> None:
+        """Stop reading and close the socket."""
+        if not self.closed:
+            self.closed = True
+            self.loop.remove_reader(self.sock.fileno())
+            self.sock.close()
 
 
 class _Tcp(asyncio.Protocol):
@@ -139,7 +163,7 @@ async def bind(handler: Handler, addr: str, port: int) -> list:
     if family == socket.AF_INET6:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
     sock.bind((addr, port))
-    udp, _ = await loop.create_datagram_endpoint(lambda: _Udp(handler), sock=sock)
+    udp = _Udp(sock, handler)
     tcp = await loop.create_server(lambda: _Tcp(handler), addr, port, reuse_address=True, backlog=1024)
     return [udp, tcp]
 
