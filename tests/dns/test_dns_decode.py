@@ -9,7 +9,7 @@ from dnslib import RR, DNSLabel, DNSLabelError, DNSHeader, DNSQuestion, DNSRecor
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netemu.dns import decode, encode
+from netemu.dns import decode, encode, wire
 
 
 def dnslib_parse(data: bytes) -> DNSRecord | None:
@@ -123,3 +123,16 @@ def test_fast_packing_refuses_what_dnslib_refuses():
     msg.questions[0].qname = DNSLabel([b"x" * 63] * 5)
     with pytest.raises(DNSLabelError):
         encode.pack(msg)
+
+
+@settings(max_examples=1000, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(messages(), st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=4))
+def test_query_checks_never_raise_on_damaged_packets(data, flips):
+    """What the servers do first with a datagram: a Query, an error reply or None, never an exception."""
+    damaged = bytearray(data)
+    for pos, value in flips:
+        if damaged:
+            damaged[pos % len(damaged)] = value
+    damaged[2:3] = bytes([damaged[2] & 0x7F]) if len(damaged) > 2 else b""  # a query (QR=0), else it is dropped
+    out = wire.check(bytes(damaged))
+    assert out is None or isinstance(out, (bytes, wire.Query))
