@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import ipaddress
 import json
 import os
@@ -215,6 +216,9 @@ async def serve(config: dict) -> None:
             control = await asyncio.start_unix_server(lambda r, w: _control(resolver, r, w), config["control"])
     for addr in config["listen"]:
         servers += await bind(handler, addr, port)
+    # Everything loaded so far lives until exit: freeze it, so the cyclic GC stops re-walking it while serving.
+    gc.collect()
+    gc.freeze()
     print(f"netemu-dns {config.get('node', '')}: {role} on {', '.join(config['listen'])} port {port}", flush=True)
     if config.get("ready_file"):
         Path(config["ready_file"]).write_text(f"{os.getpid()}\n")
