@@ -157,8 +157,7 @@ def udp(addr: str, port: int, msg: Query, timeout: float) -> asyncio.Future:
     One reader callback and one timer per exchange, no task: (reply, "") or (None, why) as the result."""
     loop = asyncio.get_running_loop()
     fut = loop.create_future()
-    sock = socket.socket(_family(addr), socket.SOCK_DGRAM)
-    sock.setblocking(False)
+    sock = socket.socket(_family(addr), socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)  # one syscall, not two
     try:
         sock.connect((addr, port))
         sock.send(msg.data)  # a datagram to a fresh socket does not block
