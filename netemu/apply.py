@@ -169,14 +169,14 @@ class Runner:
             m.mkdir(exist_ok=True)
 
     def _RunCommand(self, op: RunCommand) -> None:
-        res = procs.run(op.ns, op.argv, op.stdin)
+        res = procs.run(op.ns, op.argv, op.stdin, binds=op.binds)
         if res.returncode != 0:
             raise RuntimeError(f"exit status {res.returncode}: {(res.stderr or res.stdout).strip()[:2000]}")
 
     def _StartProcess(self, op: StartProcess) -> None:
         self._mkdirs(self.lab.logs)
         log = self.lab.logs / f"{op.name}.log"
-        started = procs.start_capped(op.ns, op.argv, str(log), op.env, op.cwd)
+        started = procs.start_capped(op.ns, op.argv, str(log), op.env, op.cwd, binds=op.binds)
         proc, pump = started.proc, started.pump
         if pump is not None:
             self.journal.record("proc", name=f"{op.name} (log)", pid=pump.pid, start=procs.start_time(pump.pid),

@@ -181,10 +181,11 @@ class RunCommand(Op):
     ns: str
     argv: tuple[str, ...]
     stdin: str | None = None
+    binds: tuple[tuple[str, str], ...] = ()  # (DIR, AT): DIR seen at AT by this command only
 
     def text(self) -> str:
         extra = f" <<< ({len(self.stdin.splitlines())} lines)" if self.stdin else ""
-        return f"ip netns exec {self.ns} {shlex.join(self.argv)}{extra}"
+        return f"ip netns exec {self.ns} {shlex.join(self.argv)}{extra}{_binds_text(self.binds)}"
 
     def body(self) -> str | None:
         return self.stdin
@@ -208,6 +209,7 @@ class StartProcess(Op):
     ready_timeout: float = 15.0
     env: tuple[tuple[str, str], ...] = ()  # added to netemu's own environment
     cwd: str | None = None
+    binds: tuple[tuple[str, str], ...] = ()  # (DIR, AT): DIR seen at AT by this process only
 
     def probe(self) -> tuple[str, ...] | None:
         """The readiness probe, whichever way it was given."""
@@ -218,7 +220,12 @@ class StartProcess(Op):
         cwd = f"cd {shlex.quote(self.cwd)} && " if self.cwd else ""
         probe = self.probe()
         ready = f"; ready: {' '.join(probe)} within {self.ready_timeout:g} s" if probe else ""
-        return f"{cwd}{env}ip netns exec {self.ns} {shlex.join(self.argv)} &  # process {self.name}{ready}"
+        return (f"{cwd}{env}ip netns exec {self.ns} {shlex.join(self.argv)} &  # process {self.name}{ready}"
+                f"{_binds_text(self.binds)}")
+
+
+def _binds_text(binds: tuple[tuple[str, str], ...]) -> str:
+    return f"; sees {', '.join(f'{d} at {at}' for d, at in binds)}" if binds else ""
 
 
 def from_json(d: dict) -> Op:
@@ -228,6 +235,7 @@ def from_json(d: dict) -> Op:
     for key in ("argv", "ready"):
         if d.get(key) is not None:
             d[key] = tuple(d[key])
-    if "env" in d:
-        d["env"] = tuple(tuple(kv) for kv in d["env"])
+    for key in ("env", "binds"):
+        if key in d:
+            d[key] = tuple(tuple(kv) for kv in d[key])
     return cls(**d)

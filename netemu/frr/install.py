@@ -8,6 +8,8 @@ import pwd
 import shutil
 from dataclasses import dataclass
 
+from .paths import SYSTEM_RUN, SYSTEM_TMP
+
 # Debian's `frr` package puts the daemons here; NETEMU_FRR_DIR points elsewhere (tests use it to
 # simulate a machine without FRR).
 DAEMON_DIR_ENV = "NETEMU_FRR_DIR"
@@ -58,6 +60,11 @@ def problems(daemons: set[str] | None = None) -> list[str]:
         out.append(f"the group {VTY_GROUP!r} FRR's daemons need does not exist: groupadd -r {VTY_GROUP} && "
                    f"usermod -a -G {VTY_GROUP} {USER}")
         return out
+    # The router's directories are bind-mounted over these (frr.paths.binds): a mount needs its target.
+    for target, fix in ((SYSTEM_RUN, f"install -d -o {USER} -g {USER} {SYSTEM_RUN}  (FRR's package makes it at boot)"),
+                        (SYSTEM_TMP, f"install -d -m 1777 {SYSTEM_TMP}")):
+        if not os.path.isdir(target) or os.path.islink(target):
+            out.append(f"{target} is missing; netemu shows each router its own directory there: {fix}")
     if USER not in members and pwd.getpwnam(USER).pw_gid != grp.getgrnam(VTY_GROUP).gr_gid:
         out.append(f"the user {USER!r} is not in the group {VTY_GROUP!r}, so FRR's daemons refuse to start: "
                    f"usermod -a -G {VTY_GROUP} {USER}")

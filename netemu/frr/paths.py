@@ -17,6 +17,24 @@ def bin_dir(lab: str, node: str) -> Path:
     return LabDir(lab).bin_dir(node)
 
 
+# Paths compiled into Debian's FRR 8.4 that no option moves: ospfd/ospf6d keep graceful-restart state
+# and ospf6d its authentication sequence number in /var/run/frr, bfdd may open /var/run/frr/bfdd.sock,
+# and every daemon (a dry run too) makes a directory in /var/tmp/frr for its crash log.
+SYSTEM_RUN = "/run/frr"  # /var/run is a link to /run
+SYSTEM_TMP = "/var/tmp"  # /var/tmp/frr may not exist: its parent is what can be covered
+
+
+def tmp_dir(lab: str, node: str) -> Path:
+    """What a router's daemons see as /var/tmp."""
+    return node_dir(lab, node) / "tmp"
+
+
+def binds(lab: str, node: str) -> tuple[tuple[str, str], ...]:
+    """The router's own directories shown to its daemons (only) at FRR's compiled-in paths, so nothing
+    they write lands in the host's shared directories; `down` removes them with the router's directory."""
+    return ((str(node_dir(lab, node)), SYSTEM_RUN), (str(tmp_dir(lab, node)), SYSTEM_TMP))
+
+
 def zserv(lab: str, node: str) -> Path:
     return node_dir(lab, node) / "zserv.api"
 

@@ -49,8 +49,10 @@ def plan(topo: Topology, frr: FrrLab) -> list[Op]:
         files.append(WriteFile(str(d / "vtysh.conf"), "! netemu: vtysh of this router\n"))
         files.append(WriteFile(str(paths.bin_dir(lab, r.node) / "vtysh"), _wrapper(inst, lab, r.node), 0o755))
         # The daemons drop root for the user frr: it must own the directory their pid files and sockets go to.
-        checks.append(RunCommand(ns, ("chown", f"{USER}:{USER}", str(d))))
-        checks += [RunCommand(ns, (*daemon_argv(inst, lab, r.node, daemon)[:3], "-C", "-u", USER, "-g", USER))
+        checks.append(RunCommand(ns, ("install", "-d", "-o", USER, "-g", USER, str(d), str(paths.tmp_dir(lab, r.node)))))
+        binds = paths.binds(lab, r.node)
+        checks += [RunCommand(ns, (*daemon_argv(inst, lab, r.node, daemon)[:3], "-C", "-u", USER, "-g", USER),
+                              binds=binds)
                    for daemon in r.daemons]
         if r.extra:
             files.append(WriteFile(str(d / "extra.conf"), r.extra + "\n"))
@@ -60,7 +62,7 @@ def plan(topo: Topology, frr: FrrLab) -> list[Op]:
             ready = paths.zserv(lab, r.node) if daemon == "zebra" else paths.vty(lab, r.node, daemon)
             starts.setdefault(rank, []).append(
                 StartProcess(ns, f"frr-{r.node}-{daemon}", daemon_argv(inst, lab, r.node, daemon),
-                             ready=("unix", str(ready)), ready_timeout=READY_TIMEOUT))
+                             ready=("unix", str(ready)), ready_timeout=READY_TIMEOUT, binds=binds))
     # zebra of every router first, then each router's next daemon: they connect to their zebra.
     ordered = [op for rank in sorted(starts) for op in starts[rank]]
     return files + checks + ordered + finish

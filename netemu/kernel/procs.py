@@ -16,11 +16,22 @@ from pathlib import Path
 from .netns import inode_of_pid
 
 
-def ns_argv(ns: str, argv: tuple[str, ...] | list[str]) -> list[str]:
+Binds = tuple[tuple[str, str], ...]  # (directory, where the process sees it) pairs
+
+# `ip netns exec` always gives the process its own mount namespace, a slave of the host's: a bind
+# mount made there is seen by that process (and its children) only, never by the host, and vanishes
+# with the last of them. The shell mounts as root, then execs the program in its place (same PID).
+_BIND = 'while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 125; shift 2; done; shift; exec "$@"'
+
+
+def ns_argv(ns: str, argv: tuple[str, ...] | list[str], binds: Binds = ()) -> list[str]:
     """argv that runs inside `ns` with its /etc/netns files mounted (as `ip netns exec` does) and, when the
-    node has one, inside its own UTS namespace (so `hostname` says the node's name)."""
+    node has one, inside its own UTS namespace (so `hostname` says the node's name); each (DIR, AT) of
+    `binds` shows DIR at AT to this process only (e.g. a router's directory as FRR's compiled-in /run/frr)."""
     uts = uts_of(ns)
     head = ["nsenter", f"--uts={uts}"] if uts else []
+    if binds:
+        argv = ["sh", "-c", _BIND, "netemu-bind", *(x for pair in binds for x in pair), "--", *argv]
     return [*head, "ip", "netns", "exec", ns, *argv]
 
 
@@ -44,9 +55,9 @@ def uts_of(ns: str) -> str | None:
     return None
 
 
-def run(ns: str, argv, stdin: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    """Run argv in `ns` to completion, capturing output."""
-    return subprocess.run(ns_argv(ns, argv), input=stdin, capture_output=True, text=True, timeout=timeout)
+def run(ns: str, argv, stdin: str | None = None, timeout: float = 60, binds: Binds = ()) -> subprocess.CompletedProcess:
+    """Run argv in `ns` to completion, capturing output (`binds` as in ns_argv)."""
+    return subprocess.run(ns_argv(ns, argv, binds), input=stdin, capture_output=True, text=True, timeout=timeout)
 
 
 def start_time(pid: int) -> int | None:
@@ -80,9 +91,9 @@ def start(ns: str, argv, log_path: str, env: tuple[tuple[str, str], ...] | dict 
 
 
 def start_capped(ns: str, argv, log_path: str, env: tuple[tuple[str, str], ...] | dict = (), cwd: str | None = None,
-                 log_limit: int = LOG_LIMIT) -> Started:
+                 log_limit: int = LOG_LIMIT, binds: Binds = ()) -> Started:
     """Start argv in `ns` in its own session; its output goes through a pump that keeps `log_path` under
-    `log_limit` bytes (with LOG.1), so a chatty process cannot fill /run."""
+    `log_limit` bytes (with LOG.1), so a chatty process cannot fill /run (`binds` as in ns_argv)."""
     read, write = os.pipe()
     try:
         # The pump is plain Python without site packages: it starts in a few ms and imports nothing of netemu.
@@ -95,7 +106,7 @@ def start_capped(ns: str, argv, log_path: str, env: tuple[tuple[str, str], ...] 
         raise
     os.close(read)
     try:
-        proc = subprocess.Popen(ns_argv(ns, argv), stdin=subprocess.DEVNULL, stdout=write, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(ns_argv(ns, argv, binds), stdin=subprocess.DEVNULL, stdout=write, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True, env=_env(env), cwd=cwd)
     except BaseException:
         pump.kill()
