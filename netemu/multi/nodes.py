@@ -152,6 +152,35 @@ class RemoteLab:
                                 f"(nodes: {clip(', '.join(n.name for n in self.topology.nodes), 200)})") from None
         return RemoteNode(self.name, model, self.topology.namespace(name), self.machines[self.placement[name]])
 
+    def live_state(self) -> dict | None:
+        """The link-emulation state of the whole lab: each link as the machine that changes it keeps it.
+
+        Every machine keeps a state file of its own (`netemu link` on it writes there): a link inside one
+        machine is read from that machine, a link between machines from the one that cut it, if any.
+        """
+        from ..linkemu.state import state_path
+
+        def read(m: Machine) -> dict | None:
+            node = next(n for n, on in self.placement.items() if on == m.name)
+            res = self.node(node).run(["cat", state_path(self.name)], timeout=30)
+            try:
+                return json.loads(res.stdout) if res.returncode == 0 else None
+            except ValueError:
+                return None
+
+        states = {k: v for k, v in remote.each(self.machines.values(), read).items() if v}
+        if not states:
+            return None
+        merged = dict(next(iter(states.values())))
+        links = []
+        for i, link in enumerate(merged.get("links", [])):
+            seen = {m: st["links"][i] for m, st in states.items() if i < len(st.get("links", []))}
+            down = [x for x in seen.values() if x.get("admin", "up") != "up"]
+            owner = seen.get(self.placement.get(link["ends"][0]["node"]))
+            links.append(down[0] if down else owner or link)
+        merged["links"] = links
+        return merged
+
     def link_emulation(self) -> str:
         """What the report says about link emulation (each machine keeps its own; not read from here)."""
         return (f"on each of {len(set(self.placement.values()))} machines (not read from the coordinator); "

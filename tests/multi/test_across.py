@@ -64,11 +64,52 @@ def test_a_scenario_that_cannot_cross_machines_refuses(sim, tmp_path):
     lab, path = _lab_from(sim, PMTUD_LAB, "mc-ref")
     assert sim.coordinator("up", path, "--hosts", str(sim.inventory)).returncode == 0
     try:
-        res = sim.coordinator("run", "congestion", "--lab", lab, "--client", "h1", "--server", "h2",
+        res = sim.coordinator("run", "nagle", "--lab", lab, "--client", "h1", "--server", "h2",
                               "--report-dir", str(tmp_path / "r"))
         assert res.returncode == 2 and "not yet across machines: " in res.stderr, res.stdout + res.stderr
     finally:
         assert sim.coordinator("down", lab).returncode == 0
+
+
+# congestion.yaml's impaired link inside m1, then a router and a link cut between m1 and m2.
+CONGESTION_LAB = """\
+name: {name}
+nodes:
+  client: {{host: m1, routes: ["default via 10.0.0.2"]}}
+  r1: {{kind: router, host: m1}}
+  server: {{host: m2, routes: ["default via 10.0.1.1"]}}
+links:
+  - endpoints: ["client:eth0 10.0.0.1/24", "r1:eth0 10.0.0.2/24"]
+    bandwidth: 10mbit
+    delay: 50ms
+    from:
+      client: {{loss: 1%}}
+  - endpoints: ["r1:eth1 10.0.1.1/24", "server:eth0 10.0.1.2/24"]
+"""
+
+
+def test_congestion_across_machines_reads_the_impairment_the_machines_apply(sim, tmp_path):
+    before = _snapshots(sim)
+    lab, path = _lab_from(sim, CONGESTION_LAB, "mc-cc")
+    assert sim.coordinator("up", path, "--hosts", str(sim.inventory)).returncode == 0
+    try:
+        # changed at run time on m1: the scenario reads m1's live state, not the file's 50 ms
+        changed = sim.coordinator("link", lab, "client:eth0", "set", "--delay", "80ms")
+        assert changed.returncode == 0, changed.stdout + changed.stderr
+        res = sim.coordinator("run", "congestion", "--lab", lab, "--quick", "--json",
+                              "--report-dir", str(tmp_path / "report"), timeout=600)
+        out = json.loads(res.stdout)
+        r, cases = out["results"], out["cases"]
+        assert out["error"] is None, (out["error"], res.stderr)
+        assert [cases[a]["algorithm"] for a in ("reno", "cubic", "bbr")] == ["reno", "cubic", "bbr"], cases
+        assert r["loss_pct"] == 1.0 and r["added_rtt_ms"] == 160 and r["bandwidth_bit_s"] == 10_000_000, r
+        # the delay is really there: iperf3's own RTT on the sender's socket
+        assert all(cases[a]["rtt_ms"] >= 155 for a in ("reno", "cubic", "bbr")), cases
+        print({a: (cases[a]["goodput_mbit"], cases[a]["rtt_ms"]) for a in cases}, r.get("mathis_mbit"))
+    finally:
+        down = sim.coordinator("down", lab)
+    assert down.returncode == 0, down.stdout + down.stderr
+    _same_as(sim, before)
 
 
 def _ping(sim, lab: str, src: str, dst: str) -> bool:

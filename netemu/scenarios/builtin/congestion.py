@@ -24,7 +24,6 @@ class Congestion(Scenario):
     description = "Congestion control: Reno and CUBIC vs BBR on a long, lossy path, against the Mathis formula"
     topology = "congestion.yaml"
     roles: ClassVar[dict[str, str]] = {"client": "client", "server": "server"}
-    one_machine: ClassVar[str | None] = "it reads the impairment of the client's link from this machine's link-emulation state"
 
     def requirements(self, setup: Setup) -> list[str]:
         setup.reply_path("client", "server", 4)
