@@ -28,17 +28,31 @@ def validate(topo: Topology, hosts: str) -> None:
 
 def by_machine(graph, topo: Topology, hosts: str):
     """The graph with each node in a group named after its machine (kept AS groups are appended)."""
-    from dataclasses import replace
-
     from ..multi.coordinator import layout
 
     lay = layout(topo, inventory(hosts))
-    placement = lay.placement
-    nodes = tuple(replace(n, group=f"machine {placement.of(n.name)}" + (f" · {n.group}" if n.group else ""))
-                  for n in graph.nodes)
     lowered = {index: used for index, _, used in lay.split.lowered}  # what VXLAN carries between machines
+    return _grouped(graph, dict(lay.placement.machine_of), lowered, f"placement: {lay.placement.how}")
+
+
+def running_graph(lab: str):
+    """The graph of a lab up across machines, from the coordinator: one group per machine."""
+    from ..graph import build
+    from ..multi.nodes import RemoteLab
+
+    rl = RemoteLab.attach(lab)
+    g = build(rl.topology)  # its links already carry what VXLAN carries between machines
+    return _grouped(g, rl.placement, {}, f"across {len(rl.machines)} machines, as placed at up (the model; "
+                                         "each machine's live state is not read from the coordinator)")
+
+
+def _grouped(graph, placement: dict[str, str], lowered: dict[int, int], note: str):
+    from dataclasses import replace
+
+    nodes = tuple(replace(n, group=f"machine {placement[n.name]}" + (f" · {n.group}" if n.group else ""))
+                  for n in graph.nodes)
     edges = tuple(replace(e, mtu=lowered.get(e.index, e.mtu)) for e in graph.edges)
-    return replace(graph, nodes=nodes, edges=edges, notes=graph.notes + (f"placement: {placement.how}",))
+    return replace(graph, nodes=nodes, edges=edges, notes=graph.notes + (note,))
 
 
 def plan(topo: Topology, hosts: str, as_json: bool, full: bool) -> None:
