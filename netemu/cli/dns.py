@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from . import multi as multi_cli
 from .core import _need_root
 from .labarg import LAB
 
@@ -38,6 +39,8 @@ def trace(lab: str, node: str, name: str, qtype: str, fresh: bool) -> None:
 
     name, qtype = trace_mod.check_name(name), trace_mod.check_qtype(qtype)  # bad input is exit 2, root or not
     _need_root("dns trace")
+    if multi_cli.is_multi(lab):  # the resolver's control socket is on its machine
+        return multi_cli.dns("trace", lab, node, [name, qtype, *(["--fresh"] if fresh else [])])
     click.echo(trace_mod.render(trace_mod.trace(lab, node, name, qtype, fresh)))
 
 
@@ -54,6 +57,8 @@ def flush(lab: str, node: str) -> None:
     from ..dns import trace as trace_mod
 
     _need_root("dns flush")
+    if multi_cli.is_multi(lab):
+        return multi_cli.dns("flush", lab, node, [])
     resolver = trace_mod.flush(lab, node)
     click.echo(f"flushed the cache of resolver {resolver}")
 

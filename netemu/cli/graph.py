@@ -50,8 +50,12 @@ def graph(source: str, fmt: str | None, output: str | None, hosts: str | None) -
             raise UsageError(f"{source}: no such file; reading the running lab {source!r} needs root")
         from ..graph import live
         from ..lab import Lab
+        from .multi import is_multi, running_graph
 
-        g = graph_mod.build(Lab.attach(source).topology, live.read(source))
+        if is_multi(source):  # up across machines from here: one box per machine
+            g = running_graph(source)
+        else:
+            g = graph_mod.build(Lab.attach(source).topology, live.read(source))
     render = {"dot": graph_mod.to_dot, "mermaid": graph_mod.to_mermaid, "svg": graph_mod.to_svg,
               "html": graph_mod.to_html, "png": graph_mod.render.to_png}[fmt]
     out = render(g)

@@ -92,9 +92,14 @@ def link(lab: str, endpoint: str | None, action: str | None, bandwidth, delay, j
     """
     _need_root("link")
     from ..linkemu import runtime, status
+    from . import multi as multi_cli
 
     values = {"bandwidth": bandwidth, "delay": delay, "jitter": jitter, "loss": loss, "queue": queue}
     given = any(v is not None for v in values.values()) or clear
+    if multi_cli.is_multi(lab):  # each machine changes and keeps its own links: ask the one of this link
+        options = [a for k, v in values.items() if v is not None for a in (f"--{k}", v)]
+        options += (["--direction", direction] if direction != "both" else []) + (["--clear"] if clear else [])
+        return multi_cli.link(lab, endpoint, action, options)
     if endpoint is None or action in (None, "show"):
         if given:
             raise UsageError("impairment options need an endpoint and 'set': netemu link LAB NODE:IF set --delay 20ms")

@@ -28,17 +28,31 @@ def validate(topo: Topology, hosts: str) -> None:
 
 def by_machine(graph, topo: Topology, hosts: str):
     """The graph with each node in a group named after its machine (kept AS groups are appended)."""
-    from dataclasses import replace
-
     from ..multi.coordinator import layout
 
     lay = layout(topo, inventory(hosts))
-    placement = lay.placement
-    nodes = tuple(replace(n, group=f"machine {placement.of(n.name)}" + (f" · {n.group}" if n.group else ""))
-                  for n in graph.nodes)
     lowered = {index: used for index, _, used in lay.split.lowered}  # what VXLAN carries between machines
+    return _grouped(graph, dict(lay.placement.machine_of), lowered, f"placement: {lay.placement.how}")
+
+
+def running_graph(lab: str):
+    """The graph of a lab up across machines, from the coordinator: one group per machine."""
+    from ..graph import build
+    from ..multi.nodes import RemoteLab
+
+    rl = RemoteLab.attach(lab)
+    g = build(rl.topology)  # its links already carry what VXLAN carries between machines
+    return _grouped(g, rl.placement, {}, f"across {len(rl.machines)} machines, as placed at up (the model; "
+                                         "each machine's live state is not read from the coordinator)")
+
+
+def _grouped(graph, placement: dict[str, str], lowered: dict[int, int], note: str):
+    from dataclasses import replace
+
+    nodes = tuple(replace(n, group=f"machine {placement[n.name]}" + (f" · {n.group}" if n.group else ""))
+                  for n in graph.nodes)
     edges = tuple(replace(e, mtu=lowered.get(e.index, e.mtu)) for e in graph.edges)
-    return replace(graph, nodes=nodes, edges=edges, notes=graph.notes + (f"placement: {placement.how}",))
+    return replace(graph, nodes=nodes, edges=edges, notes=graph.notes + (note,))
 
 
 def plan(topo: Topology, hosts: str, as_json: bool, full: bool) -> None:
@@ -131,6 +145,58 @@ def test(lab: str, names: tuple[str, ...], timeout: float | None, as_json: bool)
     return 0 if report["passed"] else 1
 
 
+def link(lab: str, endpoint: str | None, action: str | None, options: list[str]) -> None:
+    """`netemu link` on the machine of the link's end (every machine's list without an endpoint)."""
+    from ..multi import dispatch, remote
+    from ..multi.nodes import RemoteLab
+
+    rl = RemoteLab.attach(lab)
+    if endpoint is None:
+        replies = remote.each(rl.machines.values(), lambda m: remote.run(m, ["link", lab], timeout=60))
+        for name, r in replies.items():
+            text = r.out.strip() if r.code == 0 else f"error: {r.why()}"
+            click.echo(f"on {name}: " + text.replace("\n", "\n  "))
+        return
+    where = dispatch.link_machine(rl, endpoint, action or "show")
+    dispatch.forward(where, ["link", lab, endpoint, *([action] if action else []), *options])
+
+
+def dns(command: str, lab: str, node: str, args: list[str]) -> None:
+    """`netemu dns COMMAND` on the machine of the resolver NODE uses."""
+    from ..multi import dispatch
+    from ..multi.nodes import RemoteLab
+
+    dispatch.forward(dispatch.dns_machine(RemoteLab.attach(lab), node), ["dns", command, lab, node, *args])
+
+
+def capture(lab: str, node: str, interfaces: list[str] | None, write: str | None, count: int | None,
+            filter_: tuple[str, ...]) -> None:
+    """`netemu capture` of a node on another machine: the packets stream back over ssh (pcap into FILE or
+    stdout, or decoded there); Ctrl-C stops the capture there, so the file ends with a whole packet."""
+    from ..capture.command import Capture
+    from ..errors import NotFoundError
+    from ..multi import dispatch
+    from ..multi.nodes import RemoteLab
+
+    rl = RemoteLab.attach(lab)
+    handle = rl.node(node)
+    have = [i.name for i in handle.model.interfaces]
+    wanted = interfaces or have
+    unknown = [i for i in wanted if i not in have and i != "lo"]
+    if unknown or not wanted:
+        raise NotFoundError(f"node {node!r} has no interface {', '.join(unknown) or '(none given)'} "
+                            f"(it has: {', '.join(have) or 'none'}{', lo' if have else ''})")
+    cap = Capture(tuple(wanted), None if write is None else "-", count, tuple(filter_))
+    if write in (None, "-"):
+        code = dispatch.stream(rl, node, cap.argv(), None)
+        sys.exit(code)
+    click.echo(f"capturing on {node}:{','.join(wanted)} (on {handle.machine.name}) into {write} "
+               f"({'pcapng' if cap.pcapng else 'pcap'}); Ctrl-C stops", err=True)
+    with open(write, "wb") as out:
+        code = dispatch.stream(rl, node, cap.argv(), out)
+    sys.exit(code)
+
+
 @click.group(hidden=True)
 def part() -> None:
     """What each machine runs for the coordinator (over ssh; JSON on stdin and stdout).
@@ -155,6 +221,16 @@ def part_up() -> None:
     from ..multi.part import up as part_up_
 
     click.echo(json.dumps(part_up_(json.loads(sys.stdin.readline()))))
+
+
+@part.command(name="proc")
+@click.argument("lab")
+@click.argument("node")
+def part_proc(lab: str, node: str) -> None:
+    """Run a process in NODE for the coordinator: a JSON request, then signal names, on stdin."""
+    from ..multi.proc import serve
+
+    sys.exit(serve(lab, node))
 
 
 commands = [part]

@@ -10,6 +10,7 @@ import time
 import click
 
 from ..errors import MissingFeatureError, NotFoundError
+from . import multi as multi_cli
 from .core import _need_root
 from .labarg import LAB
 
@@ -98,6 +99,8 @@ def capture(lab: str, where: str, write: str | None, count: int | None, filter_:
 
     _need_root("capture")
     node, _, ifs = where.partition(":")
+    if multi_cli.is_multi(lab):  # the node is on another machine: its packets stream back over ssh
+        return multi_cli.capture(lab, node, [i for i in ifs.split(",") if i] or None, write, count, filter_)
     handle = Lab.attach(lab).node(node)
     have = [i.name for i in handle.model.interfaces]
     wanted = [i for i in ifs.split(",") if i] if ifs else have

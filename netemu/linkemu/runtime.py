@@ -9,7 +9,7 @@ import time
 
 from .. import journal
 from ..errors import KernelError, MissingFeatureError, UsageError
-from ..kernel import procs
+from ..kernel import netns, procs
 from ..labdir import LabDir, locked
 from . import caps as capsmod
 from . import render, units, validate
@@ -252,6 +252,8 @@ def _restore(end: dict, saved: dict) -> None:
 
 def _wait_carrier(ends: list[dict], timeout: float) -> None:
     """Wait (bounded) until both veth ends report carrier, so traffic flows when `up` returns."""
+    # A link between machines (--hosts): the far end is another machine's, whose own carrier is its business.
+    ends = [e for e in ends if netns.exists(e["ns"])]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         states = [_json(e["ns"], ["ip", "-j", "link", "show", "dev", e["ifname"]]) for e in ends]

@@ -105,7 +105,7 @@ def _drop_record(lab: str) -> None:
         pass
 
 
-def _machines(rec: dict) -> list[Machine]:
+def machines_of(rec: dict) -> list[Machine]:
     return [Machine(**{**m, "common_args": tuple(m["common_args"])}) for m in rec["machines"]]
 
 
@@ -186,7 +186,7 @@ def down(lab: str, inv: Inventory | None = None, wait: float = 0.0) -> list[str]
     rec = record(lab)
     if rec is None and inv is None:
         raise LabError(f"no multi-machine lab {lab!r} is known here; give --hosts INVENTORY")
-    machines = _machines(rec) if rec else list(inv.machines)
+    machines = machines_of(rec) if rec else list(inv.machines)
     deadline = time.monotonic() + max(wait, 0.0)
 
     def remove(m: Machine) -> remote.Reply:
@@ -224,7 +224,7 @@ def status(lab: str, node: str | None = None) -> dict:
     """The whole lab's status (or one node's), asked of every machine at once; each node says its machine."""
     rec = record(lab)
     placement = rec["placement"]
-    machines = _machines(rec)
+    machines = machines_of(rec)
     if node is not None:
         if node not in placement:
             from ..errors import NotFoundError
@@ -258,7 +258,7 @@ def exec_argv(lab: str, node: str, command: list[str], tty: bool = False) -> lis
         from ..errors import NotFoundError
 
         raise NotFoundError(f"lab {lab!r} has no node {node!r} (nodes: {', '.join(rec['placement'])})")
-    m = next(x for x in _machines(rec) if x.name == machine)
+    m = next(x for x in machines_of(rec) if x.name == machine)
     args = ["shell", lab, node] if tty else ["exec", lab, node, "--", *command]
     return remote.ssh_argv(m, args, tty=tty)
 
@@ -281,7 +281,7 @@ def test(lab: str, names: tuple[str, ...] = (), timeout: float | None = None) ->
     for c in chosen:
         by_machine.setdefault(rec["placement"][c.node], []).append(c.name)
     extra = ["--timeout", str(timeout)] if timeout else []
-    machines = [m for m in _machines(rec) if m.name in by_machine]
+    machines = [m for m in machines_of(rec) if m.name in by_machine]
     replies = remote.each(machines, lambda m: remote.run(m, ["test", lab, *by_machine[m.name], "--json", *extra]))
     results, problems = {}, []
     for name, r in replies.items():

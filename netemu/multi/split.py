@@ -59,6 +59,14 @@ def _domains(topo: Topology) -> dict[int, int]:
     return {link.index: find(link.index) for link in topo.links}
 
 
+def lowered_links(topo: Topology, cut: tuple[int, ...] | list[int], cap: int) -> tuple[tuple[int, int, int], ...]:
+    """(link index, mtu written, mtu used) of every link in a layer-2 domain that crosses machines and whose
+    written MTU is more than VXLAN carries (`cap`)."""
+    domains = _domains(topo)
+    capped = {domains[i] for i in cut}
+    return tuple((link.index, link.mtu, cap) for link in topo.links if domains[link.index] in capped and link.mtu > cap)
+
+
 def split(topo: Topology, plan: Plan, placement: Placement, addresses: dict[str, str], underlay_mtu: int,
           port: int | None = None) -> Split:
     """Per-machine plans: ops of a node's namespace go to its machine, shared files everywhere.
@@ -74,11 +82,9 @@ def split(topo: Topology, plan: Plan, placement: Placement, addresses: dict[str,
         link_of[(topo.namespace(link.a.node), link.a.name)] = link
         link_of[(topo.namespace(link.b.node), link.b.name)] = link
     domains = _domains(topo)
-    cut = set(placement.cut)
-    capped = {domains[i] for i in cut}
+    capped = {domains[i] for i in placement.cut}
     cap = carried_mtu(underlay_mtu, addresses)
-    lowered = tuple((link.index, link.mtu, cap) for link in topo.links
-                    if domains[link.index] in capped and link.mtu > cap)
+    lowered = lowered_links(topo, placement.cut, cap)
     machines = list(dict.fromkeys(m for _, m in placement.machine_of))
     out: dict[str, list[Op]] = {m: [] for m in machines}
 

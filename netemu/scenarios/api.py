@@ -197,12 +197,14 @@ class Scenario:
       topology     -- default topology: a file path (relative to the scenario's file, or to the
                       repository's topologies/ folder) or YAML text; None means a lab must be given
       roles        -- role -> default node name, e.g. {"client": "client", "server": "server"}
+      one_machine  -- why the scenario refuses a lab spread over several machines (None: it runs there)
     """
 
     name: ClassVar[str] = "scenario"
     description: ClassVar[str] = ""
     topology: ClassVar[str | None] = None
     roles: ClassVar[dict[str, str]] = {}
+    one_machine: ClassVar[str | None] = None  # why it cannot yet run on a lab across machines (None: it can)
 
     def requirements(self, setup: Setup) -> list[str]:
         """Problems that forbid running on this topology (empty: fine). Nothing is touched yet."""

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NetemuError
-from ..kernel import netns
 from ..model import IPAddress, Node
 from .paths import global_address
 
@@ -53,7 +52,8 @@ class Background:
 
     @property
     def pid(self) -> int:
-        """The PID of the `ip netns exec` process (the program execs in its place)."""
+        """The PID of the `ip netns exec` process (the program execs in its place; for a node on another
+        machine, of the local ssh)."""
         return self.proc.pid
 
     def readline(self, timeout: float) -> str | None:
@@ -89,13 +89,14 @@ class Background:
     def stop(self, grace: float = 2.0, sig: int = signal.SIGTERM) -> str:
         """Signal the process, wait at most `grace`, then SIGKILL it; returns the rest of stdout."""
         if self.proc.poll() is None:
+            # through the Popen: a process on another machine is signalled over its control channel
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, sig)
+                self.proc.send_signal(sig)
             try:
                 self.proc.wait(grace)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.proc.pid, signal.SIGKILL)
+                    self.proc.send_signal(signal.SIGKILL)
                 self.proc.wait(5)
         rest = self._buf
         if self.proc.stdout is not None:
@@ -170,17 +171,17 @@ class ScenarioNode:
             raise ProbeError(f"{self.name}: {' '.join(argv)} exited {res.returncode}: {res.stderr.strip()[-500:]}")
         return res
 
-    def start(self, argv: list[str]) -> Background:
+    def start(self, argv: list[str], stdout: Any = subprocess.PIPE) -> Background:
         """Start argv in the background; it is stopped when the current case (or the run) ends."""
-        proc = self._h.popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=False, env=_probe_env())
+        proc = self._h.popen(list(argv), stdin=subprocess.DEVNULL, stdout=stdout,
+                             stderr=subprocess.PIPE, text=False, env=probe_env())
         bg = Background(self.name, list(argv), proc)
         self._track(bg)
         return bg
 
     def probe(self, name: str, *args: object, timeout: float = 60) -> dict:
         """Run probe `netemu.scenarios.probes.NAME` to completion and return its JSON result."""
-        argv = _probe_argv(name, args)
+        argv = self._probe_argv(name, args)
         try:
             res = self._h.run(argv, timeout=timeout + 5, input=None)
         except subprocess.TimeoutExpired:
@@ -194,11 +195,16 @@ class ScenarioNode:
 
     def serve(self, name: str, *args: object, timeout: float = 10) -> tuple[Background, dict]:
         """Start probe NAME as a server; returns it and its ready line (e.g. {"port": …})."""
-        bg = self.start(_probe_argv(name, args))
+        bg = self.start(self._probe_argv(name, args))
         ready = bg.read_json(timeout)
         if not ready.get("ready"):
             raise ProbeError(f"{self.name}: probe {name} did not become ready: {ready}")
         return bg, ready
+
+    def _probe_argv(self, name: str, args: tuple[Any, ...]) -> list[str]:
+        # A node on another machine runs the probe with that machine's Python and netemu (multi.proc).
+        remote = getattr(self._h, "probe_argv", None)
+        return remote(name, args) if remote else probe_argv(name, args)
 
     # --- sysctls, counters, learned state ------------------------------------------------
     def sysctl(self, key: str) -> str:
@@ -213,16 +219,15 @@ class ScenarioNode:
     def netstat(self) -> dict[str, int]:
         """TCP/IP counters of this node's namespace (/proc/net/netstat and snmp), e.g. 'TcpExt.TCPFastOpenActive'."""
         out: dict[str, int] = {}
-        with netns.entered(self.ns):
-            for f in ("/proc/thread-self/net/netstat", "/proc/thread-self/net/snmp"):
-                with open(f) as fh:
-                    lines = fh.read().splitlines()
-                for head, vals in zip(lines[::2], lines[1::2]):
-                    prefix, names = head.split(":", 1)
-                    _, values = vals.split(":", 1)
-                    for n, v in zip(names.split(), values.split()):
-                        with contextlib.suppress(ValueError):
-                            out[f"{prefix}.{n}"] = int(v)
+        # read by a process inside the node: /proc/net is the reader's network namespace's
+        for f in ("/proc/net/netstat", "/proc/net/snmp"):
+            lines = self.run(["cat", f], timeout=10).stdout.splitlines()
+            for head, vals in zip(lines[::2], lines[1::2]):
+                prefix, names = head.split(":", 1)
+                _, values = vals.split(":", 1)
+                for n, v in zip(names.split(), values.split()):
+                    with contextlib.suppress(ValueError):
+                        out[f"{prefix}.{n}"] = int(v)
         return out
 
     def flush_learned(self) -> None:
@@ -266,15 +271,21 @@ class ScenarioNode:
         which Wireshark opens; the lines then come from reading it back (`tcpdump -r`).
         """
         argv = ["tcpdump", "-i", interface, "-n", "-l", "-tt", "--immediate-mode", "-s", str(snaplen)]
+        sink = None
         if pcap is not None:
-            # -U: each packet is written at once, so the file is complete when tcpdump stops; -Z root: Debian's
-            # tcpdump otherwise drops to the user tcpdump, who may not write into the report directory.
-            argv += ["-w", pcap, "-U", "-Z", "root"]
+            # -U: each packet is written at once, so the file is complete when tcpdump stops. The packets come
+            # out on stdout into the file opened here: a node on another machine streams them back over ssh.
+            argv += ["-w", "-", "-U"]
             if interface == "any":
                 # LINUX_SLL2 (tcpdump's default for "any") records interface indexes, which a reader outside
                 # the node's namespace resolves to its own interfaces' names: SLL v1 names none.
                 argv += ["-y", "LINUX_SLL"]
-        bg = self.start([*argv, bpf])
+            sink = open(pcap, "wb")  # noqa: SIM115 - the child holds it; closed right after the start
+        try:
+            bg = self.start([*argv, bpf], stdout=sink if sink is not None else subprocess.PIPE)
+        finally:
+            if sink is not None:
+                sink.close()
         deadline = time.monotonic() + timeout
         # tcpdump says "listening on …" on stderr once the socket is bound: only then is it capturing.
         err = b""
@@ -295,11 +306,11 @@ def _pythonpath() -> str:
     return _PACKAGE_ROOT + (os.pathsep + rest if rest else "")
 
 
-def _probe_env() -> dict[str, str]:
+def probe_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": _pythonpath()}
 
 
-def _probe_argv(name: str, args: tuple[Any, ...]) -> list[str]:
+def probe_argv(name: str, args: tuple[Any, ...]) -> list[str]:
     # PYTHONPATH via `env` too: probe() runs through the handle's run(), which takes no environment.
     return ["env", f"PYTHONPATH={_pythonpath()}", sys.executable, "-m",
             f"netemu.scenarios.probes.{name}", *[str(a) for a in args]]

@@ -445,7 +445,11 @@ def _live_state(lab: str) -> dict | None:
         with open(lstate.state_path(lab)) as f:
             return json.load(f)
     except (OSError, ValueError):
-        return None
+        pass
+    from ..multi.nodes import RemoteLab
+
+    # a lab across machines, brought up from here: each machine keeps its own links' state
+    return RemoteLab.attach(lab).live_state() if RemoteLab.known(lab) else None
 
 
 def live_link(lab: str, node: str, ifname: str) -> tuple[dict, int] | None:

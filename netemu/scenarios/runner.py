@@ -159,6 +159,21 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, old)
 
 
+def _attach(name: str, lab_class: Any) -> Any:
+    """The handle of lab `name`: on this machine, or across machines when it was brought up from here."""
+    from ..multi.nodes import RemoteLab
+
+    if RemoteLab.known(name):
+        return RemoteLab.attach(name)
+    return lab_class.attach(name)
+
+
+def _link_emulation(lab: Any) -> str:
+    """How the lab's links are emulated (a lab across machines says it for itself)."""
+    own = getattr(lab, "link_emulation", None)
+    return own() if own else machine.link_emulation(lab.name)
+
+
 def run(scenario: Scenario, options: RunOptions | None = None, lab_class: Any = None) -> Result:
     """Run a scenario end to end and return its Result (report written; the caller prints it)."""
     options = options or RunOptions()
@@ -171,12 +186,14 @@ def run(scenario: Scenario, options: RunOptions | None = None, lab_class: Any = 
         if options.topology or options.lab_name:
             given = "--topology" if options.topology else "--lab-name"
             raise UsageError(f"--lab runs on a lab that is already up, {given} brings one up: give only one of them")
-        attached = lab_class.attach(options.lab)
+        attached = _attach(options.lab, lab_class)
         topo, text, source = attached.topology, None, None
     else:
         topo, text, source = resolve_topology(scenario, options)
     roles = resolve_roles(scenario, topo, options.nodes)
     setup = Setup(topo, roles, {"quick": options.quick, **options.params})
+    if getattr(attached, "machines", None) and scenario.one_machine:
+        raise RequirementError(scenario.name, topo.name, [f"not yet across machines: {scenario.one_machine}"])
     check_requirements(scenario, setup)  # before anything is touched
     if attached is None:
         _refuse_if_up(topo.name)
@@ -197,9 +214,10 @@ def run(scenario: Scenario, options: RunOptions | None = None, lab_class: Any = 
         ctx.report_dir = report_dir.resolve()
         try:
             result.machine = machine.facts(topo.name, [ctx.node(n) for n in dict.fromkeys(roles.values())])
+            result.machine["link_emulation"] = _link_emulation(lab)
             scenario.run(ctx)
             # read again at the end: a scenario may add delay at run time (nagle's RTT sweep)
-            result.machine["link_emulation"] = machine.link_emulation(topo.name)
+            result.machine["link_emulation"] = _link_emulation(lab)
         except NetemuError as e:
             result.error = str(e)
         except Exception as e:  # noqa: BLE001 - a bug in a scenario: report it, still clean up

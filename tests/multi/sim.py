@@ -167,6 +167,12 @@ class Sim:
         return _sh("nsenter", "-t", str(self.pids["c"]), "-m", "-n", "--", sys.executable, "-m", "netemu", *args,
                    check=False, cwd=ROOT, timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
+    def coordinator_raw(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Like coordinator(), with stdout as bytes (a pcap)."""
+        return subprocess.run(["nsenter", "-t", str(self.pids["c"]), "-m", "-n", "--", sys.executable, "-m", "netemu",
+                               *args], capture_output=True, cwd=ROOT, timeout=timeout,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+
     def coordinator_popen(self, *args: str) -> subprocess.Popen:
         """Start `netemu ARGS` on the coordinator in the background."""
         return subprocess.Popen(["nsenter", "-t", str(self.pids["c"]), "-m", "-n", "--", sys.executable, "-m",
@@ -223,7 +229,7 @@ class Sim:
 def main(argv: list[str]) -> int:
     if len(argv) >= 3 and argv[0] == "up":
         d = Path(argv[1]).resolve()
-        sim = Sim(f"sim{os.getpid() % 10000}", int(argv[2]), d).up()
+        sim = Sim(f"mcs{os.getpid() % 10000}", int(argv[2]), d).up()
         print(f"inventory: {sim.inventory}\ncoordinator: nsenter -t {sim.pids['c']} -m -n")
         return 0
     if len(argv) == 2 and argv[0] == "down":

@@ -29,7 +29,7 @@ WEB_PUBLIC = "192.0.2.80"  # Bob's web server in internet.yaml, 1:1 NATed to 10.
 def sim(tmp_path_factory):
     needs_root()
     needs_tool("sshd" if shutil.which("sshd") else "/usr/sbin/sshd", "ssh", "ssh-keygen", "nsenter", "unshare")
-    s = Sim(f"sim{secrets.token_hex(2)}", 3, tmp_path_factory.mktemp("machines"))
+    s = Sim(f"mcs{secrets.token_hex(2)}", 3, tmp_path_factory.mktemp("machines"))
     s.up()
     yield s
     s.down()
@@ -77,7 +77,7 @@ def _exec(sim: Sim, lab: str, node: str, *argv: str, timeout: float = 60) -> sub
 def test_flagship_lab_over_three_machines(sim):
     host_before = host_snapshot()
     before = _snapshots(sim)
-    lab, path = _lab(sim, "internet.yaml", "mu-inet")
+    lab, path = _lab(sim, "internet.yaml", "mc-inet")
     res = sim.coordinator("up", path, "--hosts", str(sim.inventory))
     try:
         assert res.returncode == 0, res.stdout + res.stderr
@@ -120,7 +120,7 @@ def test_flagship_lab_over_three_machines(sim):
 
 
 def test_every_problem_of_every_machine_before_anything_is_created(sim, tmp_path):
-    lab, path = _lab(sim, "two-routers.yaml", "mu-chk")
+    lab, path = _lab(sim, "two-routers.yaml", "mc-chk")
     inv = tmp_path / "inv.yaml"
     text = sim.inventory.read_text()
     text = text.replace("  hosts:\n", "  hosts:\n    gone: {ansible_host: 10.77.0.99}\n"
@@ -144,7 +144,7 @@ def _chain_lab(name: str, nodes: int) -> str:
 
 def test_killed_coordinator_each_machine_rolls_back_then_down_cleans(sim):
     before = _snapshots(sim)
-    lab = f"mu-kill-{secrets.token_hex(3)}"
+    lab = f"mc-kill-{secrets.token_hex(3)}"
     path = sim.dir / f"{lab}.yaml"
     path.write_text(_chain_lab(lab, 300))
     proc = sim.coordinator_popen("up", str(path), "--hosts", str(sim.inventory))
@@ -171,7 +171,7 @@ def test_killed_coordinator_each_machine_rolls_back_then_down_cleans(sim):
 
 def test_down_with_a_machine_unreachable_finishes_later(sim):
     before = _snapshots(sim)
-    lab, path = _lab(sim, "two-routers.yaml", "mu-away")
+    lab, path = _lab(sim, "two-routers.yaml", "mc-away")
     assert sim.coordinator("up", path, "--hosts", str(sim.inventory)).returncode == 0
     away = next(m for m in sim.machines if sim.in_machine(m, ["ls", "/run/netns"]).stdout.strip())
     ul = sim.ns("ul")
@@ -201,7 +201,7 @@ links:
 
 
 def test_path_mtu_across_a_cut_link_is_the_underlay_minus_vxlan(sim):
-    lab, path = _lab_from(sim, PMTU_LAB, "mu-pmtu")
+    lab, path = _lab_from(sim, PMTU_LAB, "mc-pmtu")
     res = sim.coordinator("up", path, "--hosts", str(sim.inventory))
     try:
         assert res.returncode == 0, res.stdout + res.stderr
@@ -235,7 +235,7 @@ links:
 
 def test_switch_spanning_three_machines(sim):
     before = _snapshots(sim)
-    lab, path = _lab_from(sim, SPANNING_LAB, "mu-lan")
+    lab, path = _lab_from(sim, SPANNING_LAB, "mc-lan")
     res = sim.coordinator("up", path, "--hosts", str(sim.inventory))
     try:
         assert res.returncode == 0, res.stdout + res.stderr

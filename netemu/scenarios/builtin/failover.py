@@ -65,6 +65,7 @@ class Failover(Scenario):
                    "OSPF (~dead interval), BGP (~hold time), BGP with BFD (< 1 s)")
     topology = "bgp.yaml"
     roles: ClassVar[dict[str, str]] = {"client": "h1", "server": "h2"}
+    one_machine: ClassVar[str | None] = "it brings up labs of its own and cuts their links on this machine"
 
     def requirements(self, setup: Setup) -> list[str]:
         if not setup.has_address("client", 4) or not setup.has_address("server", 4):

@@ -35,6 +35,7 @@ class Nagle(Scenario):
     description = "Nagle vs delayed ACK: the ~40 ms write-write-read stall, its fixes, and a size sweep"
     topology = "nagle.yaml"
     roles: ClassVar[dict[str, str]] = {"client": "client", "server": "server"}
+    one_machine: ClassVar[str | None] = "its RTT sweep changes link delays through this machine's link emulation"
 
     def requirements(self, setup: Setup) -> list[str]:
         # the way there and back in a shared family; a PathError is reported as a problem

@@ -1,0 +1,192 @@
+"""A multi-machine lab as the coordinator's commands see it: every node reached on its own machine.
+
+`RemoteLab` has the shape of `netemu.lab.Lab` (topology, node(NAME)), and its node handles the shape
+of `NodeHandle` (run, popen, sysctl, set_sysctl), so scenarios measure through one kind of node handle
+whichever machine a node is on. A process runs through `netemu part proc LAB NODE` on the node's
+machine, over the same ssh as every other part command (see multi.proc for its control channel).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import subprocess
+from dataclasses import dataclass
+
+from .. import sysctls
+from ..errors import LabError, NotFoundError, clip
+from ..model import Node, Topology
+from . import remote
+from .inventory import Machine
+from .proc import PROBE
+
+
+def carried(topo: Topology, lowered: tuple[tuple[int, int, int], ...]) -> Topology:
+    """The topology with each lowered link's MTU (and its two interfaces') what VXLAN carries."""
+    mtu = {index: used for index, _, used in lowered}
+    if not mtu:
+        return topo
+
+    def iface(i):
+        return dataclasses.replace(i, mtu=mtu[i.link]) if i.link in mtu else i
+
+    links = tuple(dataclasses.replace(link, mtu=mtu[link.index], a=iface(link.a), b=iface(link.b))
+                  if link.index in mtu else link for link in topo.links)
+    nodes = tuple(dataclasses.replace(n, interfaces=tuple(iface(i) for i in n.interfaces)) for n in topo.nodes)
+    return dataclasses.replace(topo, links=links, nodes=nodes)
+
+
+class RemoteProc(subprocess.Popen):
+    """The local ssh of a process in a node on another machine; signals travel over its stdin."""
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is not None:
+            return
+        line = f"{signal.Signals(sig).name[3:]}\n"
+        try:
+            self.stdin.write(line if self.text_mode else line.encode())
+            self.stdin.flush()
+        except (OSError, ValueError):
+            pass
+        if sig == signal.SIGKILL:  # the machine may not answer: drop the session too (its end stops the process)
+            super().send_signal(signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class RemoteNode:
+    """One node of a multi-machine lab, on `machine`."""
+
+    lab: str
+    model: Node
+    ns: str
+    machine: Machine
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def _argv(self) -> list[str]:
+        return remote.ssh_argv(self.machine, ["part", "proc", self.lab, self.name])
+
+    def run(self, argv: list[str], timeout: float = 60, input: str | None = None,
+            check: bool = False) -> subprocess.CompletedProcess:
+        """Run argv inside the node on its machine to completion (output captured as text)."""
+        r = remote.run(self.machine, ["part", "proc", self.lab, self.name],
+                       json.dumps({"argv": list(argv), "input": input}), timeout=timeout)
+        if check and r.code != 0:
+            raise LabError(f"{self.name} (on {self.machine.name}): {' '.join(argv)} exited {r.code}: "
+                           f"{r.err.strip()[:500]}")
+        return subprocess.CompletedProcess(list(argv), r.code, r.out, r.err)
+
+    def popen(self, argv: list[str], **kwargs) -> RemoteProc:
+        """Start argv inside the node on its machine; stop it with send_signal/terminate/kill."""
+        kwargs.pop("env", None)  # the machine's own environment (a probe gets the machine's netemu)
+        kwargs.pop("stdin", None)  # the process gets no input: stdin is the control channel
+        kwargs.setdefault("stdout", subprocess.PIPE)
+        kwargs.setdefault("stderr", subprocess.PIPE)
+        kwargs.setdefault("text", True)
+        # its own session: Ctrl-C at the terminal reaches the coordinator, which stops the process cleanly
+        proc = RemoteProc(self._argv(), stdin=subprocess.PIPE, start_new_session=True, **kwargs)
+        line = json.dumps({"argv": list(argv), "input": None}) + "\n"
+        proc.stdin.write(line if proc.text_mode else line.encode())
+        proc.stdin.flush()
+        return proc
+
+    def probe_argv(self, name: str, args: tuple) -> list[str]:
+        """The argv of netemu's probe NAME as the node's machine runs it (its own Python and netemu)."""
+        return [PROBE, name, *(str(a) for a in args)]
+
+    def sysctl(self, key: str) -> str:
+        """Read a sysctl as the node sees it."""
+        return self.run(["cat", sysctls.proc_path(key)], timeout=15, check=True).stdout.strip()
+
+    def set_sysctl(self, key: str, value: object) -> str:
+        """Write a sysctl in the node; returns the previous value."""
+        old = self.sysctl(key)
+        self.run(["tee", sysctls.proc_path(key)], timeout=15, input=sysctls.value_text(value), check=True)
+        return old
+
+
+class RemoteLab:
+    """A lab brought up across machines from this one (the coordinator's record)."""
+
+    def __init__(self, name: str, topology: Topology, machines: dict[str, Machine], placement: dict[str, str]):
+        self.name = name
+        self.topology = topology  # with the MTUs VXLAN carries on links between machines
+        self.machines = machines
+        self.placement = placement
+
+    @staticmethod
+    def known(name: str) -> bool:
+        """Whether `name` was brought up across machines from here."""
+        from .coordinator import record
+
+        return record(name) is not None
+
+    @classmethod
+    def attach(cls, name: str) -> RemoteLab:
+        """The handle of multi-machine lab `name`, from the coordinator's record."""
+        from ..parse import topology_from_text
+        from .coordinator import machines_of, record
+        from .split import carried_mtu, lowered_links
+
+        rec = record(name)
+        if rec is None or "topology" not in rec or not rec.get("placement"):
+            raise LabError(f"lab {name!r} is not up across machines from here")
+        topo = topology_from_text(rec["topology"], rec.get("source"))
+        machines = {m.name: m for m in machines_of(rec)}
+        placement = rec["placement"]
+        cut = [link.index for link in topo.links if placement.get(link.a.node) != placement.get(link.b.node)]
+        if cut:
+            cap = carried_mtu(rec["underlay_mtu"], {n: m.address for n, m in machines.items()})
+            topo = carried(topo, lowered_links(topo, cut, cap))
+        return cls(name, topo, machines, placement)
+
+    def node(self, name: str) -> RemoteNode:
+        """The handle of node `name`, on its machine."""
+        try:
+            model = self.topology.node(name)
+        except KeyError:
+            raise NotFoundError(f"lab {self.name!r} has no node {clip(repr(name), 60)} "
+                                f"(nodes: {clip(', '.join(n.name for n in self.topology.nodes), 200)})") from None
+        return RemoteNode(self.name, model, self.topology.namespace(name), self.machines[self.placement[name]])
+
+    def live_state(self) -> dict | None:
+        """The link-emulation state of the whole lab: each link as the machine that changes it keeps it.
+
+        Every machine keeps a state file of its own (`netemu link` on it writes there): a link inside one
+        machine is read from that machine, a link between machines from the one that cut it, if any.
+        """
+        from ..linkemu.state import state_path
+
+        def read(m: Machine) -> dict | None:
+            node = next(n for n, on in self.placement.items() if on == m.name)
+            res = self.node(node).run(["cat", state_path(self.name)], timeout=30)
+            try:
+                return json.loads(res.stdout) if res.returncode == 0 else None
+            except ValueError:
+                return None
+
+        states = {k: v for k, v in remote.each(self.machines.values(), read).items() if v}
+        if not states:
+            return None
+        merged = dict(next(iter(states.values())))
+        links = []
+        for i, link in enumerate(merged.get("links", [])):
+            seen = {m: st["links"][i] for m, st in states.items() if i < len(st.get("links", []))}
+            down = [x for x in seen.values() if x.get("admin", "up") != "up"]
+            owner = seen.get(self.placement.get(link["ends"][0]["node"]))
+            links.append(down[0] if down else owner or link)
+        merged["links"] = links
+        return merged
+
+    def link_emulation(self) -> str:
+        """What the report says about link emulation (each machine keeps its own; not read from here)."""
+        return (f"on each of {len(set(self.placement.values()))} machines (not read from the coordinator); "
+                "links between machines are VXLAN")
+
+    def down(self) -> None:
+        from .coordinator import down
+
+        down(self.name)

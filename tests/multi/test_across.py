@@ -1,0 +1,221 @@
+"""Commands on a lab across simulated machines that reach a node on its machine (root): `run` (a
+scenario measuring through nodes on two machines), `link`, `capture`, `dns trace`/`flush`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import TOPOLOGIES, renamed
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_machines import _exec, _lab_from, _same_as, _snapshots, sim  # noqa: E402, F401  (the fixture too)
+
+pytestmark = pytest.mark.root
+
+# The middle link is cut between m1 and m2: the only hop narrower than 1500 is the VXLAN one.
+PMTUD_LAB = """\
+name: {name}
+nodes:
+  h1: {{kind: host, host: m1, routes: ["default via 10.0.1.1"]}}
+  r1: {{kind: router, host: m1, routes: ["10.0.3.0/24 via 10.0.2.2"]}}
+  r2: {{kind: router, host: m2, routes: ["10.0.1.0/24 via 10.0.2.1"]}}
+  h2: {{kind: host, host: m2, routes: ["default via 10.0.3.1"]}}
+links:
+  - endpoints: ["h1:eth0 10.0.1.2/24", "r1:eth0 10.0.1.1/24"]
+  - endpoints: ["r1:eth1 10.0.2.1/24", "r2:eth0 10.0.2.2/24"]
+  - endpoints: ["r2:eth1 10.0.3.1/24", "h2:eth0 10.0.3.2/24"]
+"""
+
+
+def test_pmtud_across_a_cut_link_reports_what_vxlan_carries(sim, tmp_path):
+    before = _snapshots(sim)
+    lab, path = _lab_from(sim, PMTUD_LAB, "mc-run")
+    assert sim.coordinator("up", path, "--hosts", str(sim.inventory)).returncode == 0
+    try:
+        res = sim.coordinator("run", "pmtud", "--lab", lab, "--client", "h1", "--server", "h2", "--quick", "--json",
+                              "--report-dir", str(tmp_path / "report"), timeout=600)
+        out = json.loads(res.stdout)
+        fields = out["results"]
+        assert fields["expected_path_mtu"] == 1450 and fields["router"] == "r1", fields
+        assert fields["path_mtu"] == 1450 and fields["tracepath_pmtu"] == 1450, fields
+        failed = [c for c in out["checks"] if not c["passed"]]
+        assert res.returncode == 0 and not failed and out["error"] is None, (failed, out["error"], res.stderr)
+        # r1 (on m1) said so in ICMP, captured on h1 (m1) and streamed back into the coordinator's report
+        assert out["cases"]["baseline"]["pcap_too_big"] >= 1, out["cases"]["baseline"]
+        assert (tmp_path / "report" / "baseline_v4.pcap").stat().st_size > 24
+        # every rule and sysctl the run changed on the machines is back
+        rules = sim.coordinator("exec", lab, "r1", "--", "iptables-save")
+        assert "netemu-scenario" not in rules.stdout, rules.stdout
+        probing = _exec(sim, lab, "h1", "sysctl", "-n", "net.ipv4.tcp_mtu_probing")
+        assert probing.stdout.strip() == "0", probing.stdout
+    finally:
+        down = sim.coordinator("down", lab)
+    assert down.returncode == 0, down.stdout + down.stderr
+    _same_as(sim, before)
+
+
+def test_a_scenario_that_cannot_cross_machines_refuses(sim, tmp_path):
+    lab, path = _lab_from(sim, PMTUD_LAB, "mc-ref")
+    assert sim.coordinator("up", path, "--hosts", str(sim.inventory)).returncode == 0
+    try:
+        res = sim.coordinator("run", "nagle", "--lab", lab, "--client", "h1", "--server", "h2",
+                              "--report-dir", str(tmp_path / "r"))
+        assert res.returncode == 2 and "not yet across machines: " in res.stderr, res.stdout + res.stderr
+    finally:
+        assert sim.coordinator("down", lab).returncode == 0
+
+
+# congestion.yaml's impaired link inside m1, then a router and a link cut between m1 and m2.
+CONGESTION_LAB = """\
+name: {name}
+nodes:
+  client: {{host: m1, routes: ["default via 10.0.0.2"]}}
+  r1: {{kind: router, host: m1}}
+  server: {{host: m2, routes: ["default via 10.0.1.1"]}}
+links:
+  - endpoints: ["client:eth0 10.0.0.1/24", "r1:eth0 10.0.0.2/24"]
+    bandwidth: 10mbit
+    delay: 50ms
+    from:
+      client: {{loss: 1%}}
+  - endpoints: ["r1:eth1 10.0.1.1/24", "server:eth0 10.0.1.2/24"]
+"""
+
+
+def test_congestion_across_machines_reads_the_impairment_the_machines_apply(sim, tmp_path):
+    before = _snapshots(sim)
+    lab, path = _lab_from(sim, CONGESTION_LAB, "mc-cc")
+    assert sim.coordinator("up", path, "--hosts", str(sim.inventory)).returncode == 0
+    try:
+        # changed at run time on m1: the scenario reads m1's live state, not the file's 50 ms
+        changed = sim.coordinator("link", lab, "client:eth0", "set", "--delay", "80ms")
+        assert changed.returncode == 0, changed.stdout + changed.stderr
+        res = sim.coordinator("run", "congestion", "--lab", lab, "--quick", "--json",
+                              "--report-dir", str(tmp_path / "report"), timeout=600)
+        out = json.loads(res.stdout)
+        r, cases = out["results"], out["cases"]
+        assert out["error"] is None, (out["error"], res.stderr)
+        assert [cases[a]["algorithm"] for a in ("reno", "cubic", "bbr")] == ["reno", "cubic", "bbr"], cases
+        assert r["loss_pct"] == 1.0 and r["added_rtt_ms"] == 160 and r["bandwidth_bit_s"] == 10_000_000, r
+        # the delay is really there: iperf3's own RTT on the sender's socket
+        assert all(cases[a]["rtt_ms"] >= 155 for a in ("reno", "cubic", "bbr")), cases
+        print({a: (cases[a]["goodput_mbit"], cases[a]["rtt_ms"]) for a in cases}, r.get("mathis_mbit"))
+    finally:
+        down = sim.coordinator("down", lab)
+    assert down.returncode == 0, down.stdout + down.stderr
+    _same_as(sim, before)
+
+
+# tfo.yaml's delayed link inside m1, the server behind a link cut between m1 and m2.
+TFO_LAB = """\
+name: {name}
+nodes:
+  client: {{host: m1, routes: ["default via 10.0.0.2"]}}
+  r1: {{kind: router, host: m1}}
+  server: {{host: m2, routes: ["default via 10.0.1.1"]}}
+links:
+  - endpoints: ["client:eth0 10.0.0.1/24", "r1:eth0 10.0.0.2/24"]
+    delay: 10ms
+  - endpoints: ["r1:eth1 10.0.1.1/24", "server:eth0 10.0.1.2/24"]
+"""
+
+
+def test_tfo_across_machines(sim, tmp_path):
+    before = _snapshots(sim)
+    lab, path = _lab_from(sim, TFO_LAB, "mc-tfo")
+    assert sim.coordinator("up", path, "--hosts", str(sim.inventory)).returncode == 0
+    try:
+        res = sim.coordinator("run", "tfo", "--lab", lab, "--quick", "--json",
+                              "--report-dir", str(tmp_path / "report"), timeout=600)
+        out = json.loads(res.stdout)
+        failed = [c for c in out["checks"] if not c["passed"]]
+        assert res.returncode == 0 and not failed and out["error"] is None, (failed, out["error"], res.stderr)
+        print({k: v for k, v in out["results"].items() if not isinstance(v, (list, dict))})
+    finally:
+        down = sim.coordinator("down", lab)
+    assert down.returncode == 0, down.stdout + down.stderr
+    _same_as(sim, before)
+
+
+def _ping(sim, lab: str, src: str, dst: str) -> bool:
+    return _exec(sim, lab, src, "ping", "-c", "1", "-W", "2", dst).returncode == 0
+
+
+def test_link_down_and_up_on_nodes_of_other_machines(sim):
+    before = _snapshots(sim)
+    lab, path = _lab_from(sim, PMTUD_LAB, "mc-link")
+    assert sim.coordinator("up", path, "--hosts", str(sim.inventory)).returncode == 0
+    try:
+        assert _ping(sim, lab, "h1", "10.0.3.2")
+        # the picture of the running lab: one box per machine, the cut link with what VXLAN carries
+        dot = sim.coordinator("graph", lab)
+        assert dot.returncode == 0 and "machine m1" in dot.stdout and "machine m2" in dot.stdout, dot.stdout + dot.stderr
+        assert "1450" in dot.stdout, dot.stdout
+        # a link inside m2, and the link between m1 and m2 (its VXLAN end on r2's side)
+        for end in ("h2:eth0", "r2:eth0"):
+            res = sim.coordinator("link", lab, end, "down")
+            assert res.returncode == 0 and "is down" in res.stdout, res.stdout + res.stderr
+            assert not _ping(sim, lab, "h1", "10.0.3.2"), f"{end} down, yet h1 reaches h2"
+            node, ifname = end.split(":")
+            state = sim.coordinator("exec", lab, node, "--", "ip", "-br", "link", "show", ifname)
+            assert "DOWN" in state.stdout, state.stdout
+            listed = sim.coordinator("link", lab)
+            assert listed.returncode == 0 and "on m2:" in listed.stdout and "[DOWN]" in listed.stdout, listed.stdout
+            res = sim.coordinator("link", lab, end, "up")
+            assert res.returncode == 0 and "is up" in res.stdout, res.stdout + res.stderr
+            for _ in range(20):
+                if _ping(sim, lab, "h1", "10.0.3.2"):
+                    break
+            else:
+                raise AssertionError(f"{end} up again, yet h1 does not reach h2")
+        res = sim.coordinator("link", lab, "r1:eth1", "set", "--delay", "10ms")
+        assert res.returncode == 2 and "not yet across machines" in res.stderr, res.stdout + res.stderr
+    finally:
+        down = sim.coordinator("down", lab)
+    assert down.returncode == 0, down.stdout + down.stderr
+    _same_as(sim, before)
+
+
+def test_capture_and_dns_trace_on_nodes_of_other_machines(sim, tmp_path):
+    before = _snapshots(sim)
+    lab = f"mc-cap-{tmp_path.name[-6:].replace('_', '')}"
+    path = sim.dir / f"{lab}.yaml"
+    path.write_text(renamed((TOPOLOGIES / "internet.yaml").read_text(), lab))
+    assert sim.coordinator("up", str(path), "--hosts", str(sim.inventory)).returncode == 0
+    try:
+        placement = json.loads(sim.coordinator("plan", str(path), "--hosts", str(sim.inventory), "--json").stdout)
+        # DNS: alice's resolver answers through the hierarchy, wherever it and the servers are
+        trace = sim.coordinator("dns", "trace", lab, "alice", "www.bob.com", "--fresh")
+        assert trace.returncode == 0 and "192.0.2.80" in trace.stdout, trace.stdout + trace.stderr
+        flush = sim.coordinator("dns", "flush", lab, "alice")
+        assert flush.returncode == 0 and "flushed the cache of resolver" in flush.stdout, flush.stdout + flush.stderr
+        # capture on alice (not on the coordinator: no machine is) while she pings; Ctrl-C ends it cleanly
+        pcap = tmp_path / "alice.pcap"
+        assert placement["placement"]["alice"] in sim.machines
+        cap = sim.coordinator_popen("capture", lab, "alice:eth0", "-w", str(pcap), "--", "icmp")
+        try:
+            for _ in range(30):
+                _exec(sim, lab, "alice", "ping", "-c", "1", "-W", "1", "192.0.2.80")
+                if pcap.exists() and pcap.stat().st_size > 200:
+                    break
+                time.sleep(0.3)
+        finally:
+            cap.send_signal(signal.SIGINT)
+            out, err = cap.communicate(timeout=30)
+        read = subprocess.run(["tcpdump", "-r", str(pcap), "-n"], capture_output=True, text=True)
+        assert read.returncode == 0 and "ICMP echo request" in read.stdout, (read.stdout, read.stderr, err)
+        # -c and -w -: a count ends it by itself, the pcap comes out on stdout
+        server = sim.coordinator_popen("exec", lab, "alice", "--", "ping", "-c", "8", "-i", "0.3", "192.0.2.80")
+        counted = sim.coordinator_raw("capture", lab, "alice:eth0", "-c", "2", "-w", "-", "--", "icmp")
+        server.communicate(timeout=30)
+        assert counted.returncode == 0 and counted.stdout[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4"), counted
+    finally:
+        down = sim.coordinator("down", lab)
+    assert down.returncode == 0, down.stdout + down.stderr
+    _same_as(sim, before)
