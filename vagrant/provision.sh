@@ -85,6 +85,12 @@ fi
 if getent group frrvty >/dev/null && getent passwd frr >/dev/null && ! id -nG frr | grep -qw frrvty; then
   usermod -a -G frrvty frr
 fi
+# FRR's compiled-in run directory, where netemu shows each router's daemons their own directory (a
+# bind mount private to them). systemd-tmpfiles makes it at boot; a machine without systemd loses it
+# when /run is cleared, so make it here as the package would.
+if getent passwd frr >/dev/null && [ ! -d /run/frr ]; then
+  install -d -o frr -g frr -m 755 /run/frr
+fi
 
 # Debian's own python3 (3.11 on Debian 12), so the venv never depends on a user's pyenv/conda.
 PY=/usr/bin/python3
