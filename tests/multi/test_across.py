@@ -184,7 +184,8 @@ def test_link_down_and_up_on_nodes_of_other_machines(sim):
         assert _ping(sim, lab, "h1", "10.0.3.2")
         # the picture of the running lab: one box per machine, the cut link with what VXLAN carries
         dot = sim.coordinator("graph", lab)
-        assert dot.returncode == 0 and "machine m1" in dot.stdout and "machine m2" in dot.stdout, dot.stdout + dot.stderr
+        assert dot.returncode == 0, dot.stdout + dot.stderr
+        assert "machine m1" in dot.stdout and "machine m2" in dot.stdout, dot.stdout
         assert "1450" in dot.stdout, dot.stdout
         # a link inside m2, and the link between m1 and m2 (its VXLAN end on r2's side)
         for end in ("h2:eth0", "r2:eth0"):
