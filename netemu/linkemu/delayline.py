@@ -98,7 +98,8 @@ class DelayLine:
         """(Re)read the state file and bind, update or unbind queues to match it."""
         with open(self.state_file) as f:
             state = json.load(f)
-        want = {(q["ns"], q["queue"]): q for q in delay_queues(state)}
+        # A lab across machines (--hosts): each machine's delay line serves the queues of its own namespaces.
+        want = {(q["ns"], q["queue"]): q for q in delay_queues(state) if netns.exists(q["ns"])}
         # Unbind what is no longer wanted, accepting what it still holds first.
         for key, line in list(self.lines.items()):
             if (line.ns, line.queue) not in want:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, replace
 
 from ..labdir import ETC_NETNS
 from ..model import Topology
-from ..ops import CreateBridge, CreateVeth, LinkDir, Op, WriteFile
+from ..linkemu.process import PROCESS as DELAY_LINE
+from ..ops import CreateBridge, CreateVeth, LinkDir, Op, StartProcess, WriteFile
 from ..plan import Plan
 from .ops import CreateVxlan
 from .placement import Placement
@@ -67,6 +68,20 @@ def lowered_links(topo: Topology, cut: tuple[int, ...] | list[int], cap: int) ->
     return tuple((link.index, link.mtu, cap) for link in topo.links if domains[link.index] in capped and link.mtu > cap)
 
 
+def _delay_lines(plan: Plan, node_of_ns: dict[str, str], machine_of: dict[str, str]) -> dict[str, str]:
+    """Machine -> a namespace of it with a delay-line queue (link emulation's fallback), from the state file."""
+    import json
+
+    from ..linkemu.state import delay_queues, state_path
+
+    state = next((json.loads(op.content) for op in plan.ops
+                  if isinstance(op, WriteFile) and op.path == state_path(plan.lab)), None)
+    out: dict[str, str] = {}
+    for q in delay_queues(state) if state else []:
+        out.setdefault(machine_of[node_of_ns[q["ns"]]], q["ns"])
+    return out
+
+
 def split(topo: Topology, plan: Plan, placement: Placement, addresses: dict[str, str], underlay_mtu: int,
           port: int | None = None) -> Split:
     """Per-machine plans: ops of a node's namespace go to its machine, shared files everywhere.
@@ -95,7 +110,12 @@ def split(topo: Topology, plan: Plan, placement: Placement, addresses: dict[str,
         node = node_of_ns.get(ns) if ns else None
         return machine_of[node] if node else None
 
+    delay_lines = _delay_lines(plan, node_of_ns, machine_of)
     for op in plan.ops:
+        if isinstance(op, StartProcess) and op.name == DELAY_LINE:
+            for m, ns in delay_lines.items():  # one per machine with delayed links, each serving its own
+                out[m].append(replace(op, ns=ns))
+            continue
         if isinstance(op, CreateVeth):
             link = link_of[(op.ns, op.ifname)]
             mtu = min(op.mtu, cap) if domains[link.index] in capped else op.mtu

@@ -143,6 +143,35 @@ def test_tfo_across_machines(sim, tmp_path):
     _same_as(sim, before)
 
 
+IMPAIRED_CUT_LAB = """\
+name: {name}
+nodes:
+  h1: {{host: m1}}
+  h2: {{host: m2}}
+links:
+  - endpoints: ["h1:eth0 10.0.0.1/24", "h2:eth0 10.0.0.2/24"]
+    delay: 30ms
+"""
+
+
+def test_link_emulation_on_a_link_between_machines(sim):
+    before = _snapshots(sim)
+    lab, path = _lab_from(sim, IMPAIRED_CUT_LAB, "mc-imp")
+    res = sim.coordinator("up", path, "--hosts", str(sim.inventory))
+    try:
+        assert res.returncode == 0, res.stdout + res.stderr
+        # each machine's delay line delays what arrives there: 30 ms each way (-U: user-to-user time, as on
+        # one machine a plain ping from a link's end sees only one direction of the fallback's delay)
+        ping = _exec(sim, lab, "h1", "ping", "-U", "-c", "3", "-i", "0.2", "10.0.0.2")
+        rtts = [float(x.split("time=")[1].split()[0]) for x in ping.stdout.splitlines() if "time=" in x]
+        assert len(rtts) == 3 and all(55 <= t <= 120 for t in rtts), ping.stdout + ping.stderr
+        print("ping -U across the impaired cut link:", rtts)
+    finally:
+        down = sim.coordinator("down", lab)
+    assert down.returncode == 0, down.stdout + down.stderr
+    _same_as(sim, before)
+
+
 def _ping(sim, lab: str, src: str, dst: str) -> bool:
     return _exec(sim, lab, src, "ping", "-c", "1", "-W", "2", dst).returncode == 0
 
@@ -155,7 +184,8 @@ def test_link_down_and_up_on_nodes_of_other_machines(sim):
         assert _ping(sim, lab, "h1", "10.0.3.2")
         # the picture of the running lab: one box per machine, the cut link with what VXLAN carries
         dot = sim.coordinator("graph", lab)
-        assert dot.returncode == 0 and "machine m1" in dot.stdout and "machine m2" in dot.stdout, dot.stdout + dot.stderr
+        assert dot.returncode == 0, dot.stdout + dot.stderr
+        assert "machine m1" in dot.stdout and "machine m2" in dot.stdout, dot.stdout
         assert "1450" in dot.stdout, dot.stdout
         # a link inside m2, and the link between m1 and m2 (its VXLAN end on r2's side)
         for end in ("h2:eth0", "r2:eth0"):
