@@ -192,14 +192,21 @@ class Runner:
         """Start every process, each journaled (PID, start time, namespace) before its program runs,
         then wait for all to be ready in one loop; BatchFailure names the first (in order) that is not."""
         self._mkdirs(self.lab.logs)
+        logs = [self.lab.logs / f"{op.name}.log" for op in ops]
+        if len(ops) == 1:
+            op = ops[0]
+            all_started = [procs.start_capped(op.ns, op.argv, str(logs[0]), op.env, op.cwd, binds=op.binds,
+                                              gated=True)]
+        else:
+            all_started = procs.start_many([procs.Spec(op.ns, op.argv, str(log), op.env, op.cwd, op.binds)
+                                            for op, log in zip(ops, logs)])
+        pump = all_started[0].pump
+        if pump is not None:  # one pump for the batch: it runs on the host and ends when their outputs close
+            of = ops[0].name if len(ops) == 1 else ops[0].batch
+            self.journal.record("proc", name=f"{of} (log)", pid=pump.pid, start=procs.start_time(pump.pid), of=of)
         waits = []
-        for op in ops:
-            log = self.lab.logs / f"{op.name}.log"
-            started = procs.start_capped(op.ns, op.argv, str(log), op.env, op.cwd, binds=op.binds, gated=True)
-            proc, pump = started.proc, started.pump
-            if pump is not None:
-                self.journal.record("proc", name=f"{op.name} (log)", pid=pump.pid, start=procs.start_time(pump.pid),
-                                    of=op.name)
+        for op, started, log in zip(ops, all_started, logs):
+            proc = started.proc
             self.journal.record("proc", name=op.name, pid=proc.pid, start=procs.start_time(proc.pid), ns=op.ns,
                                 log=str(log))
             started.release()
@@ -208,8 +215,7 @@ class Runner:
         for i, ((op, st, log), why) in enumerate(zip(waits, whys)):
             if why:
                 if st.proc.poll() is not None and st.pump is not None:
-                    with contextlib.suppress(subprocess.TimeoutExpired):
-                        st.pump.wait(timeout=2)  # the pump writes the last output once the process has closed it
+                    _await_log(st.pump, log, alone=len(ops) == 1)
                 raise BatchFailure(i, RuntimeError(f"process {op.name} {why}; its log ({log}) ends with:\n"
                                                    f"{procs.log_tail(log)}"))
 
@@ -332,6 +338,22 @@ def _up(topo: Topology, plan: Plan, topology_text: str | None, fail_at: int | No
         journal.close()
         _restore_signals(old)
     return UpResult(topo.name, len(topo.nodes), len(topo.links), len(plan.ops), time.monotonic() - started)
+
+
+def _await_log(pump: subprocess.Popen, log: Path, alone: bool) -> None:
+    """Give the pump time to write a process's last output after it ended: a pump of its own exits;
+    one shared with others goes on, so wait until the log stops growing."""
+    if alone:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            pump.wait(timeout=2)
+        return
+    deadline, last = time.monotonic() + 2, -1
+    while time.monotonic() < deadline:
+        size = sum(p.stat().st_size for p in (log, Path(f"{log}.1")) if p.exists())
+        if size == last and size > 0:
+            return
+        last = size
+        time.sleep(0.1)
 
 
 def batches(ops: tuple[Op, ...], fail_at: int | None = None) -> list[tuple[int, list[Op]]]:

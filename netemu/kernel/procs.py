@@ -132,6 +132,47 @@ def start_capped(ns: str, argv, log_path: str, env: tuple[tuple[str, str], ...] 
     return Started(proc, pump)
 
 
+@dataclass(frozen=True)
+class Spec:
+    """One process for start_many: as the arguments of start_capped."""
+
+    ns: str
+    argv: tuple[str, ...]
+    log_path: str
+    env: tuple[tuple[str, str], ...] = ()
+    cwd: str | None = None
+    binds: Binds = ()
+
+
+def start_many(specs: list[Spec], log_limit: int = LOG_LIMIT) -> list[Started]:
+    """start_capped (gated) for several processes whose outputs share one pump: a pump is a Python
+    start-up, costlier in CPU than many a daemon's own; each output still goes to its own capped log."""
+    pipes = [os.pipe() for _ in specs]
+    started: list[Started] = []
+    try:
+        fds = [f"{r}={spec.log_path}" for (r, _), spec in zip(pipes, specs)]
+        pump = subprocess.Popen([sys.executable, "-I", LOGCAP, "--fds", str(log_limit), *fds],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True, close_fds=True, pass_fds=[r for r, _ in pipes])
+        for r, _ in pipes:
+            os.close(r)
+        pipes = [(-1, w) for _, w in pipes]
+        for i, spec in enumerate(specs):
+            w = pipes[i][1]
+            proc = subprocess.Popen(ns_argv(spec.ns, spec.argv, spec.binds, gated=True), stdin=subprocess.PIPE,
+                                    stdout=w, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+                                    env=_env(spec.env), cwd=spec.cwd)
+            os.close(w)
+            pipes[i] = (-1, -1)
+            started.append(Started(proc, pump))
+    finally:
+        for r, w in pipes:
+            for fd in (r, w):
+                if fd >= 0:
+                    os.close(fd)
+    return started
+
+
 def log_tail(log: Path, lines: int = 15, limit: int = 2000) -> str:
     """The last lines of a process's log (its rotated half included), for error messages."""
     text = ""
