@@ -85,6 +85,8 @@ def main() -> None:
     ap.add_argument("--routers", type=int, default=10)
     ap.add_argument("--big", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--prefix", default="frr-bench", help="start of the labs' names")
+    ap.add_argument("--big-only", action="store_true", help="only the static/OSPF comparison of the big ring")
     args = ap.parse_args()
     t = Timers()
     # An adjacency needs a hello from each side (the first goes out at start, the next one a hello
@@ -96,8 +98,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         rows = []
-        for label, text, name in [(f"{args.routers}-router OSPF AS", ring("x", args.routers, "ospf"), "frr-bench-as"),
-                                  ("3-AS BGP (topologies/bgp.yaml)", bgp, "frr-bench-bgp")]:
+        small = [(f"{args.routers}-router OSPF AS", ring("x", args.routers, "ospf"), f"{args.prefix}-as"),
+                 ("3-AS BGP (topologies/bgp.yaml)", bgp, f"{args.prefix}-bgp")]
+        for label, text, name in [] if args.big_only else small:
             for _ in range(args.repeat):
                 wall, conv, rss, routers = up(text, name, tmp)
                 rows.append((label, wall, conv, rss, routers))
@@ -105,8 +108,8 @@ def main() -> None:
                       f"(target <= 5 s: {'ok' if conv is not None and conv <= 5 else 'MISSED'}); up took "
                       f"{wall:5.1f} s; FRR RSS {rss:5.1f} MiB per router ({routers} routers)", flush=True)
         for _ in range(args.repeat):
-            static, _, _, _ = up(ring("x", args.big, "static"), "frr-bench-static", tmp)
-            ospf, conv, rss, routers = up(ring("x", args.big, "ospf"), "frr-bench-big", tmp)
+            static, _, _, _ = up(ring("x", args.big, "static"), f"{args.prefix}-static", tmp)
+            ospf, conv, rss, routers = up(ring("x", args.big, "ospf"), f"{args.prefix}-big", tmp)
             limit = 2 * static + floor
             print(f"{args.big}-router ring: up with routing: static {static:5.1f} s, with routing: ospf {ospf:5.1f} s "
                   f"(converged {conv:.1f} s after the last daemon started; target <= 2 x static + floor = "

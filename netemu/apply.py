@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,17 @@ from .ops import (
 )
 from .plan import Plan
 from .teardown import Removed, teardown
+
+
+POOL = max(2, 2 * (os.cpu_count() or 1))  # commands of a batch run at once: their own start-up is CPU-bound
+
+
+class BatchFailure(Exception):
+    """Operation `index` of a batch failed with `error`."""
+
+    def __init__(self, index: int, error: BaseException):
+        super().__init__(str(error))
+        self.index, self.error = index, error
 
 
 class Interrupted(BaseException):
@@ -174,21 +186,63 @@ class Runner:
             raise RuntimeError(f"exit status {res.returncode}: {(res.stderr or res.stdout).strip()[:2000]}")
 
     def _StartProcess(self, op: StartProcess) -> None:
+        self.start_processes([op])
+
+    def start_processes(self, ops: list[StartProcess]) -> None:
+        """Start every process, each journaled (PID, start time, namespace) before its program runs,
+        then wait for all to be ready in one loop; BatchFailure names the first (in order) that is not."""
         self._mkdirs(self.lab.logs)
-        log = self.lab.logs / f"{op.name}.log"
-        started = procs.start_capped(op.ns, op.argv, str(log), op.env, op.cwd, binds=op.binds)
-        proc, pump = started.proc, started.pump
-        if pump is not None:
-            self.journal.record("proc", name=f"{op.name} (log)", pid=pump.pid, start=procs.start_time(pump.pid),
-                                of=op.name)
-        self.journal.record("proc", name=op.name, pid=proc.pid, start=procs.start_time(proc.pid), ns=op.ns,
-                            log=str(log))
-        why = procs.wait_ready(proc, op.ns, op.probe(), op.ready_timeout)
-        if why:
-            if proc.poll() is not None and pump is not None:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    pump.wait(timeout=2)  # the pump writes the last output once the process has closed it
-            raise RuntimeError(f"process {op.name} {why}; its log ({log}) ends with:\n{procs.log_tail(log)}")
+        logs = [self.lab.logs / f"{op.name}.log" for op in ops]
+        if len(ops) == 1:
+            op = ops[0]
+            all_started = [procs.start_capped(op.ns, op.argv, str(logs[0]), op.env, op.cwd, binds=op.binds,
+                                              gated=True)]
+        else:
+            all_started = procs.start_many([procs.Spec(op.ns, op.argv, str(log), op.env, op.cwd, op.binds)
+                                            for op, log in zip(ops, logs)])
+        pump = all_started[0].pump
+        if pump is not None:  # one pump for the batch: it runs on the host and ends when their outputs close
+            of = ops[0].name if len(ops) == 1 else ops[0].batch
+            self.journal.record("proc", name=f"{of} (log)", pid=pump.pid, start=procs.start_time(pump.pid), of=of)
+        waits = []
+        for op, started, log in zip(ops, all_started, logs):
+            proc = started.proc
+            self.journal.record("proc", name=op.name, pid=proc.pid, start=procs.start_time(proc.pid), ns=op.ns,
+                                log=str(log))
+            started.release()
+            waits.append((op, started, log))
+        whys = procs.wait_all_ready([(st.proc, op.ns, op.probe(), op.ready_timeout) for op, st, _ in waits])
+        for i, ((op, st, log), why) in enumerate(zip(waits, whys)):
+            if why:
+                if st.proc.poll() is not None and st.pump is not None:
+                    _await_log(st.pump, log, alone=len(ops) == 1)
+                raise BatchFailure(i, RuntimeError(f"process {op.name} {why}; its log ({log}) ends with:\n"
+                                                   f"{procs.log_tail(log)}"))
+
+    def apply_batch(self, ops: list[Op]) -> None:
+        """Perform independent operations together: commands through a bounded pool of threads (each
+        waits on its own child), processes through start_processes; BatchFailure names the first failure."""
+        if all(isinstance(op, StartProcess) for op in ops):
+            self.start_processes(ops)  # type: ignore[arg-type]
+            return
+        if not all(isinstance(op, RunCommand) for op in ops):
+            for i, op in enumerate(ops):
+                try:
+                    self.apply(op)
+                except Exception as e:
+                    raise BatchFailure(i, e) from e
+            return
+        pool = ThreadPoolExecutor(max_workers=min(POOL, len(ops)))
+        try:
+            futures = [pool.submit(self.apply, op) for op in ops]
+            for i, f in enumerate(futures):
+                e = f.exception()
+                if e is not None:
+                    raise BatchFailure(i, e)
+        finally:
+            # On an error or Ctrl-C, start nothing more, and let what runs finish before rollback
+            # removes the namespaces and files those commands use.
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:
         self.nl.close()
@@ -243,15 +297,25 @@ def _up(topo: Topology, plan: Plan, topology_text: str | None, fail_at: int | No
                 lab.topology_copy.write_text(topology_text)
             journal = Journal(lab.journal)
             applier = Runner(lab, journal, topo)
-            for step, op in enumerate(plan.ops, 1):
-                if progress:
-                    progress(step, op)
+            for first, group in batches(plan.ops, fail_at):
+                for k, op in enumerate(group):
+                    step = first + k
+                    if progress:
+                        progress(step, op)
+                step = first
                 try:
-                    if fail_at == step:
+                    if fail_at == first:
                         raise RuntimeError("failure injected for testing")
-                    applier.apply(op)
+                    if len(group) == 1:
+                        applier.apply(group[0])
+                    else:
+                        applier.apply_batch(group)
+                except BatchFailure as e:
+                    step = first + e.index
+                    err = e.error
+                    raise KernelError(f"{step}/{len(plan.ops)} {group[e.index].text()}", describe(err)) from err
                 except Exception as e:  # OSError, pyroute2's NetlinkError, a failed command…
-                    raise KernelError(f"{step}/{len(plan.ops)} {op.text()}", describe(e)) from e
+                    raise KernelError(f"{step}/{len(plan.ops)} {group[0].text()}", describe(e)) from e
             lab.write_meta(state="up", up_seconds=round(time.monotonic() - started, 3))
         except BaseException as e:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not stop the rollback
@@ -274,6 +338,37 @@ def _up(topo: Topology, plan: Plan, topology_text: str | None, fail_at: int | No
         journal.close()
         _restore_signals(old)
     return UpResult(topo.name, len(topo.nodes), len(topo.links), len(plan.ops), time.monotonic() - started)
+
+
+def _await_log(pump: subprocess.Popen, log: Path, alone: bool) -> None:
+    """Give the pump time to write a process's last output after it ended: a pump of its own exits;
+    one shared with others goes on, so wait until the log stops growing."""
+    if alone:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            pump.wait(timeout=2)
+        return
+    deadline, last = time.monotonic() + 2, -1
+    while time.monotonic() < deadline:
+        size = sum(p.stat().st_size for p in (log, Path(f"{log}.1")) if p.exists())
+        if size == last and size > 0:
+            return
+        last = size
+        time.sleep(0.1)
+
+
+def batches(ops: tuple[Op, ...], fail_at: int | None = None) -> list[tuple[int, list[Op]]]:
+    """The plan cut into (first step number, ops) groups: a run of commands or processes sharing a batch
+    name, or a single op; the step `fail_at` always starts a group (failure injection stays exact)."""
+    out: list[tuple[int, list[Op]]] = []
+    for step, op in enumerate(ops, 1):
+        name = getattr(op, "batch", "")
+        if out and name and step != fail_at:
+            last = out[-1][1][-1]
+            if getattr(last, "batch", "") == name and type(last) is type(op):
+                out[-1][1].append(op)
+                continue
+        out.append((step, [op]))
+    return out
 
 
 def _trap_signals():

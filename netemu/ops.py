@@ -5,6 +5,9 @@ from __future__ import annotations
 import shlex
 from dataclasses import asdict, dataclass
 
+# Consecutive RunCommand/StartProcess ops with the same non-empty `batch` do not depend on each other:
+# `apply` may run such commands concurrently and start such processes together, then wait for all.
+
 KINDS: dict[str, type[Op]] = {}  # every kind of operation, core and features', by class name
 
 
@@ -182,10 +185,11 @@ class RunCommand(Op):
     argv: tuple[str, ...]
     stdin: str | None = None
     binds: tuple[tuple[str, str], ...] = ()  # (DIR, AT): DIR seen at AT by this command only
+    batch: str = ""  # see the note on batches at the top
 
     def text(self) -> str:
         extra = f" <<< ({len(self.stdin.splitlines())} lines)" if self.stdin else ""
-        return f"ip netns exec {self.ns} {shlex.join(self.argv)}{extra}{_binds_text(self.binds)}"
+        return f"ip netns exec {self.ns} {shlex.join(self.argv)}{extra}{_binds_text(self.binds)}{_batch_text(self.batch)}"
 
     def body(self) -> str | None:
         return self.stdin
@@ -210,6 +214,7 @@ class StartProcess(Op):
     env: tuple[tuple[str, str], ...] = ()  # added to netemu's own environment
     cwd: str | None = None
     binds: tuple[tuple[str, str], ...] = ()  # (DIR, AT): DIR seen at AT by this process only
+    batch: str = ""  # see the note on batches at the top
 
     def probe(self) -> tuple[str, ...] | None:
         """The readiness probe, whichever way it was given."""
@@ -221,7 +226,11 @@ class StartProcess(Op):
         probe = self.probe()
         ready = f"; ready: {' '.join(probe)} within {self.ready_timeout:g} s" if probe else ""
         return (f"{cwd}{env}ip netns exec {self.ns} {shlex.join(self.argv)} &  # process {self.name}{ready}"
-                f"{_binds_text(self.binds)}")
+                f"{_binds_text(self.binds)}{_batch_text(self.batch)}")
+
+
+def _batch_text(batch: str) -> str:
+    return f"  [batch {batch}]" if batch else ""
 
 
 def _binds_text(binds: tuple[tuple[str, str], ...]) -> str:

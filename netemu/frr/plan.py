@@ -39,6 +39,7 @@ def plan(topo: Topology, frr: FrrLab) -> list[Op]:
     inst = locate()
     lab = topo.name
     files: list[Op] = []
+    dirs: list[Op] = []
     checks: list[Op] = []
     starts: dict[int, list[Op]] = {}
     finish: list[Op] = []
@@ -49,23 +50,27 @@ def plan(topo: Topology, frr: FrrLab) -> list[Op]:
         files.append(WriteFile(str(d / "vtysh.conf"), "! netemu: vtysh of this router\n"))
         files.append(WriteFile(str(paths.bin_dir(lab, r.node) / "vtysh"), _wrapper(inst, lab, r.node), 0o755))
         # The daemons drop root for the user frr: it must own the directory their pid files and sockets go to.
-        checks.append(RunCommand(ns, ("install", "-d", "-o", USER, "-g", USER, str(d), str(paths.tmp_dir(lab, r.node)))))
+        dirs.append(RunCommand(ns, ("install", "-d", "-o", USER, "-g", USER, str(d), str(paths.tmp_dir(lab, r.node))),
+                               batch="frr-dirs"))
         binds = paths.binds(lab, r.node)
         checks += [RunCommand(ns, (*daemon_argv(inst, lab, r.node, daemon)[:3], "-C", "-u", USER, "-g", USER),
-                              binds=binds)
+                              binds=binds, batch="frr-check")
                    for daemon in r.daemons]
         if r.extra:
             files.append(WriteFile(str(d / "extra.conf"), r.extra + "\n"))
-            checks.append(RunCommand(ns, (inst.vtysh, "-C", "-f", str(d / "extra.conf"))))
-            finish.append(RunCommand(ns, (*vtysh_argv(inst, lab, r.node), "-f", str(d / "extra.conf"))))
+            checks.append(RunCommand(ns, (inst.vtysh, "-C", "-f", str(d / "extra.conf")), batch="frr-check"))
+            finish.append(RunCommand(ns, (*vtysh_argv(inst, lab, r.node), "-f", str(d / "extra.conf")),
+                                     batch="frr-extra"))
         for rank, daemon in enumerate(r.daemons):
             ready = paths.zserv(lab, r.node) if daemon == "zebra" else paths.vty(lab, r.node, daemon)
             starts.setdefault(rank, []).append(
                 StartProcess(ns, f"frr-{r.node}-{daemon}", daemon_argv(inst, lab, r.node, daemon),
-                             ready=("unix", str(ready)), ready_timeout=READY_TIMEOUT, binds=binds))
-    # zebra of every router first, then each router's next daemon: they connect to their zebra.
+                             ready=("unix", str(ready)), ready_timeout=READY_TIMEOUT, binds=binds,
+                             batch=f"frr-start-{rank + 1}"))
+    # zebra of every router first, then each router's next daemon: they connect to their zebra. The
+    # routers are independent of each other: each rank starts together, and the checks run together.
     ordered = [op for rank in sorted(starts) for op in starts[rank]]
-    return files + checks + ordered + finish
+    return files + dirs + checks + ordered + finish
 
 
 def routers_needing(frr: FrrLab) -> set[str]:

@@ -1,4 +1,5 @@
-"""Copy stdin to a log file kept under a size limit: `python -I logcap.py LOG LIMIT`.
+"""Copy stdin to a log file kept under a size limit: `python -I logcap.py LOG LIMIT`; or several
+inherited pipes each to its own log: `python -I logcap.py --fds LIMIT FD=LOG ...` (exits after the last).
 
 Started by kernel.procs.start_capped with a lab process's output as stdin. When LOG reaches half
 the limit it becomes LOG.1 (replacing the older half) and a new LOG starts, at a line's end, so
@@ -11,6 +12,7 @@ import os
 import select
 import signal
 import sys
+import time
 
 PARTIAL_WAIT = 0.5  # seconds an unfinished line (a prompt, a progress bar) waits for its end before it is written
 
@@ -49,31 +51,49 @@ class CappedLog:
 
 
 def main() -> None:
-    path, limit = sys.argv[1], int(sys.argv[2])
-    half = max(limit // 2, 4096)
+    if sys.argv[1] == "--fds":  # logcap.py --fds LIMIT FD=LOG ...: one pump for several processes
+        half = max(int(sys.argv[2]) // 2, 4096)
+        streams = {int(fd): CappedLog(log, half) for fd, log in (a.split("=", 1) for a in sys.argv[3:])}
+    else:
+        half = max(int(sys.argv[2]) // 2, 4096)
+        streams = {sys.stdin.fileno(): CappedLog(sys.argv[1], half)}
     # The process and this pump die together at `down`; until then a TERM must not lose buffered output.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    log = CappedLog(path, half)
-    fd = sys.stdin.fileno()
-    pending = b""  # the unfinished last line, held so a rotation never splits it
-    while True:
-        if pending and not select.select([fd], [], [], PARTIAL_WAIT)[0]:
-            log.write(pending)
-            pending = b""
-            continue
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            log.write(pending)
-            return
-        data = pending + chunk
-        end = data.rfind(b"\n") + 1
-        if end == 0 and len(data) < half:
-            pending = data
-            continue
-        if end == 0:
-            end = len(data)
-        log.write(data[:end])
-        pending = data[end:]
+    pump(streams, half)
+
+
+def pump(streams: dict[int, CappedLog], half: int) -> None:
+    """Copy each fd to its log until every one has reached end of file."""
+    pending = {fd: b"" for fd in streams}  # each stream's unfinished last line, held so a rotation never splits it
+    since: dict[int, float] = {}  # when each held line was last added to
+    while streams:
+        timeout = max(0.0, min(since.values()) + PARTIAL_WAIT - time.monotonic()) if since else None
+        ready = select.select(list(streams), [], [], timeout)[0]
+        now = time.monotonic()
+        for fd in [fd for fd, t in since.items() if now - t >= PARTIAL_WAIT and fd not in ready]:
+            streams[fd].write(pending[fd])
+            pending[fd] = b""
+            del since[fd]
+        for fd in ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                streams.pop(fd).write(pending.pop(fd))
+                since.pop(fd, None)
+                os.close(fd)
+                continue
+            data = pending[fd] + chunk
+            end = data.rfind(b"\n") + 1
+            if end == 0 and len(data) < half:
+                pending[fd], since[fd] = data, now
+                continue
+            if end == 0:
+                end = len(data)
+            streams[fd].write(data[:end])
+            pending[fd] = data[end:]
+            if pending[fd]:
+                since[fd] = now
+            else:
+                since.pop(fd, None)
 
 
 if __name__ == "__main__":

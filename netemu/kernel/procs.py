@@ -22,16 +22,21 @@ Binds = tuple[tuple[str, str], ...]  # (directory, where the process sees it) pa
 # mount made there is seen by that process (and its children) only, never by the host, and vanishes
 # with the last of them. The shell mounts as root, then execs the program in its place (same PID).
 _BIND = 'while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 125; shift 2; done; shift; exec "$@"'
+# A gated start waits for one line on stdin before it runs anything: netemu journals the PID and start
+# time first, then writes the line. If netemu dies before, the read sees end of file and it exits.
+_GATE = "read -r go || exit 125; "
 
 
-def ns_argv(ns: str, argv: tuple[str, ...] | list[str], binds: Binds = ()) -> list[str]:
+def ns_argv(ns: str, argv: tuple[str, ...] | list[str], binds: Binds = (), gated: bool = False) -> list[str]:
     """argv that runs inside `ns` with its /etc/netns files mounted (as `ip netns exec` does) and, when the
     node has one, inside its own UTS namespace (so `hostname` says the node's name); each (DIR, AT) of
-    `binds` shows DIR at AT to this process only (e.g. a router's directory as FRR's compiled-in /run/frr)."""
+    `binds` shows DIR at AT to this process only (e.g. a router's directory as FRR's compiled-in /run/frr).
+    `gated`: the program starts only once a line arrives on stdin (it then gets /dev/null as stdin)."""
     uts = uts_of(ns)
     head = ["nsenter", f"--uts={uts}"] if uts else []
-    if binds:
-        argv = ["sh", "-c", _BIND, "netemu-bind", *(x for pair in binds for x in pair), "--", *argv]
+    if binds or gated:
+        script = (_GATE if gated else "") + _BIND + (" </dev/null" if gated else "")
+        argv = ["sh", "-c", script, "netemu-start", *(x for pair in binds for x in pair), "--", *argv]
     return [*head, "ip", "netns", "exec", ns, *argv]
 
 
@@ -81,6 +86,14 @@ class Started:
     proc: subprocess.Popen
     pump: subprocess.Popen | None
 
+    def release(self) -> None:
+        """Let a gated process run its program (see ns_argv); nothing for one started ungated."""
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):  # it died at the gate: wait_ready reports it
+                self.proc.stdin.write(b"go\n")
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+
 
 def start(ns: str, argv, log_path: str, env: tuple[tuple[str, str], ...] | dict = (),
           cwd: str | None = None) -> subprocess.Popen:
@@ -91,9 +104,10 @@ def start(ns: str, argv, log_path: str, env: tuple[tuple[str, str], ...] | dict 
 
 
 def start_capped(ns: str, argv, log_path: str, env: tuple[tuple[str, str], ...] | dict = (), cwd: str | None = None,
-                 log_limit: int = LOG_LIMIT, binds: Binds = ()) -> Started:
+                 log_limit: int = LOG_LIMIT, binds: Binds = (), gated: bool = False) -> Started:
     """Start argv in `ns` in its own session; its output goes through a pump that keeps `log_path` under
-    `log_limit` bytes (with LOG.1), so a chatty process cannot fill /run (`binds` as in ns_argv)."""
+    `log_limit` bytes (with LOG.1), so a chatty process cannot fill /run (`binds`, `gated` as in ns_argv:
+    a gated process waits for Started.release)."""
     read, write = os.pipe()
     try:
         # The pump is plain Python without site packages: it starts in a few ms and imports nothing of netemu.
@@ -106,7 +120,8 @@ def start_capped(ns: str, argv, log_path: str, env: tuple[tuple[str, str], ...] 
         raise
     os.close(read)
     try:
-        proc = subprocess.Popen(ns_argv(ns, argv, binds), stdin=subprocess.DEVNULL, stdout=write, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(ns_argv(ns, argv, binds, gated), stdin=subprocess.PIPE if gated else subprocess.DEVNULL,
+                                stdout=write, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True, env=_env(env), cwd=cwd)
     except BaseException:
         pump.kill()
@@ -115,6 +130,47 @@ def start_capped(ns: str, argv, log_path: str, env: tuple[tuple[str, str], ...] 
     finally:
         os.close(write)
     return Started(proc, pump)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One process for start_many: as the arguments of start_capped."""
+
+    ns: str
+    argv: tuple[str, ...]
+    log_path: str
+    env: tuple[tuple[str, str], ...] = ()
+    cwd: str | None = None
+    binds: Binds = ()
+
+
+def start_many(specs: list[Spec], log_limit: int = LOG_LIMIT) -> list[Started]:
+    """start_capped (gated) for several processes whose outputs share one pump: a pump is a Python
+    start-up, costlier in CPU than many a daemon's own; each output still goes to its own capped log."""
+    pipes = [os.pipe() for _ in specs]
+    started: list[Started] = []
+    try:
+        fds = [f"{r}={spec.log_path}" for (r, _), spec in zip(pipes, specs)]
+        pump = subprocess.Popen([sys.executable, "-I", LOGCAP, "--fds", str(log_limit), *fds],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True, close_fds=True, pass_fds=[r for r, _ in pipes])
+        for r, _ in pipes:
+            os.close(r)
+        pipes = [(-1, w) for _, w in pipes]
+        for i, spec in enumerate(specs):
+            w = pipes[i][1]
+            proc = subprocess.Popen(ns_argv(spec.ns, spec.argv, spec.binds, gated=True), stdin=subprocess.PIPE,
+                                    stdout=w, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+                                    env=_env(spec.env), cwd=spec.cwd)
+            os.close(w)
+            pipes[i] = (-1, -1)
+            started.append(Started(proc, pump))
+    finally:
+        for r, w in pipes:
+            for fd in (r, w):
+                if fd >= 0:
+                    os.close(fd)
+    return started
 
 
 def log_tail(log: Path, lines: int = 15, limit: int = 2000) -> str:
@@ -137,23 +193,39 @@ def wait_ready(proc: subprocess.Popen, ns: str, ready: tuple[str, ...] | None, t
 
     Without a probe the process only has to be still running after EARLY_EXIT seconds.
     """
-    deadline = time.monotonic() + timeout
-    if not ready:
-        time.sleep(EARLY_EXIT)
-        if proc.poll() is not None:
-            return f"exited with status {proc.returncode} right after it started"
-        return None
-    pause = 0.2 if ready[0] == "command" else 0.01
-    while True:
-        if probe(ns, ready, min(5.0, max(0.1, deadline - time.monotonic()))):
-            if proc.poll() is None:
-                return None
-        if proc.poll() is not None:
-            return f"exited with status {proc.returncode} before it was ready ({describe_probe(ready)})"
-        if time.monotonic() >= deadline:
-            return f"not ready after {timeout:g} s ({describe_probe(ready)} never held)"
-        time.sleep(pause)
-        pause = min(pause * 1.5, 0.5)
+    return wait_all_ready([(proc, ns, ready, timeout)])[0]
+
+
+def wait_all_ready(waits: list[tuple[subprocess.Popen, str, tuple[str, ...] | None, float]]) -> list[str | None]:
+    """wait_ready for several processes at once, in one loop: for each, None when ready, else why not."""
+    start = time.monotonic()
+    why: list[str | None] = [None] * len(waits)
+    pending = set(range(len(waits)))
+    pause = 0.01
+    while pending:
+        for i in sorted(pending):
+            proc, ns, ready, timeout = waits[i]
+            elapsed = time.monotonic() - start
+            if not ready:
+                if proc.poll() is not None:
+                    why[i] = f"exited with status {proc.returncode} right after it started"
+                    pending.discard(i)
+                elif elapsed >= EARLY_EXIT:
+                    pending.discard(i)
+                continue
+            if probe(ns, ready, min(5.0, max(0.1, timeout - elapsed))) and proc.poll() is None:
+                pending.discard(i)
+            elif proc.poll() is not None:
+                why[i] = f"exited with status {proc.returncode} before it was ready ({describe_probe(ready)})"
+                pending.discard(i)
+            elif time.monotonic() - start >= timeout:
+                why[i] = f"not ready after {timeout:g} s ({describe_probe(ready)} never held)"
+                pending.discard(i)
+        if pending:
+            time.sleep(pause)
+            slow = any(waits[i][2] and waits[i][2][0] == "command" for i in pending)
+            pause = min(pause * 1.5, 0.5 if slow else 0.05)
+    return why
 
 
 EARLY_EXIT = 0.3  # seconds a process without a readiness probe must survive
