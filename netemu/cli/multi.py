@@ -9,6 +9,7 @@ import sys
 import click
 
 from ..model import Topology
+from .labarg import LAB
 
 
 def inventory(path: str):
@@ -224,7 +225,7 @@ def part_up() -> None:
 
 
 @part.command(name="proc")
-@click.argument("lab")
+@click.argument("lab", type=LAB)
 @click.argument("node")
 def part_proc(lab: str, node: str) -> None:
     """Run a process in NODE for the coordinator: a JSON request, then signal names, on stdin."""
