@@ -149,6 +149,24 @@ class _Deriver:
             out.append(OspfInterface("lo", False, True, None, 0))
         return out
 
+    def igp_connects(self, a: str, b: str, version: int) -> bool:
+        """Whether the IGP of a's AS can carry IPv`version` from router a to router b: a chain of links
+        between routers of the AS with addresses of that family at both ends. Without one, an iBGP
+        session between their loopbacks could never open (a loopback is reached through the IGP), and
+        `up` would wait for it in vain — e.g. IPv4-only links with dual-stack loopbacks."""
+        seen, todo = {a}, [a]
+        while todo:
+            here = self.topo.node(todo.pop())
+            for iface in here.interfaces:
+                if not _first(iface.addresses, version):
+                    continue
+                for o in self.segment.get((here.name, iface.name), []):
+                    if (o.node not in seen and self.is_router(o.node) and self.same_igp(here.name, o.node)
+                            and _first(o.addresses, version)):
+                        seen.add(o.node)
+                        todo.append(o.node)
+        return b in seen
+
     def bgp_neighbours(self, node: Node) -> list[BgpNeighbour]:
         me = self.asn(node.name)
         out: list[BgpNeighbour] = []
@@ -173,7 +191,7 @@ class _Deriver:
                 continue
             for version in (4, 6):
                 mine, theirs = _router_address(node, version), _router_address(other, version)
-                if mine is not None and theirs is not None:
+                if mine is not None and theirs is not None and self.igp_connects(node.name, other.name, version):
                     out.append(BgpNeighbour(str(theirs), version, me, other.name, update_source=str(mine),
                                             next_hop_self=True,
                                             rr_client=node.name in rrs and other.name not in rrs))

@@ -68,6 +68,16 @@ def test_bgp_config_facts():
     assert "network 198.51.100.0/24" in bgpd
 
 
+def test_ibgp_only_in_a_family_the_igp_carries():
+    """IPv4-only links inside an AS with dual-stack loopbacks: no IPv6 iBGP session (it could never open)."""
+    v4_inside = BGP.replace(" fd00:2:34::1/64", "").replace(" fd00:2:34::2/64", "")
+    frr = topology_from_text(v4_inside, "t.yaml").feature("frr")
+    ibgp = {(n.node, n.family) for n in frr.router("r2").bgp if n.remote_as == 65002}
+    # r2-r3 still carries both families; r3-r4 only IPv4, so r4 is out of r2's IPv6 reach
+    assert ibgp == {("r3", 4), ("r3", 6), ("r4", 4)}
+    assert {(n.node, n.family) for n in frr.router("r4").bgp if n.remote_as == 65002} == {("r2", 4), ("r3", 4)}
+
+
 def test_route_reflectors_and_timers_and_extra_lines():
     text = BGP.replace("  protocol: bgp\n", "  protocol: bgp\n  route_reflectors: [r3]\n  bfd: true\n"
                        "  timers: {hello: 2, dead: 8, keepalive: 5, hold: 15}\n")
