@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from dnslib import QTYPE, RCODE, DNSLabel, DNSRecord
 
 from . import decode
+from .decode import label as _label
 from .wire import OPT, UDP_MAX
 from .zone import key
 
@@ -63,7 +64,7 @@ def mix_case(qname) -> DNSLabel:
     return DNSLabel(_mixed(DNSLabel(qname).label))
 
 
-def _mixed(labels) -> list[bytes]:
+def _mixed(labels) -> tuple[bytes, ...]:
     bits = _rng.getrandbits(max(1, sum(map(len, labels))))
     out = []
     for label in labels:
@@ -73,11 +74,18 @@ def _mixed(labels) -> list[bytes]:
                 chars[i] = c | 0x20 if bits & 1 else c & ~0x20
             bits >>= 1
         out.append(bytes(chars))
-    return out
+    return tuple(out)
 
 
 # The OPT record we send: root owner, type 41, our 1232-byte UDP size, no extended flags, no options.
 _OPT = b"\x00" + OPT.to_bytes(2, "big") + UDP_MAX.to_bytes(2, "big") + b"\x00" * 6
+_COUNTS = b"\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00"  # flags 0 (RD=0), one question, no records
+_COUNTS_EDNS = _COUNTS[:-1] + b"\x01"  # and one additional record: the OPT
+_LEN = [bytes([n]) for n in range(256)]
+
+
+def _TYPE_CLASS_IN(qtype: int) -> bytes:
+    return qtype.to_bytes(2, "big") + b"\x00\x01"
 
 
 @dataclass
@@ -89,14 +97,21 @@ class Query:
     name: DNSLabel  # the name as sent (0x20 case)
 
 
+def _labels(qname) -> tuple[bytes, ...]:
+    """The labels of a name given as a tuple of labels, a DNSLabel or text."""
+    if type(qname) is tuple:
+        return qname
+    return (qname if isinstance(qname, DNSLabel) else DNSLabel(qname)).label
+
+
 def make_query(qname, qtype: int, edns: bool = True, caps: bool = False) -> Query:
     """An iterative query: random ID, RD=0, EDNS with our 1232-byte limit, the name's case mixed if `caps`."""
-    labels = DNSLabel(qname).label
+    labels = _labels(qname)
     if caps:
         labels = _mixed(labels)
-    question = b"".join(bytes([len(x)]) + x for x in labels) + b"\x00" + qtype.to_bytes(2, "big") + b"\x00\x01"
-    header = _rng.getrandbits(16).to_bytes(2, "big") + b"\x00\x00\x00\x01\x00\x00\x00\x00\x00" + (b"\x01" if edns else b"\x00")
-    return Query(header + question + (_OPT if edns else b""), question, DNSLabel(list(labels)))
+    question = b"".join([_LEN[len(x)] + x for x in labels]) + b"\x00" + _TYPE_CLASS_IN(qtype)
+    header = _rng.getrandbits(16).to_bytes(2, "big") + (_COUNTS_EDNS if edns else _COUNTS)
+    return Query(header + question + (_OPT if edns else b""), question, _label(labels))
 
 
 def matches(query: Query, data: bytes) -> DNSRecord | str | None:
@@ -133,18 +148,21 @@ async def query(addr: str, qname, qtype: int, timeout: float, port: int = 53, ca
         transport = "tcp"
         data, error = await tcp(addr, port, msg, timeout)
     if data is not None:
-        _restore_case(data, DNSLabel(qname))
+        _restore_case(data, _label(_labels(qname)))
     return Reply(data, transport, (time.monotonic() - start) * 1000, error, msg.name)
 
 
 def _restore_case(msg: DNSRecord, qname: DNSLabel) -> None:
     """Give the question and the records owned by the asked name the case the resolver asked for."""
     k = key(qname)
+    n = len(k)
     for q in msg.questions:
-        q.qname = qname
-    for rr in msg.rr + msg.auth + msg.ar:
-        if key(rr.rname) == k:
-            rr.rname = qname
+        q._qname = qname
+    for section in (msg.rr, msg.auth, msg.ar):
+        for rr in section:
+            labels = rr._rname.label  # the attribute behind dnslib's property: this runs per record
+            if len(labels) == n and tuple(map(bytes.lower, labels)) == k:
+                rr._rname = qname
 
 
 def _family(addr: str) -> int:
