@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import _socket
 import socket
 import time
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class _Entropy:
 
 _rng = _Entropy()
 CASE_MISMATCH = "0x20 case mismatch"
+_NO_EDNS_RCODES = (RCODE.FORMERR, RCODE.NOTIMP)  # a server that answers these to EDNS is asked without it
 
 
 @dataclass
@@ -65,16 +67,23 @@ def mix_case(qname) -> DNSLabel:
 
 
 def _mixed(labels) -> tuple[bytes, ...]:
-    bits = _rng.getrandbits(max(1, sum(map(len, labels))))
+    """Each ASCII letter upper- or lower-case by one random bit, done on the whole name at once as integers:
+    the lower-cased name XOR random bits kept only at the letters' 0x20 bit."""
+    joined = b"".join(labels)
+    n = len(joined)
+    if not n:
+        return tuple(labels)
+    flips = int.from_bytes(joined.translate(_LETTER_BIT), "big") & _rng.getrandbits(8 * n)
+    mixed = (int.from_bytes(joined.lower(), "big") ^ flips).to_bytes(n, "big")
     out = []
+    i = 0
     for label in labels:
-        chars = bytearray(label)
-        for i, c in enumerate(chars):
-            if 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A:
-                chars[i] = c | 0x20 if bits & 1 else c & ~0x20
-            bits >>= 1
-        out.append(bytes(chars))
+        out.append(mixed[i:i + len(label)])
+        i += len(label)
     return tuple(out)
+
+
+_LETTER_BIT = bytes(0x20 if 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A else 0 for c in range(256))
 
 
 # The OPT record we send: root owner, type 41, our 1232-byte UDP size, no extended flags, no options.
@@ -141,10 +150,11 @@ async def query(addr: str, qname, qtype: int, timeout: float, port: int = 53, ca
     if data is None and error == CASE_MISMATCH:
         msg = make_query(qname, qtype)
         data, error = await udp(addr, port, msg, timeout)
-    if data is not None and data.header.rcode in (RCODE.FORMERR, RCODE.NOTIMP) and not data.header.tc:
+    # The header's bits read from its bitmap: rcode in the low 4 bits, TC 0x0200 (dnslib's properties cost more).
+    if data is not None and data.header._bitmap & 0xF in _NO_EDNS_RCODES and not data.header._bitmap & 0x0200:
         msg = make_query(qname, qtype, edns=False)
         data, error = await udp(addr, port, msg, timeout)
-    if data is not None and data.header.tc:
+    if data is not None and data.header._bitmap & 0x0200:
         transport = "tcp"
         data, error = await tcp(addr, port, msg, timeout)
     if data is not None:
@@ -175,7 +185,8 @@ def udp(addr: str, port: int, msg: Query, timeout: float) -> asyncio.Future:
     One reader callback and one timer per exchange, no task: (reply, "") or (None, why) as the result."""
     loop = asyncio.get_running_loop()
     fut = loop.create_future()
-    sock = socket.socket(_family(addr), socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)  # one syscall, not two
+    # The C socket type itself: socket.socket's Python wrapper adds a constructor and close() per exchange.
+    sock = _socket.socket(_family(addr), socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)  # one syscall, not two
     try:
         sock.connect((addr, port))
         sock.send(msg.data)  # a datagram to a fresh socket does not block

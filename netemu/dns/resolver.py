@@ -90,6 +90,7 @@ class Resolver:
                  minimise: bool = True, caps: bool = True):
         self.hints = [(key(name), addr) for name, addr in hints if ipaddress.ip_address(addr).version in families]
         self.families = families
+        self._hint_names = {n for n, _ in self.hints}
         self.port = port
         self.timeout = timeout
         self.deadline = deadline
@@ -264,7 +265,7 @@ class Resolver:
             known = ask  # it exists and is not delegated: one label deeper, same zone
 
     def _addresses(self, nsname: Key, ctx: _Context) -> list[str]:
-        addrs = [a for n, a in self.hints if n == nsname]
+        addrs = [a for n, a in self.hints if n == nsname] if nsname in self._hint_names else []
         for rtype, family in ((_A, 4), (_AAAA, 6)):
             if family in self.families:
                 addrs += [str(rr.rdata) for rr in ctx.cache.peek(nsname, rtype) or []]
@@ -275,7 +276,8 @@ class Resolver:
         """Ask the zone's servers in turn (known addresses first, then glueless names) until one is not lame."""
         now = time.monotonic()
         known = [a for n in nsnames for a in self._addresses(n, ctx)]
-        known.sort(key=lambda a: self.bad.get(a, 0) > now)  # stable: good servers first, in NS order
+        if self.bad:
+            known.sort(key=lambda a: self.bad.get(a, 0) > now)  # stable: good servers first, in NS order
         tried: set[str] = set()
         for addr in known:
             tried.add(addr)
