@@ -25,14 +25,14 @@ def _with_ttl(rr: RR, ttl: int) -> RR:
     return out
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     expires: float
     rrs: list[RR]
     rank: int
 
 
-@dataclass
+@dataclass(slots=True)
 class _Negative:
     expires: float
     soa: RR | None

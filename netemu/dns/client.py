@@ -44,7 +44,7 @@ CASE_MISMATCH = "0x20 case mismatch"
 _NO_EDNS_RCODES = (RCODE.FORMERR, RCODE.NOTIMP)  # a server that answers these to EDNS is asked without it
 
 
-@dataclass
+@dataclass(slots=True)  # created per question or exchange: no __dict__ each time
 class Reply:
     """What one server said (msg None: no usable answer, `error` says why)."""
 
@@ -97,7 +97,7 @@ def _TYPE_CLASS_IN(qtype: int) -> bytes:
     return qtype.to_bytes(2, "big") + b"\x00\x01"
 
 
-@dataclass
+@dataclass(slots=True)
 class Query:
     """An iterative query packed by hand (dnslib's objects cost more than the rest of a resolution step)."""
 

@@ -16,7 +16,7 @@ from .resolver import Resolver, Result
 PACKED_MAX = 50_000
 
 
-@dataclass
+@dataclass(slots=True)
 class _Packed:
     """A packed reply (without its ID) and where its TTLs are, to count them down on reuse."""
 

@@ -29,7 +29,7 @@ _A, _NS, _CNAME, _AAAA, _DS, _ANY = QTYPE.A, QTYPE.NS, QTYPE.CNAME, QTYPE.AAAA, 
 _NOERROR, _NXDOMAIN, _SERVFAIL = RCODE.NOERROR, RCODE.NXDOMAIN, RCODE.SERVFAIL
 
 
-@dataclass
+@dataclass(slots=True)  # created per question or exchange: no __dict__ each time
 class Result:
     """The resolver's final word on a client question."""
 
@@ -58,7 +58,7 @@ class _Limit(Exception):
     """A per-query limit was reached: the answer is SERVFAIL."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Context:
     cache: Cache
     deadline: float

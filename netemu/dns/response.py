@@ -16,7 +16,7 @@ _A, _NS, _CNAME, _SOA, _AAAA, _RRSIG, _ANY = (QTYPE.A, QTYPE.NS, QTYPE.CNAME, QT
 _NOERROR, _NXDOMAIN = RCODE.NOERROR, RCODE.NXDOMAIN
 
 
-@dataclass
+@dataclass(slots=True)  # created per question or exchange: no __dict__ each time
 class Outcome:
     """What a reply means for the question, keeping only in-bailiwick data."""
 
