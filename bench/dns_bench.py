@@ -5,7 +5,8 @@ Brings up a small lab (root, com., bob.com. and ten more zones, a resolver, a cl
 from the client for each target and prints queries/s; then sends the same question list, 16 in
 flight, to netemu's resolver and to Unbound (started in the client's namespace, same root hints),
 cold (empty caches) and warm, in rounds; prints latency percentiles (median of rounds), each round's
-netemu/Unbound ratios and their median; takes the lab down again.
+netemu/Unbound ratios and their median, and the resolver process's CPU time per question; takes the lab down
+again.
 """
 
 from __future__ import annotations
@@ -117,6 +118,13 @@ def latency(ns: str, addr: str) -> dict:
     return json.loads(out.stdout)
 
 
+def cpu_seconds(lab: str, node: str) -> float:
+    """User + system CPU time so far of netemu's DNS server process on `node` (its PID is in the ready file)."""
+    pid = int(Path(f"/run/netemu/{lab}/dns/{node}.ready").read_text())
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
+
+
 def start_unbound(lab: str, ns: str, addr: str, d: Path) -> subprocess.Popen:
     """Unbound in `ns` on `addr` with the lab's root hints and an empty cache; waits until it answers."""
     from netemu.dns.reference import unbound_conf
@@ -211,6 +219,7 @@ def main() -> int:
     client = f"{name}-client"
     auth = res = None
     lat: dict[str, list[dict]] = {}
+    cpu: dict[str, float] = {}  # the resolver process's CPU seconds per phase, all rounds
     try:
         if not args.latency_only:
             queries = "".join(f"{h}.bob.com A\n" for h in NAMES) + "nope.bob.com A\nbob.com MX\n"
@@ -234,7 +243,10 @@ def main() -> int:
                     try:
                         for phase in ("cold", "warm"):
                             for label, addr in order:
+                                before = cpu_seconds(name, "res")
                                 lat.setdefault(f"{label} {phase}", []).append(latency(client, addr))
+                                if label == "netemu":
+                                    cpu[phase] = cpu.get(phase, 0.0) + cpu_seconds(name, "res") - before
                     finally:
                         stop(unbound)
     finally:
@@ -247,6 +259,9 @@ def main() -> int:
         print("target (>= 10,000 queries/s each):", "met" if ok else "NOT met")
     if lat:
         lat_ok = report_latency(lat, args.rounds)
+        n = len(latency_questions()) * args.rounds
+        print("netemu resolver CPU time per question (process CPU over all rounds): "
+              + ", ".join(f"{phase} {cpu[phase] / n * 1e6:.0f} us" for phase in ("cold", "warm")))
         ok = ok and lat_ok
     elif args.rounds:
         print("latency next to Unbound skipped: unbound is not installed")

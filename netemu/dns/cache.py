@@ -10,6 +10,7 @@ from dnslib import RR
 
 from .zone import Key
 
+_new = object.__new__
 # Trust ranks (RFC 2181 §5.4.1): data from an authoritative answer outranks referral NS sets and glue.
 GLUE, REFERRAL, ANSWER = 1, 2, 3
 NXDOMAIN = None  # the negative-cache type slot meaning "the whole name does not exist"
@@ -17,14 +18,21 @@ MAX_TTL = 86400 * 7
 FAIL_TTL = 5.0  # RFC 9520 §3.2: resolution failures cached at least 1 s, at most 5 minutes
 
 
-@dataclass
+def _with_ttl(rr: RR, ttl: int) -> RR:
+    """A copy of a stored record with the TTL that remains (its fields were checked when it was built)."""
+    out = _new(RR)
+    out._rname, out._rtype, out._rclass, out._ttl, out.rdata = rr._rname, rr._rtype, rr._rclass, ttl, rr.rdata
+    return out
+
+
+@dataclass(slots=True)
 class _Entry:
     expires: float
     rrs: list[RR]
     rank: int
 
 
-@dataclass
+@dataclass(slots=True)
 class _Negative:
     expires: float
     soa: RR | None
@@ -65,7 +73,7 @@ class Cache:
         if not rrs:
             return
         now = self.clock()
-        ttl = min(min(rr.ttl for rr in rrs), MAX_TTL)
+        ttl = min(min(rr._ttl for rr in rrs), MAX_TTL)
         old = self._sets.get((name, rtype))
         if old is not None and old.expires > now and old.rank > rank:
             return
@@ -87,7 +95,7 @@ class Cache:
         if left <= 0:
             del self._sets[(name, rtype)]
             return None
-        return [RR(rr.rname, rr.rtype, rr.rclass, left, rr.rdata) for rr in entry.rrs]
+        return [_with_ttl(rr, left) for rr in entry.rrs]
 
     def peek(self, name: Key, rtype: int, min_rank: int = GLUE) -> list[RR] | None:
         """The stored RRset itself (TTLs as received) while it is live: for the resolver's own use, no copies."""
@@ -118,8 +126,7 @@ class Cache:
             if left <= 0:
                 del self._neg[slot]
                 continue
-            soa = entry.soa
-            return nx, RR(soa.rname, soa.rtype, soa.rclass, left, soa.rdata)
+            return nx, None if entry.soa is None else _with_ttl(entry.soa, left)
         return None
 
     def flush(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import _socket
 import socket
 import time
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from dnslib import QTYPE, RCODE, DNSLabel, DNSRecord
 
 from . import decode
+from .decode import label as _label
 from .wire import OPT, UDP_MAX
 from .zone import key
 
@@ -39,9 +41,10 @@ class _Entropy:
 
 _rng = _Entropy()
 CASE_MISMATCH = "0x20 case mismatch"
+_NO_EDNS_RCODES = (RCODE.FORMERR, RCODE.NOTIMP)  # a server that answers these to EDNS is asked without it
 
 
-@dataclass
+@dataclass(slots=True)  # created per question or exchange: no __dict__ each time
 class Reply:
     """What one server said (msg None: no usable answer, `error` says why)."""
 
@@ -63,24 +66,38 @@ def mix_case(qname) -> DNSLabel:
     return DNSLabel(_mixed(DNSLabel(qname).label))
 
 
-def _mixed(labels) -> list[bytes]:
-    bits = _rng.getrandbits(max(1, sum(map(len, labels))))
+def _mixed(labels) -> tuple[bytes, ...]:
+    """Each ASCII letter upper- or lower-case by one random bit, done on the whole name at once as integers:
+    the lower-cased name XOR random bits kept only at the letters' 0x20 bit."""
+    joined = b"".join(labels)
+    n = len(joined)
+    if not n:
+        return tuple(labels)
+    flips = int.from_bytes(joined.translate(_LETTER_BIT), "big") & _rng.getrandbits(8 * n)
+    mixed = (int.from_bytes(joined.lower(), "big") ^ flips).to_bytes(n, "big")
     out = []
+    i = 0
     for label in labels:
-        chars = bytearray(label)
-        for i, c in enumerate(chars):
-            if 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A:
-                chars[i] = c | 0x20 if bits & 1 else c & ~0x20
-            bits >>= 1
-        out.append(bytes(chars))
-    return out
+        out.append(mixed[i:i + len(label)])
+        i += len(label)
+    return tuple(out)
+
+
+_LETTER_BIT = bytes(0x20 if 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A else 0 for c in range(256))
 
 
 # The OPT record we send: root owner, type 41, our 1232-byte UDP size, no extended flags, no options.
 _OPT = b"\x00" + OPT.to_bytes(2, "big") + UDP_MAX.to_bytes(2, "big") + b"\x00" * 6
+_COUNTS = b"\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00"  # flags 0 (RD=0), one question, no records
+_COUNTS_EDNS = _COUNTS[:-1] + b"\x01"  # and one additional record: the OPT
+_LEN = [bytes([n]) for n in range(256)]
 
 
-@dataclass
+def _TYPE_CLASS_IN(qtype: int) -> bytes:
+    return qtype.to_bytes(2, "big") + b"\x00\x01"
+
+
+@dataclass(slots=True)
 class Query:
     """An iterative query packed by hand (dnslib's objects cost more than the rest of a resolution step)."""
 
@@ -89,14 +106,21 @@ class Query:
     name: DNSLabel  # the name as sent (0x20 case)
 
 
+def _labels(qname) -> tuple[bytes, ...]:
+    """The labels of a name given as a tuple of labels, a DNSLabel or text."""
+    if type(qname) is tuple:
+        return qname
+    return (qname if isinstance(qname, DNSLabel) else DNSLabel(qname)).label
+
+
 def make_query(qname, qtype: int, edns: bool = True, caps: bool = False) -> Query:
     """An iterative query: random ID, RD=0, EDNS with our 1232-byte limit, the name's case mixed if `caps`."""
-    labels = DNSLabel(qname).label
+    labels = _labels(qname)
     if caps:
         labels = _mixed(labels)
-    question = b"".join(bytes([len(x)]) + x for x in labels) + b"\x00" + qtype.to_bytes(2, "big") + b"\x00\x01"
-    header = _rng.getrandbits(16).to_bytes(2, "big") + b"\x00\x00\x00\x01\x00\x00\x00\x00\x00" + (b"\x01" if edns else b"\x00")
-    return Query(header + question + (_OPT if edns else b""), question, DNSLabel(list(labels)))
+    question = b"".join([_LEN[len(x)] + x for x in labels]) + b"\x00" + _TYPE_CLASS_IN(qtype)
+    header = _rng.getrandbits(16).to_bytes(2, "big") + (_COUNTS_EDNS if edns else _COUNTS)
+    return Query(header + question + (_OPT if edns else b""), question, _label(labels))
 
 
 def matches(query: Query, data: bytes) -> DNSRecord | str | None:
@@ -126,25 +150,29 @@ async def query(addr: str, qname, qtype: int, timeout: float, port: int = 53, ca
     if data is None and error == CASE_MISMATCH:
         msg = make_query(qname, qtype)
         data, error = await udp(addr, port, msg, timeout)
-    if data is not None and data.header.rcode in (RCODE.FORMERR, RCODE.NOTIMP) and not data.header.tc:
+    # The header's bits read from its bitmap: rcode in the low 4 bits, TC 0x0200 (dnslib's properties cost more).
+    if data is not None and data.header._bitmap & 0xF in _NO_EDNS_RCODES and not data.header._bitmap & 0x0200:
         msg = make_query(qname, qtype, edns=False)
         data, error = await udp(addr, port, msg, timeout)
-    if data is not None and data.header.tc:
+    if data is not None and data.header._bitmap & 0x0200:
         transport = "tcp"
         data, error = await tcp(addr, port, msg, timeout)
     if data is not None:
-        _restore_case(data, DNSLabel(qname))
+        _restore_case(data, _label(_labels(qname)))
     return Reply(data, transport, (time.monotonic() - start) * 1000, error, msg.name)
 
 
 def _restore_case(msg: DNSRecord, qname: DNSLabel) -> None:
     """Give the question and the records owned by the asked name the case the resolver asked for."""
     k = key(qname)
+    n = len(k)
     for q in msg.questions:
-        q.qname = qname
-    for rr in msg.rr + msg.auth + msg.ar:
-        if key(rr.rname) == k:
-            rr.rname = qname
+        q._qname = qname
+    for section in (msg.rr, msg.auth, msg.ar):
+        for rr in section:
+            labels = rr._rname.label  # the attribute behind dnslib's property: this runs per record
+            if len(labels) == n and tuple(map(bytes.lower, labels)) == k:
+                rr._rname = qname
 
 
 def _family(addr: str) -> int:
@@ -157,7 +185,8 @@ def udp(addr: str, port: int, msg: Query, timeout: float) -> asyncio.Future:
     One reader callback and one timer per exchange, no task: (reply, "") or (None, why) as the result."""
     loop = asyncio.get_running_loop()
     fut = loop.create_future()
-    sock = socket.socket(_family(addr), socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)  # one syscall, not two
+    # The C socket type itself: socket.socket's Python wrapper adds a constructor and close() per exchange.
+    sock = _socket.socket(_family(addr), socket.SOCK_DGRAM | socket.SOCK_NONBLOCK)  # one syscall, not two
     try:
         sock.connect((addr, port))
         sock.send(msg.data)  # a datagram to a fresh socket does not block

@@ -60,7 +60,8 @@ def _name(data: bytes, i: int, end: int) -> tuple[tuple[bytes, ...], int]:
             raise _Bad
 
 
-def _label(labels: tuple[bytes, ...]) -> DNSLabel:
+def label(labels: tuple[bytes, ...]) -> DNSLabel:
+    """A DNSLabel of labels already checked (bytes, each at most 63 octets), without dnslib's constructor."""
     out = _new(DNSLabel)
     out.label = labels
     return out
@@ -84,7 +85,7 @@ def new_message(header: DNSHeader, questions: list, rr: list | None = None, auth
 def opt_record(udp_len: int, ttl: int, options: list | None = None) -> RR:
     """An OPT pseudo-record (RFC 6891) as dnslib builds it: owner root, class = UDP size, TTL = flags."""
     rr = _new(RR)
-    rr._rname = _label(())
+    rr._rname = label(())
     rr._rtype, rr._rclass, rr._ttl, rr.rdata = 41, udp_len, ttl, options or []
     rr.edns_len, rr.edns_ver, rr.edns_rcode = udp_len, (ttl >> 16) & 0xFF, (ttl >> 24) & 0xFF
     return rr
@@ -110,7 +111,7 @@ def _rdata(data: bytes, rtype: int, i: int, end: int):
         if j != end:
             raise _Bad
         rd = _new(cls)
-        rd._label = _label(labels)
+        rd._label = label(labels)
         return rd
     if rtype == 15:
         if end - i < 3:
@@ -120,7 +121,7 @@ def _rdata(data: bytes, rtype: int, i: int, end: int):
             raise _Bad
         rd = _new(MX)
         rd._preference = data[i] << 8 | data[i + 1]
-        rd._label = _label(labels)
+        rd._label = label(labels)
         return rd
     if rtype == 6:
         mname, j = _name(data, i, end)
@@ -128,8 +129,8 @@ def _rdata(data: bytes, rtype: int, i: int, end: int):
         if j + 20 != end:
             raise _Bad
         rd = _new(SOA)
-        rd._mname = _label(mname)
-        rd._rname = _label(rname)
+        rd._mname = label(mname)
+        rd._rname = label(rname)
         rd._times = tuple(int.from_bytes(data[k:k + 4], "big") for k in range(j, end, 4))
         return rd
     if rtype == 16:
@@ -162,7 +163,7 @@ def _records(data: bytes, i: int, count: int, end: int, out: list) -> int:
         if rtype == 41 and not rdlength:  # OPT without options: what nearly every query and reply carries
             out.append(opt_record(data[i + 2] << 8 | data[i + 3], int.from_bytes(data[i + 4:i + 8], "big")))
             if labels:  # dnslib keeps whatever owner it read
-                out[-1]._rname = _label(labels)
+                out[-1]._rname = label(labels)
             i = rd_end
             continue
         rdata = _rdata(data, rtype, rd_start, rd_end)
@@ -178,7 +179,7 @@ def _records(data: bytes, i: int, count: int, end: int, out: list) -> int:
                 raise _Bad
         else:
             rr = _new(RR)
-            rr._rname = _label(labels)
+            rr._rname = label(labels)
             rr._rtype = rtype
             rr._rclass = data[i + 2] << 8 | data[i + 3]
             rr._ttl = int.from_bytes(data[i + 4:i + 8], "big")
@@ -211,7 +212,7 @@ def _parse(data: bytes) -> DNSRecord:
         if i + 4 > end:
             raise _Bad
         q = _new(DNSQuestion)
-        q._qname = _label(labels)
+        q._qname = label(labels)
         q.qtype = data[i] << 8 | data[i + 1]
         q.qclass = data[i + 2] << 8 | data[i + 3]
         questions.append(q)

@@ -40,7 +40,7 @@ def _name(out: bytearray, names: dict, labels: tuple[bytes, ...]) -> None:
 
 
 def _rdata(out: bytearray, names: dict, rr) -> None:
-    rtype, rd = rr.rtype, rr.rdata
+    rtype, rd = rr._rtype, rr.rdata
     if rtype == 1 or rtype == 28:
         out += bytes(rd.data)
     elif rtype in _NAME_RDATA:
@@ -68,18 +68,36 @@ def _rdata(out: bytearray, names: dict, rr) -> None:
 def pack(msg: DNSRecord) -> bytes:
     """msg.pack(), byte for byte (header counts taken from the sections, as dnslib does)."""
     h = msg.header
-    out = bytearray(struct.pack("!HHHHHH", h.id, h.bitmap, len(msg.questions), len(msg.rr), len(msg.auth),
+    # The attributes behind dnslib's properties (_id, _rtype, …): they were range-checked when set.
+    out = bytearray(struct.pack("!HHHHHH", h._id, h._bitmap, len(msg.questions), len(msg.rr), len(msg.auth),
                                 len(msg.ar)))
     names: dict = {}
     for q in msg.questions:
-        _name(out, names, q.qname.label)
+        _name(out, names, q._qname.label)
         out += struct.pack("!HH", q.qtype, q.qclass)
     for section in (msg.rr, msg.auth, msg.ar):
-        for rr in section:
-            _name(out, names, rr.rname.label)
-            at = len(out)
-            out += _HHIH.pack(rr.rtype, rr.rclass, rr.ttl, 0)
-            start = len(out)
-            _rdata(out, names, rr)
-            out[at + 8:at + 10] = _H.pack(len(out) - start)
+        records(out, names, section)
     return bytes(out)
+
+
+def records(out: bytearray, names: dict, rrs, ttls: list | None = None) -> None:
+    """Append records, compressed against `names` as pack() does; the (offset, TTL) of each record's TTL
+    field goes into `ttls` (OPT excluded: its TTL holds flags)."""
+    for rr in rrs:
+        _name(out, names, rr._rname.label)
+        at = len(out)
+        rtype, ttl = rr._rtype, rr._ttl
+        out += _HHIH.pack(rtype, rr._rclass, ttl, 0)
+        if ttls is not None and rtype != 41:
+            ttls.append((at + 4, ttl))
+        start = len(out)
+        _rdata(out, names, rr)
+        out[at + 8:at + 10] = _H.pack(len(out) - start)
+
+
+def question_names(names: dict, labels: tuple[bytes, ...], offset: int = 12) -> None:
+    """Enter the suffixes of a name written uncompressed at `offset` (the question's) into `names`, as _name
+    would have while writing it."""
+    for i in range(len(labels)):
+        names.setdefault(labels[i:], offset)
+        offset += 1 + len(labels[i])

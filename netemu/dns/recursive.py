@@ -7,6 +7,8 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
+from dnslib import RCODE
+
 from . import wire
 from .log import LOG
 from .resolver import Resolver, Result
@@ -14,7 +16,7 @@ from .resolver import Resolver, Result
 PACKED_MAX = 50_000
 
 
-@dataclass
+@dataclass(slots=True)
 class _Packed:
     """A packed reply (without its ID) and where its TTLs are, to count them down on reuse."""
 
@@ -45,6 +47,12 @@ class Recursive:
             if out is not None:
                 return out
             del self._packed[cache_key]
+        ask = wire.plain(data)  # the usual query, read without dnslib's objects
+        if ask is not None:
+            result = self.resolver.from_cache(ask.labels, ask.qtype)
+            if result is not None:
+                return self._keep_packed(cache_key, *self._pack_plain(ask, result, udp), now)
+            return self._slow_plain(ask, udp, cache_key)
         query = wire.check(data)
         if query is None or isinstance(query, bytes):
             wire.log_error(query, len(data))
@@ -68,7 +76,10 @@ class Recursive:
 
     def _keep(self, cache_key: tuple[bytes, bool], out: bytes, now: float) -> bytes:
         """Remember a reply for reuse until its shortest TTL ends (replies without TTLs: this second only)."""
-        ttls = wire.ttl_offsets(out)
+        return self._keep_packed(cache_key, out, wire.ttl_offsets(out), now)
+
+    def _keep_packed(self, cache_key: tuple[bytes, bool], out: bytes, ttls: list[tuple[int, int]],
+                     now: float) -> bytes:
         built = int(now)
         expires = built + min(t for _, t in ttls) if ttls else built + 1
         if expires > now:
@@ -86,12 +97,22 @@ class Recursive:
             LOG.error("SERVFAIL", e)
             return wire.servfail(query, data)
 
+    async def _slow_plain(self, ask: wire.Plain, udp: bool, cache_key: tuple[bytes, bool]) -> bytes:
+        try:
+            result, _ = await self.resolver.resolve(ask.labels, ask.qtype)
+            return self._keep_packed(cache_key, *self._pack_plain(ask, result, udp), self.clock())
+        except Exception as e:  # noqa: BLE001 - a bug must cost a SERVFAIL, not a client timeout
+            LOG.error("SERVFAIL", e)
+            return ask.reply(RCODE.SERVFAIL, ([], []), None)[0]
+
+    @staticmethod
+    def _pack_plain(ask: wire.Plain, result: Result, udp: bool) -> tuple[bytes, list[tuple[int, int]]]:
+        return ask.reply(result.rcode, (result.answer, result.authority), wire.udp_limit(ask) if udp else None)
+
     @staticmethod
     def pack(query: wire.Query, result: Result, udp: bool) -> bytes:
         """A reply to `query` carrying `result`."""
         msg = wire.reply(query, result.rcode, aa=False, ra=True)
-        for rr in result.answer:
-            msg.add_answer(rr)
-        for rr in result.authority:
-            msg.add_auth(rr)
+        msg.rr = list(result.answer)  # the header counts are taken from the sections when packing
+        msg.auth = list(result.authority)
         return wire.finish(msg, query, wire.udp_limit(query) if udp else None)

@@ -24,9 +24,12 @@ TRY_TIMEOUT = 0.8  # seconds per upstream try before the next address
 DEADLINE = 4.0  # a client query gets SERVFAIL after this, before dig's 5 s timeout
 BAD_FOR = 30.0  # a server that timed out or was lame is tried last for this long
 SERVFAIL = "SERVFAIL"
+# Plain ints: dnslib's QTYPE.X is a look-up through __getattr__ on every use.
+_A, _NS, _CNAME, _AAAA, _DS, _ANY = QTYPE.A, QTYPE.NS, QTYPE.CNAME, QTYPE.AAAA, QTYPE.DS, QTYPE.ANY
+_NOERROR, _NXDOMAIN, _SERVFAIL = RCODE.NOERROR, RCODE.NXDOMAIN, RCODE.SERVFAIL
 
 
-@dataclass
+@dataclass(slots=True)  # created per question or exchange: no __dict__ each time
 class Result:
     """The resolver's final word on a client question."""
 
@@ -55,7 +58,7 @@ class _Limit(Exception):
     """A per-query limit was reached: the answer is SERVFAIL."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Context:
     cache: Cache
     deadline: float
@@ -87,6 +90,7 @@ class Resolver:
                  minimise: bool = True, caps: bool = True):
         self.hints = [(key(name), addr) for name, addr in hints if ipaddress.ip_address(addr).version in families]
         self.families = families
+        self._hint_names = {n for n, _ in self.hints}
         self.port = port
         self.timeout = timeout
         self.deadline = deadline
@@ -102,19 +106,19 @@ class Resolver:
         chain: list[RR] = []
         name = key(qname)
         if self.cache.failed(name, qtype):
-            return Result(RCODE.SERVFAIL)
+            return Result(_SERVFAIL)
         for _ in range(MAX_CNAME + 1):
             neg = self.cache.get_negative(name, qtype)
             if neg is not None:
-                return Result(RCODE.NXDOMAIN if neg[0] else RCODE.NOERROR, chain, [neg[1]])
+                return Result(_NXDOMAIN if neg[0] else _NOERROR, chain, [neg[1]])
             rrs = self.cache.get(name, qtype, ANSWER)
             if rrs:
-                return Result(RCODE.NOERROR, chain + rrs)
-            cname = self.cache.get(name, QTYPE.CNAME, ANSWER) if qtype != QTYPE.CNAME else None
+                return Result(_NOERROR, chain + rrs)
+            cname = self.cache.get(name, _CNAME, ANSWER) if qtype != _CNAME else None
             if not cname:
                 return None
-            if qtype == QTYPE.ANY:  # RFC 1034 §3.6.2: at a CNAME owner the CNAME is the answer to ANY
-                return Result(RCODE.NOERROR, chain + cname)
+            if qtype == _ANY:  # RFC 1034 §3.6.2: at a CNAME owner the CNAME is the answer to ANY
+                return Result(_NOERROR, chain + cname)
             chain += cname
             name = key(cname[0].rdata.label)
         return None
@@ -147,8 +151,8 @@ class Resolver:
         except _Limit as e:
             if ctx.steps is not None:
                 ctx.step(0, name_text(name), client.qtype_name(qtype), "", "-", SERVFAIL, str(e))
-            result = Result(RCODE.SERVFAIL)
-        if result.rcode == RCODE.SERVFAIL and not ctx.cached_failure:
+            result = Result(_SERVFAIL)
+        if result.rcode == _SERVFAIL and not ctx.cached_failure:
             ctx.cache.put_failure(name, qtype)
         return result, ctx.steps or []
 
@@ -160,12 +164,12 @@ class Resolver:
             out = await self._one(name, qtype, ctx, depth)
             chain += out.chain
             if out.kind == SERVFAIL:
-                return Result(RCODE.SERVFAIL)
+                return Result(_SERVFAIL)
             if out.kind in (NXDOMAIN, NODATA):
-                rcode = RCODE.NXDOMAIN if out.kind == NXDOMAIN else RCODE.NOERROR
+                rcode = _NXDOMAIN if out.kind == NXDOMAIN else _NOERROR
                 return Result(rcode, chain, [out.soa] if out.soa is not None else [])
             if out.complete:
-                return Result(RCODE.NOERROR, chain)
+                return Result(_NOERROR, chain)
             name = key(out.chain[-1].rdata.label)
             if name in seen:
                 raise _Limit(f"CNAME loop at {name_text(name)}")
@@ -194,24 +198,24 @@ class Resolver:
                 ctx.step(depth, name_text(name), client.qtype_name(qtype), "", "cache", "answer",
                          "; ".join(map(rr_text, rrs)))
             return Outcome("answer", rrs, name)
-        if qtype != QTYPE.CNAME:
-            cname = ctx.cache.get(name, QTYPE.CNAME, ANSWER)
+        if qtype != _CNAME:
+            cname = ctx.cache.get(name, _CNAME, ANSWER)
             if cname:
                 if trace:
                     ctx.step(depth, name_text(name), client.qtype_name(qtype), "", "cache", "answer",
                              rr_text(cname[0]))
                 # RFC 1034 §3.6.2: for ANY the CNAME itself is the answer, not a pointer to follow
-                return Outcome("answer", cname, name, complete=qtype == QTYPE.ANY)
+                return Outcome("answer", cname, name, complete=qtype == _ANY)
         return await self._iterate(name, qtype, ctx, depth)
 
-    def _closest(self, name: Key, ctx: _Context, qtype: int = QTYPE.A) -> tuple[Key, list[Key]]:
+    def _closest(self, name: Key, ctx: _Context, qtype: int = _A) -> tuple[Key, list[Key]]:
         """The deepest zone above `name` whose NS set is cached, else the root (hints).
 
         RFC 4035 §3.1.4.1: DS lives in the parent, so for DS the search starts one label up.
         """
-        for i in range(1 if qtype == QTYPE.DS and name else 0, len(name) + 1):
+        for i in range(1 if qtype == _DS and name else 0, len(name) + 1):
             zone = name[i:]
-            ns = ctx.cache.peek(zone, QTYPE.NS, REFERRAL)
+            ns = ctx.cache.peek(zone, _NS, REFERRAL)
             if ns:
                 return zone, [key(rr.rdata.label) for rr in ns]
         return (), [n for n, _ in self.hints]
@@ -227,7 +231,7 @@ class Resolver:
         while True:
             ask, ask_type = name, qtype
             if minimise and len(known) + 1 < len(name) and steps < MAX_MINIMISE:
-                ask, ask_type = name[len(name) - len(known) - 1:], QTYPE.A
+                ask, ask_type = name[len(name) - len(known) - 1:], _A
                 steps += 1
             out = await self._ask(zone, nsnames, ask, ask_type, ctx, depth)
             if out is None:
@@ -239,7 +243,7 @@ class Resolver:
                 ctx.referrals += 1
                 if ctx.referrals > MAX_REFERRALS:
                     raise _Limit(f"more than {MAX_REFERRALS} referrals")
-                ctx.cache.put(out.cut, QTYPE.NS, out.ns, REFERRAL)
+                ctx.cache.put(out.cut, _NS, out.ns, REFERRAL)
                 for (owner, rtype), rrs in _rrsets(out.glue).items():
                     ctx.cache.put(owner, rtype, rrs, GLUE)
                 zone, nsnames = out.cut, [key(rr.rdata.label) for rr in out.ns]
@@ -252,8 +256,8 @@ class Resolver:
             elif out.kind == NODATA:
                 ctx.cache.put_negative(out.final, ask_type, out.soa)
             if ask == name:
-                if qtype == QTYPE.ANY and out.kind == "answer":  # the whole ANY answer, for the next asker
-                    ctx.cache.put(name, QTYPE.ANY, [rr for rr in out.chain if key(rr.rname) == name], ANSWER)
+                if qtype == _ANY and out.kind == "answer":  # the whole ANY answer, for the next asker
+                    ctx.cache.put(name, _ANY, [rr for rr in out.chain if key(rr.rname) == name], ANSWER)
                 return out
             if out.kind == NXDOMAIN and not out.chain:  # RFC 8020: nothing exists below a missing name
                 ctx.cache.put_negative(name, None, out.soa)
@@ -261,8 +265,8 @@ class Resolver:
             known = ask  # it exists and is not delegated: one label deeper, same zone
 
     def _addresses(self, nsname: Key, ctx: _Context) -> list[str]:
-        addrs = [a for n, a in self.hints if n == nsname]
-        for rtype, family in ((QTYPE.A, 4), (QTYPE.AAAA, 6)):
+        addrs = [a for n, a in self.hints if n == nsname] if nsname in self._hint_names else []
+        for rtype, family in ((_A, 4), (_AAAA, 6)):
             if family in self.families:
                 addrs += [str(rr.rdata) for rr in ctx.cache.peek(nsname, rtype) or []]
         return list(dict.fromkeys(addrs))
@@ -272,7 +276,8 @@ class Resolver:
         """Ask the zone's servers in turn (known addresses first, then glueless names) until one is not lame."""
         now = time.monotonic()
         known = [a for n in nsnames for a in self._addresses(n, ctx)]
-        known.sort(key=lambda a: self.bad.get(a, 0) > now)  # stable: good servers first, in NS order
+        if self.bad:
+            known.sort(key=lambda a: self.bad.get(a, 0) > now)  # stable: good servers first, in NS order
         tried: set[str] = set()
         for addr in known:
             tried.add(addr)
@@ -282,7 +287,7 @@ class Resolver:
         for nsname in nsnames:
             if self._addresses(nsname, ctx) or under(nsname, zone) or depth >= MAX_DEPTH:
                 continue  # has addresses already tried, or in-bailiwick without glue: unreachable
-            for rtype, family in ((QTYPE.A, 4), (QTYPE.AAAA, 6)):
+            for rtype, family in ((_A, 4), (_AAAA, 6)):
                 if family not in self.families:
                     continue
                 sub = await self._resolve(nsname, rtype, ctx, depth + 1)
@@ -301,7 +306,7 @@ class Resolver:
         if left <= 0:
             raise _Limit(f"no answer within {self.deadline:g} s")
         ctx.queries += 1
-        reply = await client.query(addr, DNSLabel(list(name)), qtype, min(self.timeout, left), self.port, self.caps)
+        reply = await client.query(addr, name, qtype, min(self.timeout, left), self.port, self.caps)
         if reply.msg is None:
             self.bad[addr] = time.monotonic() + BAD_FOR
             if ctx.steps is not None:
@@ -322,7 +327,7 @@ class Resolver:
 def _rrsets(rrs: list[RR]) -> dict[tuple[Key, int], list[RR]]:
     out: dict[tuple[Key, int], list[RR]] = {}
     for rr in rrs:
-        out.setdefault((key(rr.rname), rr.rtype), []).append(rr)
+        out.setdefault((key(rr._rname), rr._rtype), []).append(rr)  # dnslib's fields without its properties
     return out
 
 

@@ -74,7 +74,7 @@ class _Udp:
             if isinstance(out, bytes):
                 self._send(out, addr)
             else:
-                asyncio.ensure_future(self._later(out, addr))
+                self.loop.create_task(self._later(out, addr))
 
     def _send(self, out: bytes, addr) -> None:
         try:

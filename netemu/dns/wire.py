@@ -69,6 +69,101 @@ def check(data: bytes) -> Query | bytes | None:
     return query
 
 
+class Plain:
+    """A query of the usual shape, read without building any object of dnslib's: one question of class IN
+    with an uncompressed ASCII name, no answer or authority records, at most one OPT (version 0, well-formed
+    options), nothing after it. `plain` recognises it; every other message takes `check`."""
+
+    __slots__ = ("data", "end", "labels", "qtype", "edns", "payload", "do")
+
+    def __init__(self, data: bytes, end: int, labels: tuple[bytes, ...], qtype: int, edns: bool, payload: int,
+                 do: bool):
+        self.data = data  # the whole query
+        self.end = end  # where its question section ends
+        self.labels = labels  # the question name, as received (case kept)
+        self.qtype = qtype
+        self.edns = edns
+        self.payload = payload  # the client's advertised UDP size (512 without EDNS)
+        self.do = do
+
+    def reply(self, rcode: int, sections: tuple[list, ...], limit: int | None) -> tuple[bytes, list[tuple[int, int]]]:
+        """The reply with RA=1, AA=0, carrying the answer and authority `sections` (dnslib RRs), packed exactly
+        as `finish(reply(...))` packs it, and the (offset, TTL) of each record's TTL (`ttl_offsets`)."""
+        data = self.data
+        # QR=1; opcode, RD and CD copied from the query (0x7910), RA (0x0080), the rcode's low bits.
+        flags = 0x8000 | ((data[2] << 8 | data[3]) & 0x7910) | 0x0080 | (rcode & 0xF)
+        names: dict = {}
+        encode.question_names(names, self.labels)
+        out = bytearray(data[:2] + flags.to_bytes(2, "big") + b"\x00\x01" + len(sections[0]).to_bytes(2, "big")
+                        + len(sections[1]).to_bytes(2, "big") + (b"\x00\x01" if self.edns else b"\x00\x00"))
+        out += data[12:self.end]
+        ttls: list[tuple[int, int]] = []
+        for rrs in sections:
+            encode.records(out, names, rrs, ttls)
+        opt = _opt_bytes(rcode, self.do) if self.edns else b""
+        if limit is not None and len(out) + len(opt) > limit:  # TC=1: the question and the OPT only
+            out = bytearray(out[:2] + (flags | 0x0200).to_bytes(2, "big") + out[4:6] + b"\x00\x00\x00\x00"
+                            + out[10:12]) + data[12:self.end]
+            ttls = []
+        out += opt
+        return bytes(out), ttls
+
+
+def _opt_bytes(rcode: int, do: bool) -> bytes:
+    """The OPT record `finish` adds: root owner, our UDP size, extended rcode, DO copied, no options."""
+    ttl = (rcode >> 4) << 24 | (0x8000 if do else 0)
+    return b"\x00" + OPT.to_bytes(2, "big") + UDP_MAX.to_bytes(2, "big") + ttl.to_bytes(4, "big") + b"\x00\x00"
+
+
+def plain(data: bytes) -> Plain | None:
+    """The query as a Plain when it has the usual shape (see Plain), else None: `check` then decides."""
+    end = len(data)
+    # No QR, opcode QUERY (the TC/AA/RD/… bits are free), one question, no answer or authority records.
+    if end < 17 or data[2] & 0xF8 or data[4:10] != b"\x00\x01\x00\x00\x00\x00" or data[10] or data[11] > 1:
+        return None
+    labels = []
+    i = 12
+    n = data[i]
+    while n:
+        if n > MAX_LABEL:  # a pointer or a reserved label type
+            return None
+        j = i + 1 + n
+        if j >= end:
+            return None
+        label = data[i + 1:j]
+        if not label.isascii():
+            return None
+        labels.append(label)
+        i = j
+        n = data[i]
+    if i - 12 + 1 > MAX_NAME or i + 5 > end:
+        return None
+    qtype = data[i + 1] << 8 | data[i + 2]
+    if data[i + 3:i + 5] != b"\x00\x01" or qtype in _NOT_PLAIN:  # class IN; zone transfers get REFUSED by check
+        return None
+    qend = i + 5
+    if not data[11]:
+        return Plain(data, qend, tuple(labels), qtype, False, UDP_NO_EDNS, False) if qend == end else None
+    # The OPT: root owner, type 41, class = UDP size, TTL = extended rcode, version (must be 0), DO and Z.
+    if qend + 11 > end or data[qend:qend + 3] != b"\x00\x00\x29" or data[qend + 6]:
+        return None
+    rdlen = data[qend + 9] << 8 | data[qend + 10]
+    i = qend + 11
+    if i + rdlen != end:
+        return None
+    while i < end:  # options: code, length, data; each must fit (dnslib rejects the message otherwise)
+        if i + 4 > end:
+            return None
+        i += 4 + (data[i + 2] << 8 | data[i + 3])
+    if i != end:
+        return None
+    payload = max(UDP_NO_EDNS, data[qend + 3] << 8 | data[qend + 4])
+    return Plain(data, qend, tuple(labels), qtype, True, payload, bool(data[qend + 7] & 0x80))
+
+
+_NOT_PLAIN = frozenset({QTYPE.AXFR, QTYPE.IXFR, OPT})
+
+
 def name_ok(name) -> bool:
     """Whether a parsed name fits RFC 1035's limits: labels of at most 63 octets, 255 octets in all."""
     labels = name.label
@@ -83,7 +178,7 @@ def reply(query: Query, rcode: int = 0, aa: bool = False, ra: bool = False) -> D
     return new_message(new_header(h.id, bitmap), [query.msg.q])
 
 
-def udp_limit(query: Query) -> int:
+def udp_limit(query: Query | Plain) -> int:
     """How big a UDP reply to this query may be."""
     return min(query.payload, UDP_MAX) if query.edns else UDP_NO_EDNS
 

@@ -16,11 +16,13 @@ AT_CNAME_OWNER = frozenset({QTYPE.CNAME, QTYPE.RRSIG, QTYPE.NSEC})
 TARGET_TYPES = {QTYPE.MX: "label", QTYPE.NS: "label", QTYPE.SRV: "target"}
 
 
-def key(name: DNSLabel | str) -> Key:
-    """The case-insensitive lookup key of a name."""
+def key(name: DNSLabel | str | tuple[bytes, ...]) -> Key:
+    """The case-insensitive lookup key of a name (given as a DNSLabel, text or a tuple of labels)."""
+    if type(name) is tuple:
+        return tuple(map(bytes.lower, name))
     if not isinstance(name, DNSLabel):
         name = DNSLabel(name)
-    return tuple(label.lower() for label in name.label)
+    return tuple(map(bytes.lower, name.label))
 
 
 def under(name: Key, origin: Key) -> bool:

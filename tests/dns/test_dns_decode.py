@@ -136,3 +136,67 @@ def test_query_checks_never_raise_on_damaged_packets(data, flips):
     damaged[2:3] = bytes([damaged[2] & 0x7F]) if len(damaged) > 2 else b""  # a query (QR=0), else it is dropped
     out = wire.check(bytes(damaged))
     assert out is None or isinstance(out, (bytes, wire.Query))
+
+
+@st.composite
+def queries(draw) -> bytes:
+    """Client queries: mostly the usual shape (one question, maybe an OPT with options), some odd, some damaged."""
+    h = DNSHeader(id=draw(st.integers(0, 65535)), bitmap=draw(st.integers(0, 65535)) & 0x7FFF)
+    if draw(st.booleans()):
+        h.bitmap &= 0x07FF  # opcode QUERY
+    msg = DNSRecord(h)
+    for _ in range(draw(st.sampled_from([1, 1, 1, 0, 2]))):
+        msg.add_question(DNSQuestion(draw(name), draw(st.sampled_from([1, 2, 15, 28, 255, 43, 41, 252])),
+                                     draw(st.sampled_from([1, 1, 1, 3]))))
+    if draw(st.integers(0, 5)) == 0:
+        msg.add_answer(draw(record))
+    if draw(st.booleans()):
+        opts = draw(st.lists(st.tuples(st.integers(0, 65535), st.binary(max_size=8)), max_size=2))
+        from dnslib import EDNSOption
+        msg.add_ar(EDNS0(udp_len=draw(st.integers(0, 4096)), version=draw(st.sampled_from([0, 0, 0, 1])),
+                         flags=draw(st.sampled_from(["", "do"])), opts=[EDNSOption(c, d) for c, d in opts]))
+    data = bytearray(msg.pack())
+    for pos, value in draw(st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=2)):
+        data[pos % len(data)] = value
+    cut = draw(st.sampled_from([0, 0, 0, 1, 3]))
+    return bytes(data[:len(data) - cut] if cut < len(data) else data)
+
+
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(queries(), st.lists(record, max_size=4), st.lists(record, max_size=2), st.sampled_from([0, 2, 3]),
+       st.sampled_from([None, 512, 700, 1232]))
+def test_plain_queries_get_the_bytes_of_the_general_path(data, answer, authority, rcode, udp):
+    """The resolver's shortcut for usual queries (wire.plain, Plain.reply) answers byte for byte what check,
+    reply and finish answer, with the TTL offsets that ttl_offsets finds; everything else it leaves to check."""
+    ask = wire.plain(data)
+    if ask is None:
+        return
+    query = wire.check(data)
+    assert isinstance(query, wire.Query)  # what the shortcut takes is a well-formed query to check too
+    q = query.question
+    assert (q.qname.label, q.qtype, ask.edns, ask.payload, ask.do) == (ask.labels, ask.qtype, query.edns,
+                                                                     query.payload, query.do)
+    limit = wire.udp_limit(query) if udp else None
+    msg = wire.reply(query, rcode, ra=True)
+    msg.rr, msg.auth = list(answer), list(authority)
+    try:
+        expected = wire.finish(msg, query, limit)
+    except DNSLabelError:
+        with pytest.raises(DNSLabelError):
+            ask.reply(rcode, (answer, authority), limit)
+        return
+    out, ttls = ask.reply(rcode, (answer, authority), limit)
+    assert out == expected
+    assert ttls == wire.ttl_offsets(out)
+
+
+def test_plain_takes_the_usual_queries():
+    """The shortcut is taken for what clients send (else the test above would check nothing)."""
+    q = DNSRecord(DNSHeader(id=7, rd=1), q=DNSQuestion("WWW.bob.com.", 1))
+    assert wire.plain(bytes(q.pack())).labels == (b"WWW", b"bob", b"com")
+    q.add_ar(EDNS0(udp_len=1232, flags="do"))
+    ask = wire.plain(bytes(q.pack()))
+    assert (ask.edns, ask.payload, ask.do) == (True, 1232, True)
+    assert wire.plain(bytes(q.pack()) + b"\x00") is None  # trailing bytes: check decides
+    q.header.opcode = 2
+    assert wire.plain(bytes(q.pack())) is None
