@@ -53,6 +53,17 @@ def node_addresses(node: Node) -> list[str]:
     return [str(a.ip) for a in node.addresses() if not (a.ip.is_link_local or a.ip.is_loopback)]
 
 
+# Types whose data holds domain names, where a lone '@' means the zone's apex (as in a master file).
+NAME_DATA_TYPES = frozenset({"CNAME", "MX", "NS", "PTR", "SOA", "SRV"})
+
+
+def expand_apex(rtype: str, data: str, origin: str) -> str:
+    """`data` with every domain-name field written '@' replaced by the origin (dnslib reads it as '@.ORIGIN')."""
+    if rtype not in NAME_DATA_TYPES:
+        return data
+    return " ".join(origin if token == "@" else token for token in data.split())
+
+
 def qualify(rr: RR, data: str, origin: str) -> RR:
     """Complete a relative host name in SRV data with the origin (dnslib leaves `sipserver` at the root).
 
@@ -270,7 +281,7 @@ class _Parser:
             self.err(path, f"{rtype} record without data", example)
             return None
         try:
-            rrs = RR.fromZone(f"{owner} {ttl} IN {rtype} {data}", origin=DNSLabel(origin))
+            rrs = RR.fromZone(f"{owner} {ttl} IN {rtype} {expand_apex(rtype, data, origin)}", origin=DNSLabel(origin))
         except Exception as e:  # noqa: BLE001 - dnslib raises many kinds for bad rdata
             self.err(path, f"cannot read {rtype} data {data!r}: {e}", example)
             return None

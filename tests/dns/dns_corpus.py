@@ -153,6 +153,14 @@ def differences(q: Question, ours: dict, refs: dict[str, dict], allowed: list[Al
     fields = ("rcode", "flags", "answer")
     if ours.get("rcode") == "timeout":
         return [f"{q.label()}: netemu did not answer"], used
+    # rcode, flags and answer together must be one reference's: BIND's rcode with NSD's answer is no
+    # server's behaviour. Checked field by field first, to name the field when one matches nobody.
+    mixed = (all(any(ours.get(f) == ref.get(f) for ref in refs.values()) for f in fields)
+             and not any(all(ours.get(f) == ref.get(f) for f in fields) for ref in refs.values()))
+    if mixed:
+        problems.append(f"{q.label()}: rcode/flags/answer match no single server: netemu "
+                        f"{[ours.get(f) for f in fields]} vs "
+                        + ", ".join(f"{n} {[r.get(f) for f in fields]}" for n, r in refs.items()))
     for field in (*fields, "authority", "additional", "do"):
         mine = ours.get(field)
         theirs = {name: ref.get(field) for name, ref in refs.items()}

@@ -77,6 +77,11 @@ def test_relative_targets_are_completed_with_the_origin_for_every_type():  # def
     lines = [" ".join(line.split()) for line in topology_from_text(more, "<t>").feature("dns").zone("ex.com.").records]
     assert "p.ex.com. 300 IN PTR host.ex.com." in lines and "n.ex.com. 300 IN NS other.ex.com." in lines
     assert "s.ex.com. 300 IN SRV 0 0 1 ex.com." in lines
+    apex = TEXT.replace('        - www A 192.0.2.1\n', '        - www A 192.0.2.1\n        - "c CNAME @"\n'
+                        '        - "@ MX 5 @"\n        - "q PTR @"\n        - "t TXT @"\n')
+    lines = [" ".join(line.split()) for line in topology_from_text(apex, "<t>").feature("dns").zone("ex.com.").records]
+    assert {"c.ex.com. 300 IN CNAME ex.com.", "ex.com. 300 IN MX 5 ex.com.", "q.ex.com. 300 IN PTR ex.com.",
+            't.ex.com. 300 IN TXT "@"'} <= set(lines), lines  # '@' is the apex as a name, a word in TXT
     r = ask("_sip._udp.ex.com", "SRV")
     assert rrs(r) == ["_sip._udp.ex.com. SRV 10 5 5060 sipserver.ex.com."]
 

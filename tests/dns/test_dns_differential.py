@@ -223,3 +223,15 @@ def test_resolver_matches_unbound(lab):
     ours = [_without_ttl(s) for s in _ask_all(name, "client", "10.54.0.53", 53, questions, tmp, "res")]
     theirs = [_without_ttl(s) for s in _ask_all(name, "client", "10.54.0.100", 53, questions, tmp, "unb")]
     _check(questions, ours, {"unbound": theirs}, HERE / "differential_allowed_resolver.txt")
+
+
+def test_a_reply_mixing_two_servers_fields_matches_neither():
+    """BIND's rcode with NSD's answer is no server's reply: the comparison takes rcode, flags and answer together."""
+    q = Question("x.ex.com.", "A")
+    base = {"rcode": "NOERROR", "flags": "qr aa", "answer": [], "authority": [], "additional": [], "do": False}
+    bind = {**base, "rcode": "NXDOMAIN"}
+    nsd = {**base, "answer": ["x.ex.com. 300 A 192.0.2.1"]}
+    mixed = {**base, "rcode": "NXDOMAIN", "answer": ["x.ex.com. 300 A 192.0.2.1"]}
+    assert differences(q, bind, {"bind": bind, "nsd": nsd}, [])[0] == []
+    problems, _ = differences(q, mixed, {"bind": bind, "nsd": nsd}, [])
+    assert len(problems) == 1 and "match no single server" in problems[0]
