@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..features import Feature, Step
+from . import ops as _ops  # noqa: F401  (registers CheckConfigs for from_json: plans sent to other machines)
 
 if TYPE_CHECKING:
     from ..errors import Issue
@@ -66,6 +67,12 @@ def node_status(ns: str) -> tuple[dict, list[str]]:
     return status(ns)
 
 
+def _handlers() -> dict:
+    from .dryrun import HANDLERS
+
+    return HANDLERS
+
+
 FEATURE = Feature(
     name="frr",
     # `routing:` is read by the core; the feature gives `ospf` and `bgp` (and their options) meaning
@@ -77,4 +84,5 @@ FEATURE = Feature(
     preflight=preflight,
     node_status=node_status,
     converge=converge,
+    handlers=_handlers,
 )
