@@ -63,14 +63,16 @@ def plan(topo: Topology, frr: FrrLab) -> list[Op]:
             parts.append((f"{r.node} frr: lines", reset, str(d / "extra.conf")))
             finish.append(RunCommand(ns, (*vtysh_argv(inst, lab, r.node), "-f", str(d / "extra.conf")),
                                      batch="frr-extra"))
-        for rank, daemon in enumerate(r.daemons):
+        for daemon in r.daemons:
+            rank = 0 if daemon == "zebra" else 1
             ready = paths.zserv(lab, r.node) if daemon == "zebra" else paths.vty(lab, r.node, daemon)
             starts.setdefault(rank, []).append(
                 StartProcess(ns, f"frr-{r.node}-{daemon}", daemon_argv(inst, lab, r.node, daemon),
                              ready=("unix", str(ready)), ready_timeout=READY_TIMEOUT, binds=binds,
                              batch=f"frr-start-{rank + 1}"))
-    # zebra of every router first, then each router's next daemon: they connect to their zebra. The
-    # routers are independent of each other: each rank starts together, and the checks run together.
+    # zebra of every router first (FRR's zclient retries a refused connection only 10 s later), then all
+    # the other daemons together: they talk to their zebra only (when bfdd connects, zebra asks bgpd and ospfd
+    # to register their BFD sessions again). The routers are independent: each rank starts at once.
     ordered = [op for rank in sorted(starts) for op in starts[rank]]
     first = frr.routers[0].node if frr.routers else None
     checks: list[Op] = [] if first is None else [
