@@ -68,4 +68,3 @@ def check(runner: Runner, op: CheckConfigs) -> None:
         raise RuntimeError(f"FRR configuration rejected by vtysh -C:\n{why}")
 
 
-HANDLERS = {CheckConfigs: check}

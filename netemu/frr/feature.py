@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..features import Feature, Step
-from . import ops as _ops  # noqa: F401  (registers CheckConfigs for from_json: plans sent to other machines)
+from . import ops as _ops  # noqa: F401  (registers the FRR ops for from_json: plans sent to other machines)
 
 if TYPE_CHECKING:
     from ..errors import Issue
@@ -68,9 +68,10 @@ def node_status(ns: str) -> tuple[dict, list[str]]:
 
 
 def _handlers() -> dict:
-    from .dryrun import HANDLERS
+    from . import dirs, dryrun
+    from .ops import CheckConfigs, OwnedDirs
 
-    return HANDLERS
+    return {CheckConfigs: dryrun.check, OwnedDirs: dirs.make}
 
 
 FEATURE = Feature(

@@ -26,3 +26,16 @@ class CheckConfigs(Op):
         return (f"ip netns exec {self.ns} {shlex.join(self.argv)} < ({len(self.parts)} configuration files)"
                 f"  # dry run: {', '.join(label for label, _, _ in self.parts[:4])}"
                 f"{' …' if len(self.parts) > 4 else ''}")
+
+
+@register
+@dataclass(frozen=True)
+class OwnedDirs(Op):
+    """Directories of the lab, made if missing and given to FRR's user: its daemons drop root and write
+    their pid files, sockets and state there (`down` removes them with the lab's run directory)."""
+
+    paths: tuple[str, ...]
+    user: str
+
+    def text(self) -> str:
+        return f"install -d -o {self.user} -g {self.user} {shlex.join(self.paths)}"

@@ -75,3 +75,17 @@ def test_each_part_is_checked_from_the_top_level_not_inside_the_block_the_part_b
     with pytest.raises(RuntimeError) as e:
         _check(namespace, tmp_path, [("r1 ospfd.conf", "hostname r1", ospfd), ("r1 frr: lines", "hostname r1", extra)])
     assert "r1 frr: lines, line 1: % Unknown command" in str(e.value) and "network 10.0.0.0/8" in str(e.value)
+
+
+def test_frr_directories_are_made_only_inside_the_labs_own(tmp_path):
+    from types import SimpleNamespace
+
+    from netemu.frr import dirs
+    from netemu.frr.ops import OwnedDirs
+
+    made = []
+    runner = SimpleNamespace(lab=SimpleNamespace(path=tmp_path / "lab"), mkdirs=made.append)
+    for bad in ("/etc/frr", str(tmp_path / "lab-other" / "x"), str(tmp_path / "lab" / ".." / "x")):
+        with pytest.raises(RuntimeError, match="not inside the lab's directory"):
+            dirs.make(runner, OwnedDirs((bad,), "root"))
+    assert made == []
