@@ -34,8 +34,9 @@ class OwnedDirs(Op):
     """Directories of the lab, made if missing and given to FRR's user: its daemons drop root and write
     their pid files, sockets and state there (`down` removes them with the lab's run directory)."""
 
+    ns: str  # the router's namespace: nothing runs there, but a lab across machines makes them on its machine
     paths: tuple[str, ...]
     user: str
 
     def text(self) -> str:
-        return f"install -d -o {self.user} -g {self.user} {shlex.join(self.paths)}"
+        return f"install -d -o {self.user} -g {self.user} {shlex.join(self.paths)}  # router of {self.ns}"

@@ -52,7 +52,7 @@ def plan(topo: Topology, frr: FrrLab) -> list[Op]:
         files.append(WriteFile(str(d / "vtysh.conf"), "! netemu: vtysh of this router\n"))
         files.append(WriteFile(str(paths.bin_dir(lab, r.node) / "vtysh"), _wrapper(inst, lab, r.node), 0o755))
         # The daemons drop root for the user frr: it must own the directory their pid files and sockets go to.
-        dirs.append(OwnedDirs((str(d), str(paths.tmp_dir(lab, r.node))), USER))
+        dirs.append(OwnedDirs(ns, (str(d), str(paths.tmp_dir(lab, r.node))), USER))
         binds = paths.binds(lab, r.node)
         # Each file from the top configuration level, as its daemon (or vtysh -f for extra.conf) reads it.
         reset = f"hostname {r.node}"

@@ -87,5 +87,5 @@ def test_frr_directories_are_made_only_inside_the_labs_own(tmp_path):
     runner = SimpleNamespace(lab=SimpleNamespace(path=tmp_path / "lab"), mkdirs=made.append)
     for bad in ("/etc/frr", str(tmp_path / "lab-other" / "x"), str(tmp_path / "lab" / ".." / "x")):
         with pytest.raises(RuntimeError, match="not inside the lab's directory"):
-            dirs.make(runner, OwnedDirs((bad,), "root"))
+            dirs.make(runner, OwnedDirs("lab-r1", (bad,), "root"))
     assert made == []
