@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import NetemuError
 from ..model import Topology
@@ -65,53 +65,109 @@ def fib(answer: object) -> frozenset:
     return frozenset(out)
 
 
+def summary(answer: object) -> tuple:
+    """zebra's route counts (protocol, in the RIB, in the FIB): a route added, removed or installed changes them."""
+    routes = answer.get("routes", []) if isinstance(answer, dict) else []
+    return tuple(sorted((str(r.get("type")), r.get("rib"), r.get("fib")) for r in routes if isinstance(r, dict)))
+
+
 @dataclass(frozen=True)
 class Look:
-    """One router's state at one moment."""
+    """One router's state at one moment (its FIB as of the last time it was read in full)."""
 
     adjacencies: int
     wanted_adjacencies: int
     sessions: int
     wanted_sessions: int
     fib: frozenset
-    missing: tuple[str, ...]  # prefixes the router should reach and has no route for yet
+    missing: tuple[str, ...] | None  # prefixes the router should reach and has no route for yet (None: not read)
+    counts: tuple = ()  # zebra's route summary (IPv4, IPv6)
 
     @property
     def up(self) -> bool:
         return (self.adjacencies >= self.wanted_adjacencies and self.sessions >= self.wanted_sessions
-                and not self.missing)
+                and self.missing == ())
+
+
+def _ask(topo: Topology, r: Router, what: list[str]) -> dict[str, object]:
+    return ask(topo.namespace(r.node), topo.name, r.node, r.daemons, what)
+
+
+def quick_look(topo: Topology, r: Router) -> Look:
+    """Adjacencies, sessions and route counts: small answers, cheap for the daemons and for netemu."""
+    a = _ask(topo, r, ["ospf", "ospf6", "bgp", "summary4", "summary6"])
+    return Look(ospf_up(a.get("ospf")) + ospf6_up(a.get("ospf6")), r.ospf_peers + r.ospf6_peers,
+                bgp_up(a.get("bgp")), len(r.bgp), frozenset(), None,
+                (summary(a.get("summary4")), summary(a.get("summary6"))))
+
+
+def read_fib(topo: Topology, r: Router) -> tuple[frozenset, tuple[str, ...]]:
+    """The router's whole FIB, and the prefixes it should reach that are missing from it."""
+    a = _ask(topo, r, ["routes4", "routes6"])
+    routes = fib(a.get("routes4")) | fib(a.get("routes6"))
+    have = {prefix for prefix, _, _ in routes}
+    return routes, tuple(p for p in map(str, r.reach) if p not in have)
 
 
 def look(topo: Topology, r: Router) -> Look:
-    """Ask one router how far it is."""
-    a = ask(topo.namespace(r.node), topo.name, r.node, r.daemons, ["ospf", "ospf6", "bgp", "routes4", "routes6"])
-    routes = fib(a.get("routes4")) | fib(a.get("routes6"))
-    have = {prefix for prefix, _, _ in routes}
-    return Look(ospf_up(a.get("ospf")) + ospf6_up(a.get("ospf6")), r.ospf_peers + r.ospf6_peers,
-                bgp_up(a.get("bgp")), len(r.bgp), routes, tuple(str(p) for p in r.reach if str(p) not in have))
+    """Ask one router how far it is, its whole FIB included."""
+    lk = quick_look(topo, r)
+    routes, missing = read_fib(topo, r)
+    return replace(lk, fib=routes, missing=missing)
 
 
 def wait(topo: Topology, frr: FrrLab, timeout: float) -> Converged:
-    """Poll every router until all adjacencies/sessions are up and no FIB changed for STABLE seconds."""
+    """Poll every router until all adjacencies/sessions are up and no FIB changed for STABLE seconds.
+
+    The looks ask for adjacencies, sessions and zebra's route counts only. The whole FIBs (~1 KB of JSON
+    per route, which zebra builds and netemu parses: on 50 routers more CPU than the daemons' own
+    convergence when read at every look) are read twice per quiet spell: half-way through it and at its
+    end. A changed next hop leaves the counts alone, so the two readings must match (and reach every
+    prefix the router should reach), or the wait goes on from the second one.
+    """
     start = time.monotonic()
     last_change = start
     previous: dict[str, Look] = {}
-    with ThreadPoolExecutor(max_workers=min(8, len(frr.routers)) or 1) as pool:
+    snapshot: dict[str, tuple[frozenset, tuple[str, ...]]] | None = None
+    stuck = False  # the FIBs were read, unchanged but incomplete: read again only after a change
+    routers = list(frr.routers)
+    with ThreadPoolExecutor(max_workers=min(8, len(routers)) or 1) as pool:
+        def read_all() -> dict[str, tuple[frozenset, tuple[str, ...]]]:
+            return dict(zip((r.node for r in routers), pool.map(lambda r: read_fib(topo, r), routers)))
+
         while True:
             now = time.monotonic()
-            looks = dict(zip((r.node for r in frr.routers), pool.map(lambda r: look(topo, r), frr.routers)))
-            if any(previous.get(n) is None or previous[n].fib != lk.fib or previous[n].up != lk.up
-                   for n, lk in looks.items()):
-                last_change = now
+            looks = dict(zip((r.node for r in routers), pool.map(lambda r: quick_look(topo, r), routers)))
+            if any(previous.get(n) is None or _state(previous[n]) != _state(lk) for n, lk in looks.items()):
+                last_change, snapshot, stuck = now, None, False
             previous = looks
-            all_up = all(lk.up for lk in looks.values())
-            if all_up and now - last_change >= STABLE:
-                return Converged(round(last_change - start, 2), sum(lk.adjacencies for lk in looks.values()),
-                                 sum(lk.sessions for lk in looks.values()),
-                                 sum(len(lk.fib) for lk in looks.values()))
+            quiet = now - last_change
+            if all(_peers_up(lk) for lk in looks.values()) and not stuck:
+                if snapshot is None and quiet >= STABLE / 2:
+                    snapshot = read_all()
+                elif snapshot is not None and quiet >= STABLE:
+                    again = read_all()
+                    if again == snapshot and not any(missing for _, missing in again.values()):
+                        return Converged(round(last_change - start, 2), sum(lk.adjacencies for lk in looks.values()),
+                                         sum(lk.sessions for lk in looks.values()),
+                                         sum(len(routes) for routes, _ in again.values()))
+                    if again != snapshot:
+                        last_change = time.monotonic()
+                    else:
+                        stuck = True
+                    snapshot = again
             if now - start > timeout:
+                looks = dict(zip((r.node for r in routers), pool.map(lambda r: look(topo, r), routers)))
                 raise NotConvergedError(_why(topo, frr, looks, timeout))
             time.sleep(POLL)
+
+
+def _state(lk: Look) -> tuple:
+    return lk.adjacencies, lk.sessions, lk.counts
+
+
+def _peers_up(lk: Look) -> bool:
+    return lk.adjacencies >= lk.wanted_adjacencies and lk.sessions >= lk.wanted_sessions
 
 
 def _why(topo: Topology, frr: FrrLab, looks: dict[str, Look], timeout: float) -> str:

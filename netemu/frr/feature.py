@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..features import Feature, Step
+from . import ops as _ops  # noqa: F401  (registers the FRR ops for from_json: plans sent to other machines)
 
 if TYPE_CHECKING:
     from ..errors import Issue
@@ -66,6 +67,13 @@ def node_status(ns: str) -> tuple[dict, list[str]]:
     return status(ns)
 
 
+def _handlers() -> dict:
+    from . import dirs, dryrun
+    from .ops import CheckConfigs, OwnedDirs
+
+    return {CheckConfigs: dryrun.check, OwnedDirs: dirs.make}
+
+
 FEATURE = Feature(
     name="frr",
     # `routing:` is read by the core; the feature gives `ospf` and `bgp` (and their options) meaning
@@ -77,4 +85,5 @@ FEATURE = Feature(
     preflight=preflight,
     node_status=node_status,
     converge=converge,
+    handlers=_handlers,
 )

@@ -9,6 +9,7 @@ from ..ops import Op, RunCommand, StartProcess, WriteFile
 from . import paths
 from .derive import FrrLab
 from .install import USER, Install, locate
+from .ops import CheckConfigs, OwnedDirs
 
 READY_TIMEOUT = 20.0  # seconds; a daemon reading its config and opening its sockets takes well under one
 
@@ -35,12 +36,13 @@ def _wrapper(inst: Install, lab: str, node: str) -> str:
 
 
 def plan(topo: Topology, frr: FrrLab) -> list[Op]:
-    """Write and check every config first (nothing starts if one is wrong), then start the daemons."""
+    """Write every config and check them all in one dry run (nothing starts if a line is wrong), then start
+    the daemons."""
     inst = locate()
     lab = topo.name
     files: list[Op] = []
     dirs: list[Op] = []
-    checks: list[Op] = []
+    parts: list[tuple[str, str, str]] = []
     starts: dict[int, list[Op]] = {}
     finish: list[Op] = []
     for r in frr.routers:
@@ -50,26 +52,31 @@ def plan(topo: Topology, frr: FrrLab) -> list[Op]:
         files.append(WriteFile(str(d / "vtysh.conf"), "! netemu: vtysh of this router\n"))
         files.append(WriteFile(str(paths.bin_dir(lab, r.node) / "vtysh"), _wrapper(inst, lab, r.node), 0o755))
         # The daemons drop root for the user frr: it must own the directory their pid files and sockets go to.
-        dirs.append(RunCommand(ns, ("install", "-d", "-o", USER, "-g", USER, str(d), str(paths.tmp_dir(lab, r.node))),
-                               batch="frr-dirs"))
+        dirs.append(OwnedDirs(ns, (str(d), str(paths.tmp_dir(lab, r.node))), USER))
         binds = paths.binds(lab, r.node)
-        checks += [RunCommand(ns, (*daemon_argv(inst, lab, r.node, daemon)[:3], "-C", "-u", USER, "-g", USER),
-                              binds=binds, batch="frr-check")
-                   for daemon in r.daemons]
+        # Each file from the top configuration level, as its daemon (or vtysh -f for extra.conf) reads it.
+        reset = f"hostname {r.node}"
+        parts += [(f"{r.node} {daemon}.conf", reset, str(d / f"{daemon}.conf")) for daemon in r.daemons]
         if r.extra:
             files.append(WriteFile(str(d / "extra.conf"), r.extra + "\n"))
-            checks.append(RunCommand(ns, (inst.vtysh, "-C", "-f", str(d / "extra.conf")), batch="frr-check"))
+            parts.append((f"{r.node} frr: lines", reset, str(d / "extra.conf")))
             finish.append(RunCommand(ns, (*vtysh_argv(inst, lab, r.node), "-f", str(d / "extra.conf")),
                                      batch="frr-extra"))
-        for rank, daemon in enumerate(r.daemons):
+        for daemon in r.daemons:
+            rank = 0 if daemon == "zebra" else 1
             ready = paths.zserv(lab, r.node) if daemon == "zebra" else paths.vty(lab, r.node, daemon)
             starts.setdefault(rank, []).append(
                 StartProcess(ns, f"frr-{r.node}-{daemon}", daemon_argv(inst, lab, r.node, daemon),
                              ready=("unix", str(ready)), ready_timeout=READY_TIMEOUT, binds=binds,
                              batch=f"frr-start-{rank + 1}"))
-    # zebra of every router first, then each router's next daemon: they connect to their zebra. The
-    # routers are independent of each other: each rank starts together, and the checks run together.
+    # zebra of every router first (FRR's zclient retries a refused connection only 10 s later), then all
+    # the other daemons together: they talk to their zebra only (when bfdd connects, zebra asks bgpd and ospfd
+    # to register their BFD sessions again). The routers are independent: each rank starts at once.
     ordered = [op for rank in sorted(starts) for op in starts[rank]]
+    first = frr.routers[0].node if frr.routers else None
+    checks: list[Op] = [] if first is None else [
+        CheckConfigs(topo.namespace(first), (inst.vtysh, "--config_dir", str(paths.node_dir(lab, first)), "-C",
+                                             "-f", "/dev/stdin"), tuple(parts))]
     return files + dirs + checks + ordered + finish
 
 

@@ -17,6 +17,8 @@ COMMANDS = {
     "bgp": ("bgpd", "show bgp neighbors json"),
     "routes4": ("zebra", "show ip route json"),
     "routes6": ("zebra", "show ipv6 route json"),
+    "summary4": ("zebra", "show ip route summary json"),
+    "summary6": ("zebra", "show ipv6 route summary json"),
 }
 
 
