@@ -68,3 +68,39 @@ def test_alice_fetches_www_bob_com_by_name(lab_text):
     assert rows[2][4] == BOB_NS_PUBLIC, res.stdout  # asked at its 1:1 public address, through cloud's NAT
     assert f"answer www.bob.com. 3600 A {WEB_PUBLIC}" in res.stdout, res.stdout
     assert "NOERROR" in res.stdout, res.stdout
+
+
+PUBLIC = {"192.0.2.0/24", "198.51.100.0/30", "198.51.100.4/30", "198.51.100.8/30", "198.51.100.12/30",
+          "198.51.100.128/25", "203.0.113.0/24"}
+
+
+def test_ases_announce_public_prefixes_and_scenario_paths_follow_the_live_fibs(lab_text):
+    """Five ASes speak BGP; only public prefixes are announced; a scenario's path is what BGP installed.
+
+    The routers' routes exist only in their kernels (FRR's zebra puts them there): the path walk reads
+    them and must find the same paths as the static-routed copy of this lab the model-only tests use.
+    """
+    import json
+
+    from netemu.parse import load_topology, topology_from_text
+    from netemu.scenarios import paths
+
+    lab = lab_text(shipped("internet.yaml"), prefix="inet")
+    for router in ("home", "isp", "core1", "core2", "core3", "cloud"):
+        res = netemu("exec", lab, router, "--", "vtysh", "-c", "show ip bgp json", timeout=30)
+        assert res.returncode == 0, res.stderr
+        assert set(json.loads(res.stdout)["routes"]) == PUBLIC, (router, res.stdout)
+
+    live = topology_from_text(shipped("internet.yaml", lab), "<internet>")
+    static = load_topology(str(Path(__file__).parent / "scenarios" / "internet-static.yaml"))
+    pairs = [("alice", "root"), ("alice", "cloud"), ("web", "root"), ("isp-resolver", "tld-org"),
+             ("root", "isp-resolver"), ("bob-ns", "isp-resolver")]
+    for src, dst in pairs:
+        there, back = paths.round_trip(live, src, dst, 4)
+        want, want_back = paths.round_trip(static, src, dst, 4)
+        assert (there.describe(), back.describe()) == (want.describe(), want_back.describe())
+    there = paths.between(live, "alice", "cloud", 4)
+    assert there.nodes() == ["alice", "home", "isp", "core1", "core2", "core3", "cloud"]
+    assert there.narrowest().node == "core2" and there.mtu == 1400
+    with pytest.raises(paths.PathError, match=r"home has no route to 10.20.0.80\)"):
+        paths.between(live, "alice", "web", 4)  # Bob's VPC is announced nowhere

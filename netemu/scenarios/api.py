@@ -158,7 +158,8 @@ class Setup:
         return self.roles.get(role_or_name, role_or_name)
 
     def path(self, src: str, dst: str, family: int = 4) -> paths.Path:
-        """The forward path between two roles/nodes from the model (PathError when there is none).
+        """The forward path between two roles/nodes from the model (PathError when there is none); a router
+        whose routes FRR installs forwards by its live FIB once the lab is up.
 
         Source NAT on the way is followed (see `Path.nat`); a destination only reachable through
         destination NAT (port forward, 1:1) is a PathError saying so.

@@ -1,7 +1,9 @@
-"""The IP path between two nodes, derived from the topology model alone (no kernel needed).
+"""The IP path between two nodes, derived from the topology model (no kernel needed for static routes).
 
 Each node's forwarding decision is made as the kernel would: the longest matching prefix among
-its connected subnets and static routes; the next hop is the node that owns the gateway (or the
+its connected subnets and static routes (the one lookup of netemu.forwarding.lookup). A router
+whose routes FRR installs has none in the model: in a running lab its kernel FIB is read and
+given to the same lookup (see routesource); before `up` the walk stops there. The next hop is the node that owns the gateway (or the
 destination) on the outgoing interface's layer-2 segment. The path tells which hop is the
 narrowest and which router sits in front of it (the one that sends ICMP "too big").
 
@@ -24,6 +26,7 @@ from ..errors import UsageError
 from ..forwarding.lookup import forwards, lookup, owns
 from ..model import Interface, IPAddress, IPInterface, IPNetwork, Node, Topology
 from ..netfilter.model import OneToOne, Snat
+from .routesource import Routes
 
 MAX_HOPS = 64
 
@@ -217,15 +220,18 @@ def _source_nat(topo: Topology, node: Node, out: Interface, src: IPAddress) -> T
 
 
 def _walk(topo: Topology, src: str, src_address: IPAddress | None, dst_address: IPAddress,
-          undo: tuple[Translation, ...] | None = None) -> tuple[list[Hop], list[Translation], IPAddress, Node]:
+          undo: tuple[Translation, ...] | None = None,
+          routes: Routes | None = None) -> tuple[list[Hop], list[Translation], IPAddress, Node]:
     """Follow the routes from `src` to `dst_address`.
 
     Going out (`undo` None) source NAT rewrites `src_address`; on a reply (`undo` given) each node
-    whose rewrite produced the destination turns it back, as conntrack does on arrival.
+    whose rewrite produced the destination turns it back, as conntrack does on arrival. A router
+    whose routes FRR installs forwards by its live FIB (see routesource).
     """
+    routes = routes or Routes(topo)
     hops: list[Hop] = []
     nat: list[Translation] = []
-    here = topo.node(src)
+    here = routes.node(src)
     seen = {src}
     target = dst_address
     while True:
@@ -242,7 +248,7 @@ def _walk(topo: Topology, src: str, src_address: IPAddress | None, dst_address: 
                             f"the path {src} -> {target} stops there", at=here.name)
         choice = lookup(here, target)
         if choice is None:
-            raise PathError(f"{here.name} has no route to {target}", at=here.name)
+            raise PathError(f"{here.name} has no route to {target}{routes.unknown(here.name)}", at=here.name)
         out, gw = choice.iface, choice.gateway
         nxt = _receiver(topo, out, gw or target)
         if nxt is None:
@@ -260,23 +266,23 @@ def _walk(topo: Topology, src: str, src_address: IPAddress | None, dst_address: 
             raise PathError(f"routing loop towards {target}: " + " -> ".join([h.node for h in hops] + [nxt.node]),
                             at=nxt.node)
         seen.add(nxt.node)
-        here = topo.node(nxt.node)
+        here = routes.node(nxt.node)
 
 
-def derive(topo: Topology, src: str, dst_address: IPAddress) -> Path:
+def derive(topo: Topology, src: str, dst_address: IPAddress, routes: Routes | None = None) -> Path:
     """The forward path from node `src` to `dst_address`, or PathError saying where it breaks."""
     dst_node = owner(topo, dst_address)
     if dst_node is None:
         raise PathError(f"no node owns {dst_address}")
     if dst_node.name == src:
         raise PathError(f"{src} owns {dst_address} itself: there is no path to measure")
-    hops, nat, _, here = _walk(topo, src, None, dst_address)
+    hops, nat, _, here = _walk(topo, src, None, dst_address, routes=routes)
     first = topo.node(src).interface(hops[0].ifname)
     return Path(src, here.name, dst_address, tuple(hops), global_address(first.addresses, dst_address.version),
                 tuple(nat))
 
 
-def reply(topo: Topology, forward: Path) -> Path:
+def reply(topo: Topology, forward: Path, routes: Routes | None = None) -> Path:
     """The path the destination's replies take back to the sender of `forward`.
 
     Without NAT that is simply the routed path back; with source NAT the replies go to the
@@ -287,14 +293,15 @@ def reply(topo: Topology, forward: Path) -> Path:
     if back is None:
         raise PathError(f"{forward.src} has no IPv{forward.family} address")
     snat = tuple(t for t in forward.nat if t.kind != "un-NAT")
+    routes = routes or Routes(topo)  # one read of each live FIB for every address of a pool
     if not snat:
-        return derive(topo, forward.dst, back)
+        return derive(topo, forward.dst, back, routes)
     last = snat[-1]
     targets = list(_pool(last.first, last.last))
     found: Path | None = None
     for target in targets:
         try:
-            hops, nat, final, here = _walk(topo, forward.dst, forward.dst_address, target, undo=snat)
+            hops, nat, final, here = _walk(topo, forward.dst, forward.dst_address, target, undo=snat, routes=routes)
         except PathError as e:
             raise PathError(f"replies from {forward.dst} to {forward.src} (seen as {target} after NAT) get lost: "
                             f"{e}", at=e.at) from None
@@ -368,12 +375,13 @@ def behind_nat(topo: Topology, address: IPAddress) -> list[tuple[str, bool]]:
 def reachable(topo: Topology, src: str, family: int) -> list[str]:
     """Nodes `src` reaches by a routed path whose replies come back (hosts first)."""
     found = []
+    routes = Routes(topo)
     for node in sorted((n for n in topo.nodes if not n.is_switch and n.name != src), key=lambda n: n.kind != "host"):
         address = address_of(topo, node.name, family)
         if address is None:
             continue
         try:
-            reply(topo, derive(topo, src, address))
+            reply(topo, derive(topo, src, address, routes), routes)
         except PathError:
             continue
         found.append(node.name)

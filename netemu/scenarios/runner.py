@@ -22,7 +22,7 @@ from ..errors import LabError, NetemuError, NotRootError, UsageError
 from ..labdir import LabDir
 from ..model import Topology
 from ..parse import topology_from_text
-from . import machine, paths, report
+from . import machine, paths, report, routesource
 from .api import Context, RequirementError, Result, Scenario, Setup
 from .registry import topology_text
 
@@ -194,7 +194,11 @@ def run(scenario: Scenario, options: RunOptions | None = None, lab_class: Any = 
     setup = Setup(topo, roles, {"quick": options.quick, **options.params})
     if getattr(attached, "machines", None) and scenario.one_machine:
         raise RequirementError(scenario.name, topo.name, [f"not yet across machines: {scenario.one_machine}"])
-    check_requirements(scenario, setup)  # before anything is touched
+    # Paths through routers whose routes FRR installs are known only once the lab is up and converged:
+    # their requirements are checked right after `up` (the lab then goes down again if they fail).
+    after_up = attached is None and routesource.any_dynamic(topo)
+    if not after_up:
+        check_requirements(scenario, setup)  # before anything is touched
     if attached is None:
         _refuse_if_up(topo.name)
     report_dir, created = prepare_report_dir(options.report_dir or _default_report_dir(scenario))
@@ -203,9 +207,14 @@ def run(scenario: Scenario, options: RunOptions | None = None, lab_class: Any = 
                     started=datetime.datetime.now().isoformat(timespec="seconds"))
     t0 = time.monotonic()
     with _sigterm_as_interrupt():
+        lab = None
         try:
             lab = attached or lab_class.up(topo, text)
+            if after_up:
+                check_requirements(scenario, setup)
         except BaseException:
+            if lab is not None and attached is None:
+                lab.down()
             if created:  # nothing was measured: leave no empty report directory behind
                 with contextlib.suppress(OSError):
                     report_dir.rmdir()

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TOPOLOGIES, renamed
+from conftest import renamed
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_machines import _exec, _lab_from, _same_as, _snapshots, sim  # noqa: E402, F401  (the fixture too)
+from test_machines import INTERNET_STATIC, _exec, _lab_from, _same_as, _snapshots, sim  # noqa: E402, F401  (the fixture too)
 
 pytestmark = pytest.mark.root
 
@@ -216,7 +216,7 @@ def test_capture_and_dns_trace_on_nodes_of_other_machines(sim, tmp_path):
     before = _snapshots(sim)
     lab = f"mc-cap-{tmp_path.name[-6:].replace('_', '')}"
     path = sim.dir / f"{lab}.yaml"
-    path.write_text(renamed((TOPOLOGIES / "internet.yaml").read_text(), lab))
+    path.write_text(renamed(INTERNET_STATIC.read_text(), lab))  # static routes: no FRR in the simulated machines
     assert sim.coordinator("up", str(path), "--hosts", str(sim.inventory)).returncode == 0
     try:
         placement = json.loads(sim.coordinator("plan", str(path), "--hosts", str(sim.inventory), "--json").stdout)

@@ -23,6 +23,8 @@ from netemu.parse import load_topology  # noqa: E402
 pytestmark = pytest.mark.root
 
 WEB_PUBLIC = "192.0.2.80"  # Bob's web server in internet.yaml, 1:1 NATed to 10.20.0.80
+# The flagship lab with static routes instead of BGP: the simulated machines have no /run/frr for FRR.
+INTERNET_STATIC = Path(__file__).parents[1] / "scenarios" / "internet-static.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +79,7 @@ def _exec(sim: Sim, lab: str, node: str, *argv: str, timeout: float = 60) -> sub
 def test_flagship_lab_over_three_machines(sim):
     host_before = host_snapshot()
     before = _snapshots(sim)
-    lab, path = _lab(sim, "internet.yaml", "mc-inet")
+    lab, path = _lab(sim, str(INTERNET_STATIC), "mc-inet")
     res = sim.coordinator("up", path, "--hosts", str(sim.inventory))
     try:
         assert res.returncode == 0, res.stdout + res.stderr

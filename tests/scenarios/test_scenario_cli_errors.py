@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 from conftest import ROOT, TOPOLOGIES, leftovers, needs_root, shipped, unique_name
@@ -13,7 +15,9 @@ from netemu.scenarios import RequirementError, RunOptions, Setup, load, run
 from netemu.scenarios.runner import check_requirements, prepare_report_dir, resolve_roles
 
 EXAMPLE = ROOT / "examples" / "my_scenario.py"
-INTERNET = load_topology(str(TOPOLOGIES / "internet.yaml"))
+# the internet lab with its BGP routes written as static routes (the model-only walk needs them there;
+# tests/test_internet.py walks the shipped BGP lab's live FIBs)
+INTERNET = load_topology(str(Path(__file__).with_name("internet-static.yaml")))
 
 
 def internet_setup(name: str, **roles: str) -> tuple:
@@ -85,7 +89,7 @@ def test_inline_topology_is_named_not_printed(tmp_path, lab_name):
 
 
 def test_unreachable_through_nat_is_one_usage_error(tmp_path, lab_name):
-    r = CliRunner().invoke(run_cmd, ["tfo", "-t", str(TOPOLOGIES / "internet.yaml"), "--lab-name", lab_name,
+    r = CliRunner().invoke(run_cmd, ["tfo", "-t", str(Path(__file__).with_name("internet-static.yaml")), "--lab-name", lab_name,
                                      "--client", "alice", "--server", "web", "--report-dir", str(tmp_path / "r")])
     assert r.exit_code == 2 and "Traceback" not in r.output
     assert "  - alice cannot reach web (10.20.0.80) by a routed path: it is behind NAT" in r.output

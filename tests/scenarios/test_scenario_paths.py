@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
+import yaml
 from conftest import TOPOLOGIES
 
 from netemu.parse import load_topology, topology_from_text
@@ -178,8 +180,38 @@ def test_to_json_and_source_address():
     assert str(paths.source_address(PMTUD, p)) == "10.0.1.2"
 
 
-# --- source NAT on the way out (the shipped internet lab) -------------------------------------
-INTERNET = load_topology(str(TOPOLOGIES / "internet.yaml"))
+# --- source NAT on the way out (the internet lab, static routes) -----------------------------
+# the internet lab with its BGP routes written as static routes (the model-only walk needs them there;
+# tests/test_internet.py walks the shipped BGP lab's live FIBs)
+INTERNET = load_topology(str(Path(__file__).with_name("internet-static.yaml")))
+
+
+def test_the_static_fixture_is_the_shipped_internet_but_for_the_routers_routes():
+    """Kept in step: the same nodes, links, NAT, firewalls, DNS and tests; only how routers learn routes differs."""
+    def without_routing(path: Path) -> dict:
+        data = yaml.safe_load(path.read_text())
+        for key in ("name", "description", "routing", "addressing"):
+            data.pop(key, None)
+        for node in data["nodes"].values():
+            if node.get("kind") == "router":
+                for key in ("routes", "as", "frr"):
+                    node.pop(key, None)
+        for test in data["tests"].values():
+            test.pop("description", None)  # core2's route test tells where its routes come from
+        return data
+
+    static = Path(__file__).with_name("internet-static.yaml")
+    assert without_routing(TOPOLOGIES / "internet.yaml") == without_routing(static)
+    assert yaml.safe_load((TOPOLOGIES / "internet.yaml").read_text())["routing"]["protocol"] == "bgp"
+    assert all(n.routes for n in INTERNET.nodes if n.kind == "router")
+
+
+def test_a_bgp_router_has_no_route_in_the_model_until_the_lab_is_up():
+    shipped = topology_from_text((TOPOLOGIES / "internet.yaml").read_text().replace("name: internet\n",
+                                                                                  "name: not-up-here\n"), "<t>")
+    with pytest.raises(PathError, match=r"^home has no route to 198.51.100.130 \(its routes come from BGP at run "
+                                        r"time: they are known once lab not-up-here is up and has converged\)$"):
+        paths.derive(shipped, "alice", ipaddress.ip_address("198.51.100.130"))
 
 
 def test_client_behind_two_nats_reaches_a_public_server():

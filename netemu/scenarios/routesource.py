@@ -1,0 +1,62 @@
+"""Which routes each node forwards by, for the path walk: the model's, or the kernel's.
+
+A host's routes and a static router's are in the model. A router whose routes a routing daemon
+installs (FRR, `routing: ospf|bgp`) has none there: what it forwards by exists only in its kernel
+once the lab is up and routing has converged. For such a router the walk reads the FIB of its
+namespace (netemu.kernel.fib) and hands it to the same lookup, so one lookup rule decides for
+every node. Each FIB is read once per walk (`Routes` is made per question asked).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..kernel import netns
+from ..model import Node, Topology
+
+
+def dynamic(topo: Topology, node: str) -> bool:
+    """Whether `node`'s routes come from a routing daemon (FRR) at run time, not from the model."""
+    frr = topo.feature("frr")
+    router = getattr(frr, "router", None)  # the derived FrrLab (None without `routing: ospf|bgp`)
+    return router is not None and router(node) is not None
+
+
+def any_dynamic(topo: Topology) -> bool:
+    """Whether some node of the topology learns its routes at run time."""
+    return any(dynamic(topo, n.name) for n in topo.nodes)
+
+
+class Routes:
+    """The nodes of a topology with the routes they forward by now (live FIBs where routes are dynamic)."""
+
+    def __init__(self, topo: Topology):
+        self.topo = topo
+        self._nodes: dict[str, Node] = {}
+
+    def node(self, name: str) -> Node:
+        """The node, its routes replaced by its kernel FIB when a daemon installs them and the lab is up."""
+        found = self._nodes.get(name)
+        if found is None:
+            found = self.topo.node(name)
+            if self.live(name):
+                from ..kernel import fib
+
+                try:
+                    found = replace(found, routes=fib.read(self.topo.namespace(name)))
+                except FileNotFoundError:  # the lab went down meanwhile: nothing is known
+                    pass
+            self._nodes[name] = found
+        return found
+
+    def live(self, name: str) -> bool:
+        """Whether `name`'s routes are dynamic and its namespace exists on this machine (the lab is up)."""
+        return dynamic(self.topo, name) and netns.exists(self.topo.namespace(name))
+
+    def unknown(self, name: str) -> str:
+        """Why the model knows no route of `name`, for an error message ('' when it should know them)."""
+        if not dynamic(self.topo, name) or self.live(name):
+            return ""
+        protocol = self.topo.routing.protocol.upper()
+        return (f" (its routes come from {protocol} at run time: they are known once lab {self.topo.name} is up "
+                f"and has converged)")
