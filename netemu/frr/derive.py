@@ -255,14 +255,77 @@ def derive(topo: Topology, opts: Options, costs: dict[int, int] | None = None) -
 
     d = _Deriver(topo, opts, costs or {})
     routers = [d.router(node, index) for index, node in enumerate(n for n in topo.nodes if n.kind == "router")]
-    announced = {p for r in routers for p in r.networks}
+    reach = _reach(d, routers)
     out = []
     for r in routers:
         configs = tuple((daemon, render(topo.name, daemon, r, opts)) for daemon in daemons_of(r, opts))
-        # What OSPF spreads in the router's domain, plus what BGP announces anywhere (no policies filter it).
-        domain = {p for o in routers if o.node == r.node or d.same_igp(r.node, o.node) and (o.ospf or o.ospf6)
-                  and (r.ospf or r.ospf6) for p in d.connected(topo.node(o.node))}
-        reach = tuple(sorted(domain | announced, key=lambda n: (n.version, n)))
-        out.append(replace(r, configs=configs, reach=reach))
+        out.append(replace(r, configs=configs, reach=tuple(sorted(reach[r.node], key=lambda n: (n.version, n)))))
     return FrrLab(opts, tuple(out))
+
+
+def _reach(d: _Deriver, routers: list[Router]) -> dict[str, set[IPNetwork]]:
+    """The prefixes each router's FIB holds once converged, per address family: what its IGP carries to it,
+    plus what BGP's path vector brings (the convergence wait looks for every one of them)."""
+    out: dict[str, set[IPNetwork]] = {r.node: set() for r in routers}
+    for version in (4, 6):
+        igp = {r.node: _igp_reach(d, routers, r, version) for r in routers}
+        for r in routers:
+            out[r.node] |= igp[r.node] | _bgp_reach(d, routers, version, igp).get(r.node, set())
+    return out
+
+
+def _igp_reach(d: _Deriver, routers: list[Router], r: Router, version: int) -> set[IPNetwork]:
+    """r's own prefixes of the family, and those OSPF(v3) floods to it from its domain's routers."""
+    def runs(x: Router) -> bool:
+        return bool(x.ospf if version == 4 else x.ospf6)
+
+    owners = [r] + [o for o in routers if o is not r and runs(r) and runs(o) and d.same_igp(r.node, o.node)
+                    and d.igp_connects(r.node, o.node, version)]
+    return {p for o in owners for p in d.connected(d.topo.node(o.node)) if p.version == version}
+
+
+def _bgp_reach(d: _Deriver, routers: list[Router], version: int,
+               igp: dict[str, set[IPNetwork]]) -> dict[str, set[IPNetwork]]:
+    """Where BGP carries each announced prefix of the family: the path vector run to its fixed point.
+
+    A router originates a `network` only when its RIB has the prefix (FRR's import check); a route
+    crosses eBGP with the sender's AS prepended and is refused by a router whose AS is on its path;
+    an iBGP-learned route goes on to iBGP peers only through a route reflector (to its clients, or
+    from a client to everyone). Each router passes on its best route: shortest AS path, eBGP first.
+    """
+    by_node = {r.node: r for r in routers}
+    explicit = {node for node, _ in d.opts.announce}  # the topology's own list: its `frr:` lines may make the routes
+    # (router, prefix) -> (AS path, learned over iBGP, learned from a route-reflector client)
+    best: dict[tuple[str, IPNetwork], tuple[tuple[int, ...], bool, bool]] = {}
+    for r in routers:
+        for p in r.networks:
+            if p.version == version and (p in igp[r.node] or r.node in explicit):
+                best[(r.node, p)] = ((), False, False)
+    changed = True
+    while changed:
+        changed = False
+        for r in routers:
+            mine = [(p, route) for (node, p), route in best.items() if node == r.node]
+            reflector = any(n.rr_client for n in r.bgp)
+            for n in r.bgp:
+                peer = by_node.get(n.node)
+                if n.family != version or peer is None:
+                    continue
+                external = peer.asn != r.asn
+                for p, (path, via_ibgp, from_client) in mine:
+                    if not external and via_ibgp and not (reflector and (n.rr_client or from_client)):
+                        continue
+                    new_path = (r.asn, *path) if external else path
+                    if external and peer.asn in new_path:
+                        continue  # AS-path loop detection
+                    back = next((x for x in peer.bgp if x.node == r.node and x.family == version), None)
+                    cand = (new_path, not external, bool(back and back.rr_client))
+                    cur = best.get((peer.node, p))
+                    if cur is None or (len(cand[0]), cand[1]) < (len(cur[0]), cur[1]):
+                        best[(peer.node, p)] = cand
+                        changed = True
+    reach: dict[str, set[IPNetwork]] = {}
+    for node, p in best:
+        reach.setdefault(node, set()).add(p)
+    return reach
 

@@ -78,6 +78,20 @@ def test_ibgp_only_in_a_family_the_igp_carries():
     assert {(n.node, n.family) for n in frr.router("r4").bgp if n.remote_as == 65002} == {("r2", 4), ("r3", 4)}
 
 
+def test_convergence_waits_only_for_routes_each_family_can_bring():
+    """IPv4-only r3-r4 in AS65002: r4's IPv6 loopback leaves the AS only over eBGP, and AS65002's r2
+    and r3 refuse it back (their AS is on its path); r4 has no IPv6 way to r2 and r3 at all."""
+    v4_inside = BGP.replace(" fd00:2:34::1/64", "").replace(" fd00:2:34::2/64", "")
+    frr = topology_from_text(v4_inside, "t.yaml").feature("frr")
+    reach = {r.node: {str(p) for p in r.reach} for r in frr.routers}
+    r2_lo6, r4_lo6 = "fd00:255::3/128", "fd00:255::5/128"
+    assert r4_lo6 not in reach["r2"] | reach["r3"] and {r2_lo6, "fd00:2:23::/64"}.isdisjoint(reach["r4"])
+    assert r4_lo6 in reach["r1"] and r4_lo6 in reach["r5"]  # outside AS65002 it is known, through r5
+    assert "10.255.0.5/32" in reach["r2"]  # IPv4 still carried everywhere
+    full = {r.node: {str(p) for p in r.reach} for r in topology_from_text(BGP, "t.yaml").feature("frr").routers}
+    assert r4_lo6 in full["r2"] and r2_lo6 in full["r4"]
+
+
 def test_route_reflectors_and_timers_and_extra_lines():
     text = BGP.replace("  protocol: bgp\n", "  protocol: bgp\n  route_reflectors: [r3]\n  bfd: true\n"
                        "  timers: {hello: 2, dead: 8, keepalive: 5, hold: 15}\n")
