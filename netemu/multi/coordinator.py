@@ -18,13 +18,13 @@ from ..errors import LabError, UsageError
 from ..labdir import RUN_DIR
 from ..model import Topology
 from ..plan import build
-from . import remote
+from . import mux, remote
 from .inventory import UNDERLAY_MTU, Inventory, Machine
+from .mux import RECORDS
 from .part import version
 from .placement import Placement, place
 from .split import Split, split, vxlan_port
 
-RECORDS = RUN_DIR / ".multi"
 BUSY_RETRY = 60.0  # a machine still busy with its part (an `up` being rolled back) is asked again this long
 
 
@@ -106,7 +106,13 @@ def _drop_record(lab: str) -> None:
 
 
 def machines_of(rec: dict) -> list[Machine]:
-    return [Machine(**{**m, "common_args": tuple(m["common_args"])}) for m in rec["machines"]]
+    """The machines of a record, each reached through the lab's shared ssh connections when they exist."""
+    control = mux.usable(rec["lab"])
+    return [Machine(**{**m, "common_args": tuple(m["common_args"]), "control": control}) for m in rec["machines"]]
+
+
+def _machine_json(m: Machine) -> dict:
+    return {k: v for k, v in dataclasses.asdict(m).items() if k != "control"}
 
 
 # --- up ---------------------------------------------------------------------------------------
@@ -150,10 +156,12 @@ def up(topo: Topology, inv: Inventory, topology_text: str, progress=None) -> tup
     mtus = check(lay)
     lay = layout(topo, inv, min(mtus.values()))
     _write_record(topo.name, {"lab": topo.name, "inventory": os.path.abspath(inv.path),
-                              "machines": [dataclasses.asdict(m) for m in lay.machines],
+                              "machines": [_machine_json(m) for m in lay.machines],
                               "placement": dict(lay.placement.machine_of), "port": lay.port,
                               "underlay_mtu": lay.underlay_mtu, "created": time.time(), "pid": os.getpid(),
                               "topology": topology_text, "source": topo.source})
+    control = str(mux.make(topo.name))  # after the record: `down` finds and removes it
+    machines = [dataclasses.replace(m, control=control) for m in lay.machines]
     me = socket.gethostname()
 
     def build_part(m: Machine) -> remote.Reply:
@@ -163,7 +171,7 @@ def up(topo: Topology, inv: Inventory, topology_text: str, progress=None) -> tup
 
     say(f"building {len(lay.machines)} parts in parallel")
     try:
-        replies = remote.each(lay.machines, build_part)
+        replies = remote.each(machines, build_part)
     except BaseException:
         down(topo.name)
         raise
@@ -211,10 +219,12 @@ def down(lab: str, inv: Inventory | None = None, wait: float = 0.0) -> list[str]
             lines.append(f"{m.name}: NOT removed ({'unreachable' if r.unreachable else 'failed'}: {r.why()})")
     if pending:
         data = rec or {"lab": lab, "placement": {}}
-        data["machines"] = [dataclasses.asdict(m) for m in pending]
+        data["machines"] = [_machine_json(m) for m in pending]
         _write_record(lab, data)
+        mux.close(lab, [m for m in machines if m not in pending], remove=False)
         raise MultiError("\n".join(lines) + f"\nthe parts on {', '.join(m.name for m in pending)} remain; run "
                          f"'netemu down {lab}' again when they are reachable (this machine remembers them)")
+    mux.close(lab, machines)
     _drop_record(lab)
     return lines
 

@@ -29,7 +29,8 @@ WEB_PUBLIC = "192.0.2.80"  # Bob's web server in internet.yaml, 1:1 NATed to 10.
 def sim(tmp_path_factory):
     needs_root()
     needs_tool("sshd" if shutil.which("sshd") else "/usr/sbin/sshd", "ssh", "ssh-keygen", "nsenter", "unshare")
-    s = Sim(f"mcs{secrets.token_hex(2)}", 3, tmp_path_factory.mktemp("machines"))
+    # NETEMU_SIM_TAG: another prefix for the host namespaces (runs side by side keep apart)
+    s = Sim(f"{os.environ.get('NETEMU_SIM_TAG', 'mcs')}{secrets.token_hex(2)}", 3, tmp_path_factory.mktemp("machines"))
     s.up()
     yield s
     s.down()
@@ -248,4 +249,42 @@ def test_switch_spanning_three_machines(sim):
     finally:
         down = sim.coordinator("down", lab)
     assert down.returncode == 0, down.stdout + down.stderr
+    _same_as(sim, before)
+
+
+def _ssh_connections(sim: Sim, m: str) -> list[str]:
+    """The established TCP connections to machine m's sshd (one line each)."""
+    out = sim.in_machine(m, ["ss", "-Htn", "state", "established", "( sport = :22 )"]).stdout
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def test_one_ssh_connection_per_machine_reused_then_closed_by_down(sim):
+    before = _snapshots(sim)
+    lab, path = _lab_from(sim, PMTU_LAB, "mc-mux")
+    assert sim.coordinator("up", path, "--hosts", str(sim.inventory)).returncode == 0
+    control = f"/run/netemu/.multi/{lab}.ssh"
+    try:
+        sockets = sim.in_machine("c", ["ls", control]).stdout.split()
+        assert len(sockets) == 2, sockets  # one master per machine of the lab, in the lab's own directory
+        mode = sim.in_machine("c", ["stat", "-c", "%a %U", control]).stdout.split()
+        assert mode == ["700", "root"], mode
+        first = {m: _ssh_connections(sim, m) for m in ("m1", "m2")}
+        assert all(len(c) == 1 for c in first.values()), first  # the master, kept open after `up`
+        for _ in range(3):
+            assert _exec(sim, lab, "h1", "true").returncode == 0
+            assert _exec(sim, lab, "h2", "true").returncode == 0
+        assert sim.coordinator("status", lab).returncode == 0
+        # every command went through the same connection: no new one was opened to either machine
+        assert {m: _ssh_connections(sim, m) for m in ("m1", "m2")} == first
+    finally:
+        down = sim.coordinator("down", lab)
+    assert down.returncode == 0, down.stdout + down.stderr
+    # the masters were told to exit and their directory is gone with the record
+    assert sim.in_machine("c", ["ls", "-a", "/run"]).stdout.split().count("netemu") == 0
+    masters = subprocess.run(["pgrep", "-f", f"{lab}.ssh"], capture_output=True, text=True).stdout.split()
+    assert not masters, masters
+    deadline = time.monotonic() + 5
+    while any(_ssh_connections(sim, m) for m in ("m1", "m2")):
+        assert time.monotonic() < deadline, {m: _ssh_connections(sim, m) for m in ("m1", "m2")}
+        time.sleep(0.1)
     _same_as(sim, before)
