@@ -127,22 +127,43 @@ def exec_argv(lab: str, node: str, command: list[str], tty: bool = False) -> lis
     return argv(lab, node, command, tty)
 
 
-def test(lab: str, names: tuple[str, ...], timeout: float | None, as_json: bool) -> int:
-    """Run the declared checks across machines; print them; the exit status."""
-    from ..multi.coordinator import test as multi_test
+def _pairs_report(data: dict):
+    """The PairsReport of the machines' pings (JSON), to print as on one machine."""
+    import ipaddress
 
-    report = multi_test(lab, names, timeout)
+    from ..labtest.pairs import Pair, PairsReport
+    from ..labtest.stop import Stop
+
+    pairs = tuple(Pair(p["from"], p["to"], ipaddress.ip_address(p["address"]), p["answered"], p["attempts"], p["note"],
+                       Stop(**{**p["stop"], "trace": tuple(p["stop"]["trace"])}) if p["stop"] else None)
+                  for p in data["pairs"])
+    return PairsReport(tuple(data["hosts"]), pairs, data["seconds"])
+
+
+def test(lab: str, names: tuple[str, ...], timeout: float | None, as_json: bool, all_pairs: bool = False) -> int:
+    """Run the declared checks (and the pings of all pairs) across machines; print them; the exit status."""
+    from types import SimpleNamespace
+
+    from ..multi.coordinator import test as multi_test
+    from .labtest import _print
+
+    report = multi_test(lab, names, timeout, all_pairs)
     if as_json:
+        if "pairs" in report:  # as on one machine
+            report["pairs"] = _pairs_report(report["pairs"]).to_json()
         click.echo(json.dumps(report, indent=1))
         return 0 if report["passed"] else 1
+    if "pairs" in report:
+        _print(SimpleNamespace(lab=lab, pairs=_pairs_report(report["pairs"]), checks=()))
     for c in report["checks"]:
         expect = "" if c["expect"] == "pass" else " (must fail)"
         click.secho(f"{'PASS' if c['passed'] else 'FAIL'} {c['name']} (on {c['machine']}): {c['what']}{expect} -- "
                     f"{c['seen']} ({c['attempts']} attempts, {c['seconds']:.1f} s)", fg=None if c["passed"] else "red")
     for p in report["problems"]:
         click.secho(f"FAIL {p}", fg="red")
-    ok = sum(c["passed"] for c in report["checks"])
-    click.echo(f"{ok}/{len(report['checks']) + len(report['problems'])} checks passed")
+    if report["checks"] or report["problems"]:
+        ok = sum(c["passed"] for c in report["checks"])
+        click.echo(f"{ok}/{len(report['checks']) + len(report['problems'])} checks passed")
     return 0 if report["passed"] else 1
 
 
@@ -160,6 +181,94 @@ def link(lab: str, endpoint: str | None, action: str | None, options: list[str])
         return
     where = dispatch.link_machine(rl, endpoint, action or "show")
     dispatch.forward(where, ["link", lab, endpoint, *([action] if action else []), *options])
+
+
+def logs(lab: str, node: str | None, service: str | None, follow: bool, lines: int | None) -> None:
+    """`netemu logs` across machines: a node's on its machine; the whole lab's from every machine at once,
+    each header (or, following, each line's prefix) naming the machine."""
+    import subprocess
+    import threading
+
+    from ..errors import NotFoundError
+    from ..multi import dispatch, remote
+    from ..multi.nodes import RemoteLab
+
+    rl = RemoteLab.attach(lab)
+    args = ["logs", lab, *([node] if node else []), *([service] if service else []), *(["-f"] if follow else []),
+            *(["-n", str(lines)] if lines is not None else [])]
+    if node is not None:
+        dispatch.forward(rl.node(node).machine, args)
+    machines = list(rl.machines.values())
+    if not follow:
+        replies = remote.each(machines, lambda m: remote.run(m, args, timeout=60))
+        shown = 0
+        for m in machines:
+            r = replies[m.name]
+            if r.code != 0:
+                if "runs no processes" not in r.err:
+                    click.secho(f"==> {m.name}: error: {r.why()} <==", fg="red")
+                continue
+            shown += 1
+            click.echo("".join(f"==> {m.name}: {line[4:]}" if line.startswith("==> ") else line
+                               for line in r.out.splitlines(keepends=True)), nl=False)
+        if not shown:
+            raise NotFoundError(f"lab {lab!r} runs no processes on any of its machines")
+        return
+    procs = [(m, subprocess.Popen(remote.ssh_argv(m, args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  text=True)) for m in machines]
+    lock = threading.Lock()
+
+    def pump(m, proc) -> None:
+        for line in proc.stdout:
+            with lock:
+                click.echo(f"[{m.name}:{line[1:]}" if line.startswith("[") else f"[{m.name}] {line}", nl=False)
+
+    threads = [threading.Thread(target=pump, args=p, daemon=True) for p in procs]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            t.join()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for _, proc in procs:
+            proc.kill()
+            proc.wait()
+
+
+def check(lab: str, seconds: float) -> list[dict]:
+    """`netemu check` across machines: each machine measures the impaired links it holds both ends of, all at
+    once; a link whose ends are on two machines is listed as skipped (not measured across machines yet)."""
+    from ..errors import LabError
+    from ..multi import remote
+    from ..multi.nodes import RemoteLab
+
+    rl = RemoteLab.attach(lab)
+    args = ["check", lab, "--json", "--seconds", str(seconds)]
+    replies = remote.each(rl.machines.values(), lambda m: remote.run(m, args, timeout=600))
+    found: dict[int, dict] = {}
+    for name, r in replies.items():
+        try:
+            results = json.loads(r.out)
+        except ValueError:
+            raise LabError(f"{name}: netemu check failed: {r.why()}") from None
+        for x in results:
+            if x.get("skipped") and x["link"] in found:
+                continue
+            found[x["link"]] = {**x, "machine": name}
+    out = []
+    for index in sorted(found):
+        x = found[index]
+        link = rl.topology.links[index]
+        machines = sorted({rl.placement[link.a.node], rl.placement[link.b.node]})
+        if x.get("skipped") and "not on this machine" in x["skipped"]:
+            x["skipped"] = (f"between machines {' and '.join(machines)}: not measured across machines yet"
+                            if len(machines) > 1 else "its measuring path leaves the machine: not measured "
+                            "across machines yet")
+            x["machine"] = None
+        out.append(x)
+    return out
 
 
 def dns(command: str, lab: str, node: str, args: list[str]) -> None:
@@ -222,6 +331,15 @@ def part_up() -> None:
     from ..multi.part import up as part_up_
 
     click.echo(json.dumps(part_up_(json.loads(sys.stdin.readline()))))
+
+
+@part.command(name="pairs")
+@click.argument("lab", type=LAB)
+def part_pairs(lab: str) -> None:
+    """Ping every host of the lab from this machine's hosts ({"sources": [...], "timeout": S|null} on stdin)."""
+    from ..multi.part import pairs
+
+    click.echo(json.dumps(pairs(lab, json.loads(sys.stdin.readline()))))
 
 
 @part.command(name="proc")

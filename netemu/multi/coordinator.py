@@ -273,33 +273,61 @@ def exec_argv(lab: str, node: str, command: list[str], tty: bool = False) -> lis
     return remote.ssh_argv(m, args, tty=tty)
 
 
-def test(lab: str, names: tuple[str, ...] = (), timeout: float | None = None) -> dict:
-    """Run the topology's declared checks, each on the machine of the node it starts from, all machines at once."""
+def test(lab: str, names: tuple[str, ...] = (), timeout: float | None = None, all_pairs: bool = False) -> dict:
+    """Run the topology's declared checks, each on the machine of the node it starts from, and (asked, or
+    when the topology declares none) every host's pings to every other host from the pinging host's
+    machine: all machines at once."""
+    from ..labtest.pairs import hosts_of
     from ..parse import topology_from_text
 
     rec = record(lab)
     if "topology" not in rec:
         raise LabError(f"lab {lab!r}: the coordinator's record has no topology (brought up by an older netemu)")
-    spec = topology_from_text(rec["topology"], rec.get("source")).feature("tests")
+    topo = topology_from_text(rec["topology"], rec.get("source"))
+    spec = topo.feature("tests")
     declared = {c.name: c for c in (spec.checks if spec else ())}
     unknown = [n for n in names if n not in declared]
-    if unknown or not declared:
-        raise UsageError(f"lab {lab!r}: across machines only the topology's declared checks run "
-                         f"(checks: {', '.join(declared) or 'none'})" + (f"; no {', '.join(unknown)}" if unknown else ""))
+    if unknown:
+        raise UsageError(f"lab {lab!r} has no check {', '.join(map(repr, unknown))} "
+                         f"(checks: {', '.join(declared) or 'none (the topology has no tests: section)'})")
     chosen = [declared[n] for n in names] if names else list(declared.values())
+    do_pairs = all_pairs or not chosen  # as on one machine (labtest.runner.plan)
+    hosts = hosts_of(topo) if do_pairs else []
+    if do_pairs and len(hosts) < 2:
+        raise UsageError(f"lab {lab!r} has fewer than two hosts with addresses: no pairs to ping "
+                         "(declare checks in a tests: section)")
     by_machine: dict[str, list[str]] = {}
     for c in chosen:
         by_machine.setdefault(rec["placement"][c.node], []).append(c.name)
+    sources: dict[str, list[str]] = {}
+    for h in hosts:
+        sources.setdefault(rec["placement"][h], []).append(h)
     extra = ["--timeout", str(timeout)] if timeout else []
-    machines = [m for m in machines_of(rec) if m.name in by_machine]
-    replies = remote.each(machines, lambda m: remote.run(m, ["test", lab, *by_machine[m.name], "--json", *extra]))
-    results, problems = {}, []
-    for name, r in replies.items():
+    jobs = [(m, "checks") for m in machines_of(rec) if m.name in by_machine]
+    jobs += [(m, "pairs") for m in machines_of(rec) if m.name in sources]
+
+    def one(job: tuple[Machine, str]) -> remote.Reply:
+        m, what = job
+        if what == "checks":
+            return remote.run(m, ["test", lab, *by_machine[m.name], "--json", *extra])
+        return remote.run(m, ["part", "pairs", lab], json.dumps({"sources": sources[m.name], "timeout": timeout}))
+
+    replies = dict(zip(jobs, remote.each_job(jobs, one)))
+    results, problems, pairs, seconds = {}, [], [], 0.0
+    for (m, what), r in replies.items():
         answer = r.json()
         if not answer:
-            problems.append(f"{name}: {r.why()}")
+            problems.append(f"{m.name}: {r.why()}")
         for c in answer.get("checks", []):
-            results[c["name"]] = {**c, "machine": name}
+            results[c["name"]] = {**c, "machine": m.name}
+        pairs += [{**p, "machine": m.name} for p in answer.get("pairs", [])]
+        seconds = max(seconds, answer.get("seconds", 0.0)) if what == "pairs" else seconds
     ordered = [results[c.name] for c in chosen if c.name in results]
-    return {"lab": lab, "passed": not problems and len(ordered) == len(chosen) and all(c["passed"] for c in ordered),
-            "checks": ordered, "problems": problems}
+    report = {"lab": lab, "checks": ordered, "problems": problems,
+              "passed": not problems and len(ordered) == len(chosen) and all(c["passed"] for c in ordered)}
+    if do_pairs:
+        order = {h: i for i, h in enumerate(hosts)}
+        pairs.sort(key=lambda p: (order.get(p["from"], 0), order.get(p["to"], 0)))
+        report["pairs"] = {"hosts": hosts, "seconds": seconds, "pairs": pairs}
+        report["passed"] = report["passed"] and all(p["answered"] for p in pairs) and bool(pairs)
+    return report

@@ -109,3 +109,20 @@ def up(req: dict) -> dict:
     done.set()
     LabDir(topo.name).write_meta(machine=req["machine"], coordinator=req.get("coordinator"))
     return {"ops": res.ops, "seconds": round(res.seconds, 3)}
+
+
+def pairs(lab: str, req: dict) -> dict:
+    """All-pairs pings from this machine's hosts in `req["sources"]` to every host of the lab (JSON)."""
+    from ..lab import Lab
+    from ..labtest import pairs as pairs_mod
+    from ..labtest import probe
+    from ..labtest.runner import default_timeout, lab_started
+
+    handle = Lab.attach(lab)
+    probe.need("fping", "traceroute")
+    timeout = req.get("timeout")
+    deadline = lab_started(lab) + (default_timeout(handle) if timeout is None else float(timeout))
+    sources = [s for s in req.get("sources") or [] if netns.exists(handle.topology.namespace(s))]
+    report = pairs_mod.run(handle.topology, deadline, sources=sources)
+    return {"hosts": list(report.hosts), "seconds": round(report.seconds, 3),
+            "pairs": [p.to_json() for p in report.pairs]}

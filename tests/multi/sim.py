@@ -7,6 +7,7 @@ reaches the machines with the real `ssh` client and keys generated here.
 Used by tests/multi and by scripts/sim-machines.sh:
     python tests/multi/sim.py up DIR N      # prints the inventory path and the coordinator's pid
     python tests/multi/sim.py down DIR
+NETEMU_SIM_TAG=PREFIX names the host namespaces PREFIX…-* (default mcs).
 """
 
 from __future__ import annotations
@@ -229,7 +230,7 @@ class Sim:
 def main(argv: list[str]) -> int:
     if len(argv) >= 3 and argv[0] == "up":
         d = Path(argv[1]).resolve()
-        sim = Sim(f"mcs{os.getpid() % 10000}", int(argv[2]), d).up()
+        sim = Sim(f"{os.environ.get('NETEMU_SIM_TAG', 'mcs')}{os.getpid() % 10000}", int(argv[2]), d).up()
         print(f"inventory: {sim.inventory}\ncoordinator: nsenter -t {sim.pids['c']} -m -n")
         return 0
     if len(argv) == 2 and argv[0] == "down":

@@ -249,3 +249,68 @@ def test_capture_and_dns_trace_on_nodes_of_other_machines(sim, tmp_path):
         down = sim.coordinator("down", lab)
     assert down.returncode == 0, down.stdout + down.stderr
     _same_as(sim, before)
+
+
+# No declared checks (so `test` pings all pairs); an impaired link inside each machine, one of them into a
+# switch on m2 whose first member is r1 on m1 (check measures to h2, on m2), and a delayed link cut between them.
+SPREAD_LAB = """\
+name: {name}
+nodes:
+  h1: {{host: m1, routes: ["default via 10.0.0.2"]}}
+  r1: {{kind: router, host: m1}}
+  h2: {{host: m2, routes: ["default via 10.0.1.1"]}}
+  h3: {{host: m2, routes: ["default via 10.0.1.1"]}}
+  sw: {{kind: switch, host: m2}}
+  h4: {{host: m3, routes: ["default via 10.0.2.1"]}}
+links:
+  - endpoints: ["h1:eth0 10.0.0.1/24", "r1:eth0 10.0.0.2/24"]
+    delay: 10ms
+  - endpoints: ["r1:eth1 10.0.1.1/24", sw]
+  - endpoints: ["h2:eth0 10.0.1.2/24", sw]
+  - endpoints: ["h3:eth0 10.0.1.3/24", sw]
+    delay: 5ms
+  - endpoints: ["r1:eth2 10.0.2.1/24", "h4:eth0 10.0.2.2/24"]
+    delay: 3ms
+"""
+
+
+def test_pairs_check_and_logs_from_the_coordinator(sim):
+    before = _snapshots(sim)
+    lab, path = _lab_from(sim, SPREAD_LAB, "mc-pairs")
+    assert sim.coordinator("up", path, "--hosts", str(sim.inventory)).returncode == 0
+    try:
+        # every host pings every other, each from its own machine (no declared checks: pairs by default)
+        res = sim.coordinator("test", lab, "--json")
+        out = json.loads(res.stdout)
+        assert res.returncode == 0 and out["passed"], res.stdout + res.stderr
+        assert out["pairs"]["hosts"] == ["h1", "h2", "h3", "h4"] and out["pairs"]["total"] == 12, out["pairs"]
+        assert out["pairs"]["answered"] == 12, out["pairs"]
+        # h3 cut off: every ping to and from it fails, each traced from the pinging host's machine
+        assert sim.coordinator("link", lab, "h3:eth0", "down").returncode == 0
+        res = sim.coordinator("test", lab, "--pairs", "--timeout", "1")
+        assert res.returncode == 1, res.stdout + res.stderr
+        assert "6/12 pings answered" in res.stdout, res.stdout
+        fails = [line for line in res.stdout.splitlines() if line.startswith("FAIL ")]
+        assert len(fails) == 6 and all("h3" in line for line in fails), fails
+        assert "FAIL h4 -> h3 10.0.1.3" in res.stdout and "FAIL h3 -> h1 10.0.0.1" in res.stdout, res.stdout
+        assert sim.coordinator("link", lab, "h3:eth0", "up").returncode == 0
+        # check: each machine measures the impaired links it holds both ends of; the cut one is listed as such
+        res = sim.coordinator("check", lab, "--seconds", "1", "--json")
+        found = {x["link"]: x for x in json.loads(res.stdout)}
+        assert set(found) == {0, 3, 4}, found
+        assert found[0]["machine"] == "m1" and found[0]["rtt_ms"] and found[0]["rtt_expected_ms"] == 20, found[0]
+        assert found[3]["machine"] == "m2" and found[3]["path"] == "h3:eth0 -> h2:eth0", found[3]
+        assert found[3]["rtt_expected_ms"] == 10 and found[3]["rtt_ms"] >= 9, found[3]
+        assert found[4]["skipped"] and "between machines m1 and m3" in found[4]["skipped"], found[4]
+        # logs: every machine's processes (a delay line each), headed by its machine; a node's on its machine
+        res = sim.coordinator("logs", lab)
+        assert res.returncode == 0, res.stdout + res.stderr
+        heads = [line for line in res.stdout.splitlines() if line.startswith("==> ")]
+        assert {h.split(":")[0][4:] for h in heads} == {"m1", "m2", "m3"}, heads
+        assert all("linkemu-delay" in h for h in heads), heads
+        res = sim.coordinator("logs", lab, "sw", "-n", "1")
+        assert res.returncode == 0 and "delayline: generation" in res.stdout, res.stdout + res.stderr
+    finally:
+        down = sim.coordinator("down", lab)
+    assert down.returncode == 0, down.stdout + down.stderr
+    _same_as(sim, before)
