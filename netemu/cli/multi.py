@@ -169,6 +169,7 @@ def test(lab: str, names: tuple[str, ...], timeout: float | None, as_json: bool,
 
 def link(lab: str, endpoint: str | None, action: str | None, options: list[str]) -> None:
     """`netemu link` on the machine of the link's end (every machine's list without an endpoint)."""
+    from ..errors import LabError
     from ..multi import dispatch, remote
     from ..multi.nodes import RemoteLab
 
@@ -179,8 +180,21 @@ def link(lab: str, endpoint: str | None, action: str | None, options: list[str])
             text = r.out.strip() if r.code == 0 else f"error: {r.why()}"
             click.echo(f"on {name}: " + text.replace("\n", "\n  "))
         return
-    where = dispatch.link_machine(rl, endpoint, action or "show")
-    dispatch.forward(where, ["link", lab, endpoint, *([action] if action else []), *options])
+    where = dispatch.link_machines(rl, endpoint, action or "show")
+    args = ["link", lab, endpoint, *([action] if action else []), *options]
+    if len(where) == 1:
+        dispatch.forward(where[0], args)
+    # a link between machines: both change their own end, at once; they print the same lines
+    replies = remote.each(where, lambda m: remote.run(m, args, timeout=120))
+    failed = {n: r for n, r in replies.items() if r.code != 0}
+    if failed:
+        done = [n for n in replies if n not in failed]
+        raise LabError("; ".join(f"{n}: {r.why()}" for n, r in failed.items())
+                       + (f" (changed on {', '.join(done)} only: set it again)" if done else ""))
+    first = replies[where[0].name]
+    click.echo(first.err, nl=False, err=True)
+    click.echo(first.out.rstrip("\n") + f"\n  (on {' and '.join(replies)}: each shapes what its end sends and delays "
+               "what its end receives)")
 
 
 def logs(lab: str, node: str | None, service: str | None, follow: bool, lines: int | None) -> None:

@@ -114,25 +114,37 @@ def _resolve_backend(state: dict, link: dict) -> None:
         raise MissingFeatureError("; ".join(found))
 
 
+def on_this_machine(lab: str):
+    """Whether a namespace of `lab` is this machine's to change: every one on one machine; on a machine
+    holding a part of a lab across machines (--hosts), only its own nodes' (the other end of a link
+    between machines is changed by that end's machine)."""
+    if LabDir(lab).read_meta().get("machine") is None:
+        return lambda ns: True
+    return netns.exists
+
+
 def _apply(old: dict, new: dict, index: int) -> None:
     """Move the kernel from `old` to `new` for link `index`, then save `new`."""
     link = next(x for x in new["links"] if x["index"] == index)
+    here = on_this_machine(new["lab"])
     ds = [d for d in directions(new) if d.link == index]
     os.makedirs(new["run_dir"], exist_ok=True)
     save(new)
     for d in ds:
+        if not here(d.sender["ns"]):
+            continue
         lines = render.tc_lines(d, new["backend"], link["mtu"], runtime=True, timer_us=render.state_timer_us(new))
         for line in lines:
             res = procs.run(d.sender["ns"], ["tc", *line.split()])
             if res.returncode != 0 and not line.startswith("qdisc del"):
                 raise KernelError(f"tc {line} in {d.sender['ns']}", res.stderr.strip())
     if new["backend"] == "fallback":
-        for ns in render.needs_bridge_hook(new):
+        for ns in filter(here, render.needs_bridge_hook(new)):
             _run(ns, ["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1"])
             if new["ipv6"]:
                 _run(ns, ["sysctl", "-qw", "net.bridge.bridge-nf-call-ip6tables=1"])
-        sync_delayline(new)
-        for ns in {d.hook_ns for d in ds}:
+        sync_delayline(new, here=here)
+        for ns in filter(here, {d.hook_ns for d in ds}):
             _restore_chain(new, ns)
 
 
@@ -179,9 +191,11 @@ def delayline_pid(state: dict) -> int | None:
     return ready[0] if ready and _is_delayline(ready[0]) else None
 
 
-def sync_delayline(state: dict, timeout: float = 10.0) -> int | None:
-    """Make the delay line serve exactly the state's queues: reload, start or stop it. Returns its pid."""
-    queues = delay_queues(state)
+def sync_delayline(state: dict, timeout: float = 10.0, here=None) -> int | None:
+    """Make the delay line serve exactly the state's queues: reload, start or stop it. Returns its pid.
+
+    `here(ns)`: whether a queue's namespace is this machine's (see on_this_machine); by default all are."""
+    queues = [q for q in delay_queues(state) if here is None or here(q["ns"])]
     pid = delayline_pid(state)
     if not queues:
         if pid is not None:
