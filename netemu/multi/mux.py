@@ -25,6 +25,7 @@ from .inventory import Machine
 
 RECORDS = RUN_DIR / ".multi"
 PERSIST = 300  # seconds an idle master connection stays (down closes it at once)
+ALIVE_INTERVAL, ALIVE_COUNT = 3, 3  # a master whose machine stops answering for ~9 s gives up
 
 
 def control_dir(lab: str) -> Path:
@@ -45,7 +46,10 @@ def options(m: Machine) -> list[str]:
     # and ssh adds 17 while it creates the socket.
     key = "\0".join([m.name, m.host, str(m.port or ""), m.user or ""])
     path = os.path.join(m.control, hashlib.sha256(key.encode()).hexdigest()[:16])
-    return ["-o", "ControlMaster=auto", "-o", f"ControlPath={path}", "-o", f"ControlPersist={PERSIST}"]
+    # A master outlives each command: without keepalives a machine that became unreachable would hold
+    # every later session open forever instead of failing like a new connection does (ConnectTimeout).
+    return ["-o", "ControlMaster=auto", "-o", f"ControlPath={path}", "-o", f"ControlPersist={PERSIST}",
+            "-o", f"ServerAliveInterval={ALIVE_INTERVAL}", "-o", f"ServerAliveCountMax={ALIVE_COUNT}"]
 
 
 def _problem(d: Path) -> str | None:

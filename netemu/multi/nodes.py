@@ -181,6 +181,36 @@ class RemoteLab:
         merged["links"] = links
         return merged
 
+    def machine_facts(self, nodes: list[str]) -> dict:
+        """The kernel facts of each machine that holds one of `nodes` (its release and timer frequency, read
+        there through one of its nodes), asked of every such machine at once; the report's rows say them
+        per machine."""
+        script = ('r=$(uname -r); echo "$r"; for f in /boot/config-$r /proc/config.gz; do '
+                  '[ -r "$f" ] || continue; hz=$( (zcat -f "$f" 2>/dev/null || cat "$f") | '
+                  "sed -n 's/^CONFIG_HZ=\\([0-9]*\\)$/\\1/p'); "
+                  '[ -n "$hz" ] && { echo "$hz $f"; break; }; done')
+        first = {}
+        for n in nodes:
+            first.setdefault(self.placement[n], n)
+
+        def ask(m: Machine) -> dict:
+            res = self.node(first[m.name]).run(["sh", "-c", script], timeout=30)
+            lines = res.stdout.split("\n")
+            hz, _, where = (lines[1] if len(lines) > 1 else "").partition(" ")
+            return {"kernel": lines[0].strip() or "unknown", "hz": int(hz) if hz.isdigit() else None,
+                    "hz_source": where.strip() or "no kernel config found (/boot/config-RELEASE, /proc/config.gz)"}
+
+        per = remote.each([self.machines[m] for m in first], ask)
+        kernels = {f["kernel"] for f in per.values()}
+        hzs = {f["hz"] for f in per.values()}
+        one_hz = next(iter(hzs)) if len(hzs) == 1 else None
+        return {"kernel": "; ".join(f"{m}: {f['kernel']}" for m, f in per.items()) if len(kernels) > 1
+                else f"{next(iter(kernels))} (on {', '.join(per)})",
+                "hz": one_hz,
+                "hz_source": "; ".join(f"{m}: {f['hz_source']}" + ("" if one_hz else f" ({f['hz']})")
+                                       for m, f in per.items()),
+                "machines": per}
+
     def link_emulation(self) -> str:
         """What the report says about link emulation (each machine keeps its own; not read from here)."""
         return (f"on each of {len(set(self.placement.values()))} machines (not read from the coordinator); "

@@ -215,6 +215,8 @@ def run(scenario: Scenario, options: RunOptions | None = None, lab_class: Any = 
         try:
             result.machine = machine.facts(topo.name, [ctx.node(n) for n in dict.fromkeys(roles.values())])
             result.machine["link_emulation"] = _link_emulation(lab)
+            if hasattr(lab, "machine_facts"):  # across machines: each machine's kernel, not this one's
+                result.machine.update(lab.machine_facts(list(dict.fromkeys(roles.values()))))
             scenario.run(ctx)
             # read again at the end: a scenario may add delay at run time (nagle's RTT sweep)
             result.machine["link_emulation"] = _link_emulation(lab)

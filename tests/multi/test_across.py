@@ -137,6 +137,12 @@ def test_tfo_across_machines(sim, tmp_path):
         failed = [c for c in out["checks"] if not c["passed"]]
         assert res.returncode == 0 and not failed and out["error"] is None, (failed, out["error"], res.stderr)
         print({k: v for k, v in out["results"].items() if not isinstance(v, (list, dict))})
+        # the kernel facts are each machine's own, read there (client on m1, server on m2)
+        facts = out["machine"]["machines"]
+        assert set(facts) == {"m1", "m2"}, out["machine"]
+        for m in ("m1", "m2"):
+            assert facts[m]["kernel"] == sim.in_machine(m, ["uname", "-r"]).stdout.strip(), facts
+        assert "m1: " in out["machine"]["hz_source"] and "m2: " in out["machine"]["hz_source"], out["machine"]
     finally:
         down = sim.coordinator("down", lab)
     assert down.returncode == 0, down.stdout + down.stderr

@@ -260,31 +260,36 @@ def _ssh_connections(sim: Sim, m: str) -> list[str]:
 
 def test_one_ssh_connection_per_machine_reused_then_closed_by_down(sim):
     before = _snapshots(sim)
+    others = {m: set(_ssh_connections(sim, m)) for m in ("m1", "m2")}  # e.g. another lab's masters
     lab, path = _lab_from(sim, PMTU_LAB, "mc-mux")
     assert sim.coordinator("up", path, "--hosts", str(sim.inventory)).returncode == 0
     control = f"/run/netemu/.multi/{lab}.ssh"
+
+    def ours():
+        return {m: set(_ssh_connections(sim, m)) - others[m] for m in ("m1", "m2")}
+
     try:
         sockets = sim.in_machine("c", ["ls", control]).stdout.split()
         assert len(sockets) == 2, sockets  # one master per machine of the lab, in the lab's own directory
         mode = sim.in_machine("c", ["stat", "-c", "%a %U", control]).stdout.split()
         assert mode == ["700", "root"], mode
-        first = {m: _ssh_connections(sim, m) for m in ("m1", "m2")}
+        first = ours()
         assert all(len(c) == 1 for c in first.values()), first  # the master, kept open after `up`
         for _ in range(3):
             assert _exec(sim, lab, "h1", "true").returncode == 0
             assert _exec(sim, lab, "h2", "true").returncode == 0
         assert sim.coordinator("status", lab).returncode == 0
         # every command went through the same connection: no new one was opened to either machine
-        assert {m: _ssh_connections(sim, m) for m in ("m1", "m2")} == first
+        assert ours() == first
     finally:
         down = sim.coordinator("down", lab)
     assert down.returncode == 0, down.stdout + down.stderr
     # the masters were told to exit and their directory is gone with the record
-    assert sim.in_machine("c", ["ls", "-a", "/run"]).stdout.split().count("netemu") == 0
+    assert sim.in_machine("c", ["ls", "-a", "/run/netemu/.multi"]).stdout.split().count(f"{lab}.ssh") == 0
     masters = subprocess.run(["pgrep", "-f", f"{lab}.ssh"], capture_output=True, text=True).stdout.split()
     assert not masters, masters
     deadline = time.monotonic() + 5
-    while any(_ssh_connections(sim, m) for m in ("m1", "m2")):
-        assert time.monotonic() < deadline, {m: _ssh_connections(sim, m) for m in ("m1", "m2")}
+    while any(ours().values()):
+        assert time.monotonic() < deadline, ours()
         time.sleep(0.1)
     _same_as(sim, before)
