@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LabError, UsageError
-from ..labdir import RUN_DIR
 from ..model import Topology
 from ..plan import build
 from . import mux, remote
@@ -97,12 +96,14 @@ def _write_record(lab: str, data: dict) -> None:
 
 
 def _drop_record(lab: str) -> None:
+    from ..labdir import tidy
+
     _record_path(lab).unlink(missing_ok=True)
     try:
         RECORDS.rmdir()
-        RUN_DIR.rmdir()  # nothing else of netemu here: leave no /run/netemu behind
     except OSError:
-        pass
+        return  # another lab across machines is still up from here
+    tidy()  # no lab left here either: the caches `plan` made go, and /run/netemu with them
 
 
 def machines_of(rec: dict) -> list[Machine]:

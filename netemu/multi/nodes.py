@@ -125,6 +125,15 @@ class RemoteLab:
         return record(name) is not None
 
     @classmethod
+    def up(cls, topo: Topology, text: str, hosts: str) -> RemoteLab:
+        """Bring `topo` up across the machines of inventory file `hosts` (as `netemu up --hosts`); its handle."""
+        from .coordinator import up
+        from .inventory import load
+
+        up(topo, load(hosts), text)
+        return cls.attach(topo.name)
+
+    @classmethod
     def attach(cls, name: str) -> RemoteLab:
         """The handle of multi-machine lab `name`, from the coordinator's record."""
         from ..parse import topology_from_text
@@ -180,6 +189,22 @@ class RemoteLab:
             links.append(down[0] if down else owner or link)
         merged["links"] = links
         return merged
+
+    def set_impairment(self, endpoint: str, changes: dict, direction: str = "both") -> None:
+        """`netemu link LAB NODE:IF set` on the machine(s) of that link (both machines for a link between
+        them); `changes` as linkemu.runtime.set_impairment takes them (delay_us, jitter_us, loss_pct, …)."""
+        from ..linkemu.model import ATTRS
+        from .dispatch import link_machines
+
+        unit = {"delay_us": "us", "jitter_us": "us", "loss_pct": "%", "bandwidth": "bit", "queue": ""}
+        flag = {attr: key for key, attr in ATTRS.items()}
+        args = ["link", self.name, endpoint, "set", "--direction", direction]
+        for attr, value in changes.items():
+            args += [f"--{flag[attr]}", "none" if value is None else f"{value:g}{unit[attr]}"]
+        replies = remote.each(link_machines(self, endpoint, "set"), lambda m: remote.run(m, args, timeout=120))
+        failed = [f"{n}: {r.why()}" for n, r in replies.items() if r.code != 0]
+        if failed:
+            raise LabError(f"link {endpoint} set: " + "; ".join(failed))
 
     def machine_facts(self, nodes: list[str]) -> dict:
         """The kernel facts of each machine that holds one of `nodes` (its release and timer frequency, read

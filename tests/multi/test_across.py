@@ -64,7 +64,7 @@ def test_a_scenario_that_cannot_cross_machines_refuses(sim, tmp_path):
     lab, path = _lab_from(sim, PMTUD_LAB, "mc-ref")
     assert sim.coordinator("up", path, "--hosts", str(sim.inventory)).returncode == 0
     try:
-        res = sim.coordinator("run", "nagle", "--lab", lab, "--client", "h1", "--server", "h2",
+        res = sim.coordinator("run", "failover", "--lab", lab, "--client", "h1", "--server", "h2",
                               "--report-dir", str(tmp_path / "r"))
         assert res.returncode == 2 and "not yet across machines: " in res.stderr, res.stdout + res.stderr
     finally:
@@ -334,4 +334,24 @@ def test_pairs_check_and_logs_from_the_coordinator(sim):
     finally:
         down = sim.coordinator("down", lab)
     assert down.returncode == 0, down.stdout + down.stderr
+    _same_as(sim, before)
+
+
+def test_run_brings_the_scenarios_own_topology_up_across_machines(sim, tmp_path):
+    """`run nagle --hosts`: its own topology placed over the machines; its RTT sweep changes the delay of the
+    link between them on both machines, and restores it."""
+    before = _snapshots(sim)
+    lab = f"mc-nag-{tmp_path.name[-6:].replace('_', '')}"
+    res = sim.coordinator("run", "nagle", "--hosts", str(sim.inventory), "--lab-name", lab, "--quick", "--json",
+                          "--report-dir", str(tmp_path / "report"), timeout=900)
+    out = json.loads(res.stdout)
+    failed = [c for c in out["checks"] if not c["passed"]]
+    assert res.returncode == 0 and not failed and out["error"] is None, (failed, out["error"], res.stderr[-2000:])
+    assert len(out["machine"]["machines"]) == 2, out["machine"]  # client and server on two machines
+    sweep = [c for c in out["checks"] if c["name"].startswith("RTT sweep")]
+    assert sweep and sweep[0]["passed"], sweep
+    print(sweep[0]["reason"])
+    # the lab is gone from every machine, and from the coordinator
+    assert sim.coordinator("status").stdout.count(lab) == 0
+    assert "netemu" not in sim.in_machine("c", ["ls", "/run"]).stdout.split()
     _same_as(sim, before)
