@@ -356,6 +356,15 @@ def part_pairs(lab: str) -> None:
     click.echo(json.dumps(pairs(lab, json.loads(sys.stdin.readline()))))
 
 
+@part.command(name="agent")
+@click.argument("lab", type=LAB)
+def part_agent(lab: str) -> None:
+    """Run commands in this machine's nodes of LAB for the coordinator: JSON lines on stdin and stdout."""
+    from ..multi.agent import serve
+
+    sys.exit(serve(lab))
+
+
 @part.command(name="proc")
 @click.argument("lab", type=LAB)
 @click.argument("node")

@@ -192,6 +192,9 @@ def up(topo: Topology, inv: Inventory, topology_text: str, progress=None) -> tup
 def down(lab: str, inv: Inventory | None = None, wait: float = 0.0) -> list[str]:
     """Remove every machine's part; returns one line per machine. Unreachable machines stay listed
     in the record (and MultiError says so) until a later `down` reaches them."""
+    from .agent import close_lab
+
+    close_lab(lab)  # this process's agents of the lab end before their parts do
     rec = record(lab)
     if rec is None and inv is None:
         raise LabError(f"no multi-machine lab {lab!r} is known here; give --hosts INVENTORY")

@@ -3,6 +3,7 @@ driven from a coordinator namespace with the real ssh client (tests/multi/sim.py
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -293,3 +294,40 @@ def test_one_ssh_connection_per_machine_reused_then_closed_by_down(sim):
         assert time.monotonic() < deadline, ours()
         time.sleep(0.1)
     _same_as(sim, before)
+
+
+AGENT_TIMING = """
+import json, sys, time
+from netemu.multi import remote
+from netemu.multi.nodes import RemoteLab
+node = RemoteLab.attach(sys.argv[1]).node("h1")
+def plain():  # one ssh session and one netemu start per command, as without the agent
+    return remote.run(node.machine, ["part", "proc", node.lab, "h1"], json.dumps({"argv": ["true"], "input": None}))
+t = time.monotonic(); codes = [plain().code for _ in range(5)]; each_plain = (time.monotonic() - t) / 5
+node.run(["true"])  # starts the agent
+t = time.monotonic(); codes += [node.run(["true"]).returncode for _ in range(5)]; each_agent = (time.monotonic() - t) / 5
+out = node.run(["sh", "-c", "cat; echo err >&2; exit 3"], input="in\\n")
+print(json.dumps({"codes": codes, "plain": each_plain, "agent": each_agent, "out": [out.returncode, out.stdout, out.stderr]}))
+"""
+
+
+def test_commands_in_nodes_go_through_one_agent_per_machine(sim):
+    lab, path = _lab_from(sim, PMTU_LAB, "mc-agent")
+    assert sim.coordinator("up", path, "--hosts", str(sim.inventory)).returncode == 0
+    try:
+        res = subprocess.run(["nsenter", "-t", str(sim.pids["c"]), "-m", "-n", "--", sys.executable, "-c", AGENT_TIMING,
+                              lab], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+        assert res.returncode == 0, res.stdout + res.stderr
+        got = json.loads(res.stdout.splitlines()[-1])
+        assert got["codes"] == [0] * 10 and got["out"] == [3, "in\n", "err\n"], got
+        # a command through the machine's agent costs a process start there, not an ssh session and a
+        # netemu start: measured against the plain way in the same run
+        assert got["agent"] * 3 < got["plain"], got
+        print(f"per command: {got['plain'] * 1000:.0f} ms plain, {got['agent'] * 1000:.0f} ms through the agent")
+    finally:
+        down = sim.coordinator("down", lab)
+    assert down.returncode == 0, down.stdout + down.stderr
+    # the agent ended with the process that started it: no session of it is left on m1
+    left = subprocess.run(["pgrep", "-af", f"part agent {lab}"], capture_output=True, text=True).stdout
+    assert f"part agent {lab}" not in left, left
