@@ -356,6 +356,16 @@ def part_pairs(lab: str) -> None:
     click.echo(json.dumps(pairs(lab, json.loads(sys.stdin.readline()))))
 
 
+@part.command(name="converge")
+@click.argument("lab", type=LAB)
+@click.option("--timeout", type=float, default=60.0)
+def part_converge(lab: str, timeout: float) -> None:
+    """Wait until this machine's routers of LAB have converged (exit 1 with the reason when they do not)."""
+    from ..multi.part import converge
+
+    click.echo(json.dumps(converge(lab, timeout)))
+
+
 @part.command(name="agent")
 @click.argument("lab", type=LAB)
 def part_agent(lab: str) -> None:

@@ -119,6 +119,9 @@ class RemoteNode:
         return old
 
 
+CONVERGE_TIMEOUT = 60.0  # seconds routing may take to converge on a lab a scenario brings up across machines
+
+
 class RemoteLab:
     """A lab brought up across machines from this one (the coordinator's record)."""
 
@@ -142,7 +145,21 @@ class RemoteLab:
         from .inventory import load
 
         up(topo, load(hosts), text)
-        return cls.attach(topo.name)
+        lab = cls.attach(topo.name)
+        if topo.feature("frr") is not None:  # as `Lab.up`: the handle once routing has converged
+            try:
+                lab.converge(CONVERGE_TIMEOUT)
+            except BaseException:
+                lab.down()
+                raise
+        return lab
+
+    @property
+    def topology_text(self) -> str:
+        """The YAML the lab was brought up from (the coordinator's record)."""
+        from .coordinator import record
+
+        return record(self.name)["topology"]
 
     @classmethod
     def attach(cls, name: str) -> RemoteLab:
@@ -216,6 +233,30 @@ class RemoteLab:
         failed = [f"{n}: {r.why()}" for n, r in replies.items() if r.code != 0]
         if failed:
             raise LabError(f"link {endpoint} set: " + "; ".join(failed))
+
+    def set_admin(self, endpoint: str, up: bool) -> str:
+        """`netemu link LAB NODE:IF down|up` on the machine that holds (or cut) that link; its answer."""
+        from .dispatch import link_machines
+
+        machine = link_machines(self, endpoint, "up" if up else "down")[0]
+        r = remote.run(machine, ["link", self.name, endpoint, "up" if up else "down"], timeout=60)
+        if r.code != 0:
+            raise LabError(f"link {endpoint} {'up' if up else 'down'} on {machine.name}: {r.why()}")
+        return r.out.strip()
+
+    def converge(self, timeout: float) -> None:
+        """Wait until routing has converged on every machine (each waits for its own routers, all at once)."""
+        args = ["part", "converge", self.name, "--timeout", str(timeout)]
+        replies = remote.each(self.machines.values(), lambda m: remote.run(m, args, timeout=timeout + 60))
+        failed = [f"{n}: {r.why()}" for n, r in replies.items() if r.code != 0]
+        if failed:
+            raise LabError("routing did not converge: " + "; ".join(failed))
+
+    def up_like(self, topo: Topology, text: str) -> RemoteLab:
+        """Bring another lab up across the same machines (the inventory this one came up from)."""
+        from .coordinator import record
+
+        return RemoteLab.up(topo, text, record(self.name)["inventory"])
 
     def machine_facts(self, nodes: list[str]) -> dict:
         """The kernel facts of each machine that holds one of `nodes` (its release and timer frequency, read

@@ -126,3 +126,15 @@ def pairs(lab: str, req: dict) -> dict:
     report = pairs_mod.run(handle.topology, deadline, sources=sources)
     return {"hosts": list(report.hosts), "seconds": round(report.seconds, 3),
             "pairs": [p.to_json() for p in report.pairs]}
+
+
+def converge(lab: str, timeout: float) -> dict:
+    """Wait until the routing of this machine's routers has converged (each machine waits for its own)."""
+    from ..lab import Lab, converge as wait_all
+
+    topo = Lab.attach(lab).topology
+    frr = topo.feature("frr")
+    if frr is not None:  # only the routers whose namespaces are here: the others are other machines' to ask
+        mine = dataclasses.replace(frr, routers=tuple(r for r in frr.routers if netns.exists(topo.namespace(r.node))))
+        topo = dataclasses.replace(topo, features=tuple((k, mine if k == "frr" else v) for k, v in topo.features))
+    return {"converged": [name for name, _ in wait_all(topo, timeout)]}

@@ -99,6 +99,8 @@ class Sim:
         for sub in ("upper", "work"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         script = (f"set -e; mount -t tmpfs -o mode=755 netemu-sim /run; mkdir -p /run/sshd /run/netns; "
+                  # what FRR's package makes at boot, so routers can run on the machine
+                  f"if getent passwd frr >/dev/null; then install -d -o frr -g frr -m 755 /run/frr; fi; "
                   f"mount -t overlay netemu-sim -o lowerdir=/etc,upperdir={d}/upper,workdir={d}/work /etc; "
                   f"mkdir -p /etc/netns; mount -t tmpfs -o mode=755 netemu-sim /etc/netns; "
                   f"exec {then}")

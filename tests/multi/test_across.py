@@ -60,15 +60,59 @@ def test_pmtud_across_a_cut_link_reports_what_vxlan_carries(sim, tmp_path):
     _same_as(sim, before)
 
 
+ONE_MACHINE_SCENARIO = """\
+from typing import ClassVar
+
+from netemu.scenarios import Scenario
+
+
+class OnlyHere(Scenario):
+    name = "only-here"
+    description = "a user's scenario that cannot run across machines"
+    roles: ClassVar[dict[str, str]] = {"client": "h1", "server": "h2"}
+    one_machine: ClassVar[str | None] = "it reads this machine's own files"
+
+    def run(self, ctx):
+        raise AssertionError("must not run")
+"""
+
+
 def test_a_scenario_that_cannot_cross_machines_refuses(sim, tmp_path):
     lab, path = _lab_from(sim, PMTUD_LAB, "mc-ref")
+    scenario = tmp_path / "only_here.py"
+    scenario.write_text(ONE_MACHINE_SCENARIO)
     assert sim.coordinator("up", path, "--hosts", str(sim.inventory)).returncode == 0
     try:
-        res = sim.coordinator("run", "failover", "--lab", lab, "--client", "h1", "--server", "h2",
-                              "--report-dir", str(tmp_path / "r"))
-        assert res.returncode == 2 and "not yet across machines: " in res.stderr, res.stdout + res.stderr
+        res = sim.coordinator("run", str(scenario), "--lab", lab, "--report-dir", str(tmp_path / "r"))
+        assert res.returncode == 2 and "not yet across machines: it reads" in res.stderr, res.stdout + res.stderr
     finally:
         assert sim.coordinator("down", lab).returncode == 0
+
+
+def test_failover_across_machines(sim, tmp_path):
+    """bgp.yaml over three machines: the primary link set down on its machine, then silenced; routing
+    converges on every machine (each waits for its own routers)."""
+    before = _snapshots(sim)
+    lab = f"mc-fo-{tmp_path.name[-6:].replace('_', '')}"
+    path = sim.dir / f"{lab}.yaml"
+    path.write_text(renamed((TOPOLOGIES / "bgp.yaml").read_text(), lab))
+    res = sim.coordinator("up", str(path), "--hosts", str(sim.inventory))
+    assert res.returncode == 0, res.stdout + res.stderr
+    try:
+        status = sim.coordinator("status", lab)
+        assert len({line.split(" on ")[-1] for line in status.stdout.splitlines() if " on m" in line}) == 3, status.stdout
+        res = sim.coordinator("run", "failover", "--lab", lab, "--quick", "--json",
+                              "--report-dir", str(tmp_path / "report"), timeout=900)
+        out = json.loads(res.stdout)
+        failed = [c for c in out["checks"] if not c["passed"]]
+        assert res.returncode == 0 and not failed and out["error"] is None, (failed, out["error"], res.stderr[-2000:])
+        names = [c["name"] for c in out["checks"]]
+        assert "bgp: carrier loss reroutes at once" in names and any("silent failure" in n for n in names), names
+        print([(c["name"], c["reason"]) for c in out["checks"]])
+    finally:
+        down = sim.coordinator("down", lab)
+    assert down.returncode == 0, down.stdout + down.stderr
+    _same_as(sim, before)
 
 
 # congestion.yaml's impaired link inside m1, then a router and a link cut between m1 and m2.
