@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import click
 
@@ -79,8 +80,9 @@ def plan(topo: Topology, hosts: str, as_json: bool, full: bool) -> None:
         click.echo(p.text(full=full))
 
 
-def up(topo: Topology, hosts: str, text: str) -> None:
-    """Bring the lab up across the inventory's machines."""
+def up(topo: Topology, hosts: str, text: str, wait: float | None = None) -> None:
+    """Bring the lab up across the inventory's machines; then (`wait`: at most so many seconds) wait until
+    routing has converged on every machine, as `up` does on one."""
     from ..multi.coordinator import mtu_warnings, up as multi_up
 
     inv = inventory(hosts)
@@ -93,6 +95,14 @@ def up(topo: Topology, hosts: str, text: str) -> None:
         r = results.get(m.name, {})
         click.echo(f"  {m.name}: {len(lay.placement.nodes_on(m.name))} nodes, {r.get('ops', '?')} operations "
                    f"in {r.get('seconds', '?')} s")
+    if wait and topo.feature("frr") is not None:
+        from ..multi.nodes import RemoteLab
+
+        click.echo(f"  waiting for routing to converge on every machine (at most {wait:.0f} s; --no-wait skips "
+                   "this)…", err=True)
+        started = time.monotonic()
+        RemoteLab.attach(topo.name).converge(wait)  # LabError (exit 1) if not: the lab stays up to look at
+        click.echo(f"  routing converged on every machine {time.monotonic() - started:.1f} s after the parts were up")
     click.echo(f"  try:   netemu status {topo.name}")
     click.echo(f"  stop:  netemu down {topo.name}")
 

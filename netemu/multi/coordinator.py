@@ -322,10 +322,12 @@ def test(lab: str, names: tuple[str, ...] = (), timeout: float | None = None, al
         answer = r.json()
         if not answer:
             problems.append(f"{m.name}: {r.why()}")
-        for c in answer.get("checks", []):
-            results[c["name"]] = {**c, "machine": m.name}
-        pairs += [{**p, "machine": m.name} for p in answer.get("pairs", [])]
-        seconds = max(seconds, answer.get("seconds", 0.0)) if what == "pairs" else seconds
+        if what == "checks":
+            for c in answer.get("checks") or []:
+                results[c["name"]] = {**c, "machine": m.name}
+        else:
+            pairs += [{**p, "machine": m.name} for p in answer.get("pairs") or []]
+            seconds = max(seconds, answer.get("seconds") or 0.0)
     ordered = [results[c.name] for c in chosen if c.name in results]
     report = {"lab": lab, "checks": ordered, "problems": problems,
               "passed": not problems and len(ordered) == len(chosen) and all(c["passed"] for c in ordered)}
