@@ -4,8 +4,7 @@ rather than an ssh session and a Python start each (`RemoteNode.run`: commands r
 The protocol is JSON lines over the agent's ssh session. A request: {"id", "node", "argv", "input",
 "timeout"}; the answer: {"id", "code", "out", "err"} or {"id", "timeout": true}. Requests run at once,
 each in a thread of its own, answers come as they finish. When the agent's stdin closes (the coordinator
-is done, or died and ssh closed the session) it stops reading; commands still running end by their own
-timeout.
+is done, or died and ssh closed the session) it kills the commands still running and exits.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ def serve(lab: str) -> int:
     handle = Lab.attach(lab)
     env = probe_env()
     lock = threading.Lock()
+    running: set[subprocess.Popen] = set()
 
     def answer(reply: dict) -> None:
         with lock:
@@ -49,12 +49,21 @@ def serve(lab: str) -> int:
             if argv[0] == PROBE:
                 argv = probe_argv(argv[1], tuple(argv[2:]))
             node = handle.node(str(req.get("node")))
-            res = subprocess.run(procs.ns_argv(node.ns, argv), input=req.get("input"), capture_output=True,
-                                 text=True, errors="replace", timeout=req.get("timeout"), env=env,
-                                 stdin=None if req.get("input") is not None else subprocess.DEVNULL)
-            answer({"id": rid, "code": res.returncode, "out": res.stdout, "err": res.stderr})
-        except subprocess.TimeoutExpired:
-            answer({"id": rid, "timeout": True})
+            child = subprocess.Popen(procs.ns_argv(node.ns, argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, errors="replace", env=env)
+            with lock:
+                running.add(child)
+            try:
+                out, err = child.communicate(req.get("input") or "", timeout=req.get("timeout"))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.communicate()
+                answer({"id": rid, "timeout": True})
+                return
+            finally:
+                with lock:
+                    running.discard(child)
+            answer({"id": rid, "code": child.returncode, "out": out, "err": err})
         except Exception as e:  # noqa: BLE001 - the coordinator gets every failure as an answer
             answer({"id": rid, "code": 127, "out": "", "err": f"netemu part agent: {e}"})
 
@@ -65,6 +74,12 @@ def serve(lab: str) -> int:
         except ValueError:
             continue
         threading.Thread(target=one, args=(req,), daemon=True).start()
+    # the coordinator is gone (done, or died and ssh closed the session): nothing it asked for keeps running
+    with lock:
+        left = list(running)
+    for child in left:
+        with contextlib.suppress(ProcessLookupError):
+            child.kill()
     return 0
 
 
