@@ -194,22 +194,22 @@ def link(lab: str, endpoint: str | None, action: str | None, options: list[str])
     args = ["link", lab, endpoint, *([action] if action else []), *options]
     if len(where) == 1:
         dispatch.forward(where[0], args)
-    # a link between machines: both change their own end, at once; they print the same lines
+    # a link between machines: both change their own end, at once
     replies = remote.each(where, lambda m: remote.run(m, args, timeout=120))
     failed = {n: r for n, r in replies.items() if r.code != 0}
     if failed:
         done = [n for n in replies if n not in failed]
         raise LabError("; ".join(f"{n}: {r.why()}" for n, r in failed.items())
                        + (f" (changed on {', '.join(done)} only: set it again)" if done else ""))
-    first = replies[where[0].name]
-    click.echo(first.err, nl=False, err=True)
-    click.echo(first.out.rstrip("\n") + f"\n  (on {' and '.join(replies)}: each shapes what its end sends and delays "
-               "what its end receives)")
+    for name, r in replies.items():  # a link between machines: each machine changed its own end
+        click.echo(r.err, nl=False, err=True)
+        click.echo(f"on {name}: " + r.out.strip().replace("\n", "\n  "))
 
 
 def logs(lab: str, node: str | None, service: str | None, follow: bool, lines: int | None) -> None:
     """`netemu logs` across machines: a node's on its machine; the whole lab's from every machine at once,
     each header (or, following, each line's prefix) naming the machine."""
+    import signal
     import subprocess
     import threading
 
@@ -238,12 +238,19 @@ def logs(lab: str, node: str | None, service: str | None, follow: bool, lines: i
         if not shown:
             raise NotFoundError(f"lab {lab!r} runs no processes on any of its machines")
         return
-    procs = [(m, subprocess.Popen(remote.ssh_argv(m, args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  text=True)) for m in machines]
+    # A terminal there (-tt): when this side stops, the remote `logs -f` gets SIGHUP instead of waiting
+    # forever for a line to write; SIGTERM here stops the sessions like Ctrl-C.
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    procs = [(m, subprocess.Popen(["ssh", "-t", *remote.ssh_argv(m, args, tty=True)[1:]], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)) for m in machines]
     lock = threading.Lock()
 
     def pump(m, proc) -> None:
         for line in proc.stdout:
+            line = line.replace("\r\n", "\n")  # the terminal's line ends
             with lock:
                 click.echo(f"[{m.name}:{line[1:]}" if line.startswith("[") else f"[{m.name}] {line}", nl=False)
 
@@ -263,9 +270,10 @@ def logs(lab: str, node: str | None, service: str | None, follow: bool, lines: i
 
 def check(lab: str, seconds: float) -> list[dict]:
     """`netemu check` across machines: each machine measures the impaired links it holds both ends of, all at
-    once; a link whose ends are on two machines is listed as skipped (not measured across machines yet)."""
+    once; a link whose path crosses machines gets its round trip measured from the coordinator (multi.linkcheck)."""
     from ..errors import LabError
     from ..multi import remote
+    from ..multi.linkcheck import measure
     from ..multi.nodes import RemoteLab
 
     rl = RemoteLab.attach(lab)
@@ -284,13 +292,8 @@ def check(lab: str, seconds: float) -> list[dict]:
     out = []
     for index in sorted(found):
         x = found[index]
-        link = rl.topology.links[index]
-        machines = sorted({rl.placement[link.a.node], rl.placement[link.b.node]})
         if x.get("skipped") and "not on this machine" in x["skipped"]:
-            x["skipped"] = (f"between machines {' and '.join(machines)}: not measured across machines yet"
-                            if len(machines) > 1 else "its measuring path leaves the machine: not measured "
-                            "across machines yet")
-            x["machine"] = None
+            x = measure(rl, index)  # its ends on two machines: the round trip, from the coordinator
         out.append(x)
     return out
 
@@ -374,6 +377,15 @@ def part_converge(lab: str, timeout: float) -> None:
     from ..multi.part import converge
 
     click.echo(json.dumps(converge(lab, timeout)))
+
+
+@part.command(name="quiesce")
+@click.argument("lab", type=LAB)
+def part_quiesce(lab: str) -> None:
+    """Before down: the TCP connections of this machine's namespaces of LAB end at once when killed."""
+    from ..multi.part import quiesce
+
+    click.echo(json.dumps(quiesce(lab)))
 
 
 @part.command(name="agent")

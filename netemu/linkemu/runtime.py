@@ -281,12 +281,19 @@ def set_admin(lab: str, endpoint: str, up: bool) -> str:
 
     One end is set down, so the other sees its carrier go. A switch end is preferred (it has no
     routes); otherwise the named end's static routes and permanent neighbours, which the kernel
-    deletes when an interface goes down, are saved first and put back by `up`.
+    deletes when an interface goes down, are saved first and put back by `up`. On a machine holding
+    a part of a lab across machines, a link whose other end is another machine's (VXLAN: its far end
+    would keep its carrier) has this machine's end set down; that machine sets down its own.
     """
     with locked(lab):
         state = load(lab)
         link, end = find_end(state, *_split_endpoint(endpoint))
         ends = link["ends"]
+        here = on_this_machine(lab)
+        local = [i for i, e in enumerate(ends) if here(e["ns"])]
+        if len(local) == 1:  # a link between machines: only this machine's end is ours to cut
+            end = local[0]
+            ends = [e if i == end else {**e, "kind": "remote"} for i, e in enumerate(ends)]
         name = f"links[{link['index']}] {ends[0]['node']}:{ends[0]['ifname']} -- {ends[1]['node']}:{ends[1]['ifname']}"
         if not up:
             if link.get("admin", "up") == "down":

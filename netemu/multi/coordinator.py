@@ -212,6 +212,8 @@ def down(lab: str, inv: Inventory | None = None, wait: float = 0.0) -> list[str]
                 return r
             time.sleep(1.0)
 
+    if rec is not None:  # first every machine, so no connection between machines outlives its lab
+        remote.each(machines, lambda m: remote.run(m, ["part", "quiesce", lab], timeout=30))
     replies = remote.each(machines, remove)
     lines, pending = [], []
     for m in machines:

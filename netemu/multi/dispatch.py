@@ -31,10 +31,10 @@ def _interface(lab: RemoteLab, endpoint: str):
 def link_machines(lab: RemoteLab, endpoint: str, action: str) -> list[Machine]:
     """The machines whose `netemu link` acts on the link at NODE[:IF].
 
-    A link inside one machine is that machine's. A link between machines is impaired (`set`) on both:
-    each machine shapes what its end sends and delays what its end receives. It is cut or restored on
-    the end that `link down` sets down (the switch end when there is one, else the end named): that
-    end's machine keeps the record of it, so `link … up` goes there too.
+    A link inside one machine is that machine's. A link between machines is changed on both: for `set`
+    each machine shapes what its end sends and delays what its end receives; for `down` and `up` each
+    sets its own end down or up (over VXLAN the far end would not lose its carrier: a pulled cable is
+    both ends down). `show` asks the machine of the end named.
     """
     node = endpoint.partition(":")[0]
     iface = _interface(lab, endpoint)
@@ -45,10 +45,9 @@ def link_machines(lab: RemoteLab, endpoint: str, action: str) -> list[Machine]:
     machines = {lab.placement[e.node] for e in ends}
     if len(machines) == 1:
         return [lab.node(node).machine]
-    if action == "set":
+    if action in ("set", "down", "up"):
         return [lab.machines[m] for m in sorted(machines)]
-    switch = next((e for e in ends if lab.topology.node(e.node).is_switch), None)
-    return [lab.node((switch or iface).node).machine]
+    return [lab.node(node).machine]
 
 
 def dns_machine(lab: RemoteLab, node: str) -> Machine:

@@ -235,14 +235,17 @@ class RemoteLab:
             raise LabError(f"link {endpoint} set: " + "; ".join(failed))
 
     def set_admin(self, endpoint: str, up: bool) -> str:
-        """`netemu link LAB NODE:IF down|up` on the machine that holds (or cut) that link; its answer."""
+        """`netemu link LAB NODE:IF down|up` on the machine(s) of that link (both ends of a link between
+        machines, each on its machine, at once); the answers."""
         from .dispatch import link_machines
 
-        machine = link_machines(self, endpoint, "up" if up else "down")[0]
-        r = remote.run(machine, ["link", self.name, endpoint, "up" if up else "down"], timeout=60)
-        if r.code != 0:
-            raise LabError(f"link {endpoint} {'up' if up else 'down'} on {machine.name}: {r.why()}")
-        return r.out.strip()
+        action = "up" if up else "down"
+        replies = remote.each(link_machines(self, endpoint, action),
+                              lambda m: remote.run(m, ["link", self.name, endpoint, action], timeout=60))
+        failed = [f"{n}: {r.why()}" for n, r in replies.items() if r.code != 0]
+        if failed:
+            raise LabError(f"link {endpoint} {action}: " + "; ".join(failed))
+        return "\n".join(r.out.strip() for r in replies.values())
 
     def converge(self, timeout: float) -> None:
         """Wait until routing has converged on every machine (each waits for its own routers, all at once)."""

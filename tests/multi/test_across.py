@@ -218,7 +218,7 @@ def test_link_emulation_on_a_link_between_machines(sim):
         print("ping -U across the impaired cut link:", rtts)
         # changed at run time: both machines change their own end (h2 delays what it receives, h1 too)
         res = sim.coordinator("link", lab, "h1:eth0", "set", "--delay", "80ms")
-        assert res.returncode == 0 and "on m1 and m2" in res.stdout, res.stdout + res.stderr
+        assert res.returncode == 0 and "on m1: " in res.stdout and "on m2: " in res.stdout, res.stdout + res.stderr
         ping = _exec(sim, lab, "h1", "ping", "-U", "-c", "3", "-i", "0.2", "10.0.0.2")
         rtts = [float(x.split("time=")[1].split()[0]) for x in ping.stdout.splitlines() if "time=" in x]
         assert len(rtts) == 3 and all(158 <= t <= 220 for t in rtts), ping.stdout + ping.stderr
@@ -366,7 +366,18 @@ def test_pairs_check_and_logs_from_the_coordinator(sim):
         assert found[0]["machine"] == "m1" and found[0]["rtt_ms"] and found[0]["rtt_expected_ms"] == 20, found[0]
         assert found[3]["machine"] == "m2" and found[3]["path"] == "h3:eth0 -> h2:eth0", found[3]
         assert found[3]["rtt_expected_ms"] == 10 and found[3]["rtt_ms"] >= 9, found[3]
-        assert found[4]["skipped"] and "between machines m1 and m3" in found[4]["skipped"], found[4]
+        # the link between m1 and m3: its round trip by ping -U from r1 (on m1) to h4 (on m3)
+        assert found[4]["machine"] == "m1 -> m3" and found[4]["rtt_expected_ms"] == 6, found[4]
+        assert 5.5 <= found[4]["rtt_ms"] <= 12 and not found[4]["warnings"], found[4]
+        assert res.returncode == 0, res.stdout + res.stderr
+        # m3 alone holds 20 ms more for h4 (behind netemu's back on m1): the measured round trip says so
+        root = Path(__file__).resolve().parents[2]
+        alone = sim.in_machine("m3", ["env", f"PYTHONPATH={root}", sys.executable, "-m", "netemu", "link", lab,
+                                      "h4:eth0", "set", "--delay", "23ms", "--direction", "in"])
+        assert alone.returncode == 0, alone.stdout + alone.stderr
+        res = sim.coordinator("check", lab, "--seconds", "1", "--json")
+        late = next(x for x in json.loads(res.stdout) if x["link"] == 4)
+        assert res.returncode == 1 and late["rtt_ms"] >= 25 and late["warnings"], late
         # logs: every machine's processes (a delay line each), headed by its machine; a node's on its machine
         res = sim.coordinator("logs", lab)
         assert res.returncode == 0, res.stdout + res.stderr
@@ -375,6 +386,16 @@ def test_pairs_check_and_logs_from_the_coordinator(sim):
         assert all("linkemu-delay" in h for h in heads), heads
         res = sim.coordinator("logs", lab, "sw", "-n", "1")
         assert res.returncode == 0 and "delayline: generation" in res.stdout, res.stdout + res.stderr
+        # following: each line prefixed with its machine; stopped here, nothing keeps following there
+        follow = sim.coordinator_popen("logs", lab, "-f")
+        first = follow.stdout.readline()
+        follow.terminate()
+        follow.communicate(timeout=30)
+        assert first.startswith(("[m1:linkemu-delay] ", "[m2:linkemu-delay] ", "[m3:linkemu-delay] ")), first
+        deadline = time.monotonic() + 10
+        while subprocess.run(["pgrep", "-f", f"logs {lab} -f"], capture_output=True).returncode == 0:
+            assert time.monotonic() < deadline, "a `logs -f` outlived the coordinator's"
+            time.sleep(0.2)
     finally:
         down = sim.coordinator("down", lab)
     assert down.returncode == 0, down.stdout + down.stderr

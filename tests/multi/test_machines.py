@@ -58,8 +58,9 @@ def _snapshots(sim: Sim) -> dict:
     return {m: sim.snapshot(m) for m in sim.machines}
 
 
-def _same_as(sim: Sim, before: dict, wait: float = 5.0) -> None:
-    """Assert every machine is as before; namespace teardown finishes asynchronously in the kernel."""
+def _same_as(sim: Sim, before: dict, wait: float = 20.0) -> None:
+    """Assert every machine is as before; namespace teardown finishes asynchronously in the kernel (and
+    takes seconds when other work on the host creates and deletes namespaces by the hundred)."""
     deadline = time.monotonic() + wait
     while True:
         now = _snapshots(sim)
