@@ -137,7 +137,9 @@ class Sim:
             f"ListenAddress {self.address(m)}\nPort 22\nHostKey {d}/hostkey\nPidFile {d}/sshd.pid\n"
             f"AuthorizedKeysFile {self.dir}/authorized_keys\nPermitRootLogin prohibit-password\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-            "PrintMotd no\nPrintLastLog no\nMaxStartups 100\nMaxSessions 100\n")
+            "PrintMotd no\nPrintLastLog no\nMaxStartups 100\nMaxSessions 100\n"
+            # a session whose coordinator vanished with the underlay ends instead of waiting forever
+            "ClientAliveInterval 5\nClientAliveCountMax 3\n")
         self.pids[m] = self._private(m, f"{SSHD} -D -e -f {d}/sshd_config").pid
 
     def _coordinator(self) -> None:
@@ -212,12 +214,25 @@ class Sim:
 
     def down(self) -> None:
         """Stop every process the simulation started (by pid) and delete its namespaces and files."""
+        mine = set()
+        for pid in self.pids.values():
+            try:
+                mine.add(os.stat(f"/proc/{pid}/ns/net").st_ino)
+            except OSError:
+                pass
         for name, pid in self.pids.items():
             if name != "c":  # labs a failed test left: their processes would keep the machine's mounts alive
                 self.in_machine(name, ["env", f"PYTHONPATH={ROOT}", sys.executable, "-m", "netemu", "down", "--all"])
             try:
                 os.killpg(pid, signal.SIGTERM)  # its own session: sshd and the sessions it started
             except ProcessLookupError:
+                continue
+        # what still runs inside the simulation's namespaces (ssh sessions, in their own sessions): by pid
+        for p in os.listdir("/proc"):
+            try:
+                if p.isdigit() and int(p) != os.getpid() and os.stat(f"/proc/{p}/ns/net").st_ino in mine:
+                    os.kill(int(p), signal.SIGTERM)
+            except (OSError, ProcessLookupError):
                 continue
         for pid in self.pids.values():
             for _ in range(50):
