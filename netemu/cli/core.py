@@ -140,7 +140,7 @@ def up(topology: str, verbose: bool, fail_at: int | None, no_wait: bool, wait_ti
     _need_root("up")
     text = read_text(topology)  # the same checks as the load above: a regular file, bounded, UTF-8
     if hosts:
-        return multi_cli.up(topo, hosts, text)
+        return multi_cli.up(topo, hosts, text, None if no_wait else wait_timeout)
     p = build(topo)
     progress = (lambda i, op: click.echo(f"[{i}/{len(p.ops)}] {op.text()}", err=True)) if verbose else None
     res = apply_mod.up(topo, p, text, fail_at=fail_at, progress=progress)

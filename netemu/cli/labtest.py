@@ -43,7 +43,7 @@ def test(lab: str, checks: tuple[str, ...], all_pairs: bool, timeout: float | No
     from . import multi as multi_cli
 
     if multi_cli.is_multi(lab):  # each check runs on the machine of the node it starts from
-        sys.exit(multi_cli.test(lab, checks, timeout, as_json))
+        sys.exit(multi_cli.test(lab, checks, timeout, as_json, all_pairs))
     handle = Lab.attach(lab)
 
     def waiting(left: int, seconds: float) -> None:

@@ -135,7 +135,10 @@ def check(lab: str, seconds: float, as_json: bool) -> None:
     """
     _need_root("check")
     from ..linkemu import check as chk
+    from . import multi as multi_cli
 
+    if multi_cli.is_multi(lab):  # each machine measures the links it holds both ends of
+        return _check_across(lab, seconds, as_json)
     results = chk.check(lab, rate_seconds=seconds)
     if as_json:
         click.echo(json.dumps([{**r.__dict__, "ok": r.ok} for r in results], indent=1))
@@ -156,9 +159,28 @@ def check(lab: str, seconds: float, as_json: bool) -> None:
         sys.exit(1)
 
 
-def _echo_check(r) -> None:
+def _check_across(lab: str, seconds: float, as_json: bool) -> None:
+    import dataclasses
+
+    from ..linkemu.check import LinkCheck
+    from . import multi as multi_cli
+
+    found = multi_cli.check(lab, seconds)
+    names = {f.name for f in dataclasses.fields(LinkCheck)}
+    results = [(LinkCheck(**{k: v for k, v in x.items() if k in names}), x["machine"]) for x in found]
+    if as_json:
+        click.echo(json.dumps([{**r.__dict__, "ok": r.ok, "machine": m} for r, m in results], indent=1))
+    elif not results:
+        click.echo(f"lab {lab}: no impaired links to check")
+    for r, machine in results if not as_json else ():
+        _echo_check(r, f" (on {machine})" if machine else "")
+    if any(not r.ok for r, _ in results):
+        sys.exit(1)
+
+
+def _echo_check(r, where: str = "") -> None:
     """One link's measurements as text."""
-    head = f"links[{r.link}] {r.path}"
+    head = f"links[{r.link}] {r.path}{where}"
     if r.skipped:
         click.echo(f"{head}: skipped ({r.skipped})")
         return

@@ -26,7 +26,7 @@ def _roles(client: str | None, server: str | None, nodes: tuple[str, ...]) -> di
     return out
 
 
-def _where(chosen, lab: str | None, topology: str | None, lab_name: str | None) -> str | None:
+def _where(chosen, lab: str | None, topology: str | None, lab_name: str | None, hosts: str | None = None) -> str | None:
     """A few words on what the run uses: the lab, the topology file, or the scenario's own topology."""
     if lab:
         return f"lab {lab}"
@@ -38,7 +38,7 @@ def _where(chosen, lab: str | None, topology: str | None, lab_name: str | None) 
         what = "its built-in topology"  # YAML written inside the scenario's file
     else:
         what = f"its topology {chosen.topology}"
-    return what + (f" as lab {lab_name}" if lab_name else "")
+    return what + (f" as lab {lab_name}" if lab_name else "") + (f" across the machines of {hosts}" if hosts else "")
 
 
 @click.command("run")
@@ -54,9 +54,11 @@ def _where(chosen, lab: str | None, topology: str | None, lab_name: str | None) 
 @click.option("--report-dir", type=click.Path(file_okay=False), help="Where to write the report "
               "[default: ./netemu-reports/SCENARIO-TIMESTAMP].")
 @click.option("--lab-name", type=LAB, metavar="NAME", help="Bring the topology up under this lab name instead of its own.")
+@click.option("--hosts", metavar="INVENTORY", type=click.Path(dir_okay=False),
+              help="Bring the topology up across these machines (Ansible YAML inventory), as `up --hosts`.")
 def run(scenario: str | None, list_only: bool, as_json: bool, lab: str | None, topology: str | None,
         client: str | None, server: str | None, nodes: tuple[str, ...], quick: bool, report_dir: str | None,
-        lab_name: str | None) -> None:
+        lab_name: str | None, hosts: str | None) -> None:
     """Run a measurement SCENARIO: a built-in name or a path to a .py file (needs root).
 
     \b
@@ -85,9 +87,9 @@ def run(scenario: str | None, list_only: bool, as_json: bool, lab: str | None, t
             raise UsageError("name a scenario (see 'netemu run --list') or give a .py file")
         chosen = scenarios.load(scenario)
         options = scenarios.RunOptions(quick=quick, lab=lab, topology=topology, nodes=_roles(client, server, nodes),
-                                       report_dir=report_dir, lab_name=lab_name)
+                                       report_dir=report_dir, lab_name=lab_name, hosts=hosts)
         _need_root("run")
-        where = _where(chosen, lab, topology, lab_name)
+        where = _where(chosen, lab, topology, lab_name, hosts)
         if where and not as_json:
             click.echo(f"running {chosen.name} on {where} …", err=True)
         result = scenarios.run(chosen, options)

@@ -35,6 +35,8 @@ def logs(lab: str, node: str | None, service: str | None, follow: bool, lines: i
     from ..services.runtime import log_sources, read_log
 
     _need_root("logs")
+    if multi_cli.is_multi(lab):  # each machine keeps its own processes' logs
+        return multi_cli.logs(lab, node, service, follow, lines)
     sources = log_sources(lab, node, service)
     if not sources:
         raise NotFoundError(f"lab {lab!r} runs no processes")

@@ -78,17 +78,19 @@ Key = tuple[str, IPAddress]  # (source host, address pinged)
 
 
 def run(topo: Topology, deadline: float, retry: float = 1.0,
-        waiting: Callable[[int, float], None] | None = None) -> PairsReport:
+        waiting: Callable[[int, float], None] | None = None, sources: list[str] | None = None) -> PairsReport:
     """Ping every pair until all answer or `deadline` (time.time()) passes; trace what still fails.
 
-    `waiting(unanswered, seconds_left)` is called once, before the first retry.
+    `waiting(unanswered, seconds_left)` is called once, before the first retry. `sources`: only the
+    pings from these hosts (a lab across machines: each machine pings from its own hosts).
     """
     started = time.monotonic()
     hosts = hosts_of(topo)
     mine = {h: _addresses(topo, h) for h in hosts}
     # a host pings the families it has itself: an IPv4-only host has no IPv6 path to test
     targets = {src: [(dst, a) for dst in hosts if dst != src for a in mine[dst]
-                     if any(b.version == a.version for b in mine[src])] for src in hosts}
+                     if any(b.version == a.version for b in mine[src])]
+               for src in hosts if sources is None or src in sources}
     names = owners(topo)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         echoes, attempts = _ping_until(pool, topo, targets, deadline, retry, waiting)

@@ -14,7 +14,7 @@ import ipaddress
 import json
 from dataclasses import dataclass, field
 
-from ..kernel import procs
+from ..kernel import netns, procs
 from ..labdir import locked
 from . import measure, timer, units
 from .model import Impairment
@@ -69,14 +69,16 @@ def _probe_path(state: dict, link: dict) -> tuple[dict, dict, list[tuple[int, in
     ip_end, sw_i = (b, 0) if a["kind"] == "switch" else (a, 1)
     sw = link["ends"][sw_i]["node"]
     p_to_link_dir = 1 - sw_i  # ip_end sends: direction from ip_end's side
+    found = []
     for other in state["links"]:
         if other["index"] == link["index"]:
             continue
         for j, e in enumerate(other["ends"]):
             peer = other["ends"][1 - j]
             if e["node"] == sw and peer["kind"] != "switch" and _addr(ip_end, peer):
-                return ip_end, peer, [(link["index"], p_to_link_dir), (other["index"], j)]
-    return None
+                found.append((ip_end, peer, [(link["index"], p_to_link_dir), (other["index"], j)]))
+    # a peer on this machine first (a lab across machines measures where both ends are)
+    return next((f for f in found if netns.exists(f[1]["ns"])), found[0] if found else None)
 
 
 def _kernel_rate(ns: str, dev: str) -> int | None:
@@ -137,6 +139,10 @@ def check(lab: str, rate_seconds: float = 3.0, rtt_samples: int = 15) -> list[Li
             res.skipped = "no pair of IP addresses on a common subnet across this link"
             continue
         p, q, hops = found
+        away = [e["node"] for e in (p, q) if not netns.exists(e["ns"])]
+        if away:  # a lab across machines (--hosts): this machine measures only what it holds both ends of
+            res.skipped = f"{' and '.join(away)} not on this machine"
+            continue
         res.path = f"{p['node']}:{p['ifname']} -> {q['node']}:{q['ifname']}"
         fwd = [_imp(state, i, d) for i, d in hops]
         rev = [_imp(state, i, 1 - d) for i, d in hops]

@@ -114,25 +114,37 @@ def _resolve_backend(state: dict, link: dict) -> None:
         raise MissingFeatureError("; ".join(found))
 
 
+def on_this_machine(lab: str):
+    """Whether a namespace of `lab` is this machine's to change: every one on one machine; on a machine
+    holding a part of a lab across machines (--hosts), only its own nodes' (the other end of a link
+    between machines is changed by that end's machine)."""
+    if LabDir(lab).read_meta().get("machine") is None:
+        return lambda ns: True
+    return netns.exists
+
+
 def _apply(old: dict, new: dict, index: int) -> None:
     """Move the kernel from `old` to `new` for link `index`, then save `new`."""
     link = next(x for x in new["links"] if x["index"] == index)
+    here = on_this_machine(new["lab"])
     ds = [d for d in directions(new) if d.link == index]
     os.makedirs(new["run_dir"], exist_ok=True)
     save(new)
     for d in ds:
+        if not here(d.sender["ns"]):
+            continue
         lines = render.tc_lines(d, new["backend"], link["mtu"], runtime=True, timer_us=render.state_timer_us(new))
         for line in lines:
             res = procs.run(d.sender["ns"], ["tc", *line.split()])
             if res.returncode != 0 and not line.startswith("qdisc del"):
                 raise KernelError(f"tc {line} in {d.sender['ns']}", res.stderr.strip())
     if new["backend"] == "fallback":
-        for ns in render.needs_bridge_hook(new):
+        for ns in filter(here, render.needs_bridge_hook(new)):
             _run(ns, ["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1"])
             if new["ipv6"]:
                 _run(ns, ["sysctl", "-qw", "net.bridge.bridge-nf-call-ip6tables=1"])
-        sync_delayline(new)
-        for ns in {d.hook_ns for d in ds}:
+        sync_delayline(new, here=here)
+        for ns in filter(here, {d.hook_ns for d in ds}):
             _restore_chain(new, ns)
 
 
@@ -179,9 +191,11 @@ def delayline_pid(state: dict) -> int | None:
     return ready[0] if ready and _is_delayline(ready[0]) else None
 
 
-def sync_delayline(state: dict, timeout: float = 10.0) -> int | None:
-    """Make the delay line serve exactly the state's queues: reload, start or stop it. Returns its pid."""
-    queues = delay_queues(state)
+def sync_delayline(state: dict, timeout: float = 10.0, here=None) -> int | None:
+    """Make the delay line serve exactly the state's queues: reload, start or stop it. Returns its pid.
+
+    `here(ns)`: whether a queue's namespace is this machine's (see on_this_machine); by default all are."""
+    queues = [q for q in delay_queues(state) if here is None or here(q["ns"])]
     pid = delayline_pid(state)
     if not queues:
         if pid is not None:
@@ -267,12 +281,19 @@ def set_admin(lab: str, endpoint: str, up: bool) -> str:
 
     One end is set down, so the other sees its carrier go. A switch end is preferred (it has no
     routes); otherwise the named end's static routes and permanent neighbours, which the kernel
-    deletes when an interface goes down, are saved first and put back by `up`.
+    deletes when an interface goes down, are saved first and put back by `up`. On a machine holding
+    a part of a lab across machines, a link whose other end is another machine's (VXLAN: its far end
+    would keep its carrier) has this machine's end set down; that machine sets down its own.
     """
     with locked(lab):
         state = load(lab)
         link, end = find_end(state, *_split_endpoint(endpoint))
         ends = link["ends"]
+        here = on_this_machine(lab)
+        local = [i for i, e in enumerate(ends) if here(e["ns"])]
+        if len(local) == 1:  # a link between machines: only this machine's end is ours to cut
+            end = local[0]
+            ends = [e if i == end else {**e, "kind": "remote"} for i, e in enumerate(ends)]
         name = f"links[{link['index']}] {ends[0]['node']}:{ends[0]['ifname']} -- {ends[1]['node']}:{ends[1]['ifname']}"
         if not up:
             if link.get("admin", "up") == "down":

@@ -6,7 +6,7 @@ import json
 import os
 
 from .model import Impairment
-from .runtime import delayline_pid
+from .runtime import delayline_pid, on_this_machine
 from .state import STATS, delay_queues, state_path
 
 
@@ -40,7 +40,8 @@ def describe(lab: str) -> dict:
         if state["backend"] == "fallback" and any(i.delays for i in imps):
             entry["plain_ping_added_ms"] = plain_ping_added_ms(imps)
         links.append(entry)
-    needed = bool(delay_queues(state))
+    here = on_this_machine(state["lab"])  # a part of a lab across machines needs a delay line only for its own queues
+    needed = any(here(q["ns"]) for q in delay_queues(state))
     pid = delayline_pid(state)
     line: dict = {"needed": needed, "running": pid is not None, "pid": pid}
     try:

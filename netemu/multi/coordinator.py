@@ -15,16 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LabError, UsageError
-from ..labdir import RUN_DIR
 from ..model import Topology
 from ..plan import build
-from . import remote
+from . import mux, remote
 from .inventory import UNDERLAY_MTU, Inventory, Machine
+from .mux import RECORDS
 from .part import version
 from .placement import Placement, place
 from .split import Split, split, vxlan_port
 
-RECORDS = RUN_DIR / ".multi"
 BUSY_RETRY = 60.0  # a machine still busy with its part (an `up` being rolled back) is asked again this long
 
 
@@ -97,16 +96,24 @@ def _write_record(lab: str, data: dict) -> None:
 
 
 def _drop_record(lab: str) -> None:
+    from ..labdir import tidy
+
     _record_path(lab).unlink(missing_ok=True)
     try:
         RECORDS.rmdir()
-        RUN_DIR.rmdir()  # nothing else of netemu here: leave no /run/netemu behind
     except OSError:
-        pass
+        return  # another lab across machines is still up from here
+    tidy()  # no lab left here either: the caches `plan` made go, and /run/netemu with them
 
 
 def machines_of(rec: dict) -> list[Machine]:
-    return [Machine(**{**m, "common_args": tuple(m["common_args"])}) for m in rec["machines"]]
+    """The machines of a record, each reached through the lab's shared ssh connections when they exist."""
+    control = mux.usable(rec["lab"])
+    return [Machine(**{**m, "common_args": tuple(m["common_args"]), "control": control}) for m in rec["machines"]]
+
+
+def _machine_json(m: Machine) -> dict:
+    return {k: v for k, v in dataclasses.asdict(m).items() if k != "control"}
 
 
 # --- up ---------------------------------------------------------------------------------------
@@ -150,10 +157,12 @@ def up(topo: Topology, inv: Inventory, topology_text: str, progress=None) -> tup
     mtus = check(lay)
     lay = layout(topo, inv, min(mtus.values()))
     _write_record(topo.name, {"lab": topo.name, "inventory": os.path.abspath(inv.path),
-                              "machines": [dataclasses.asdict(m) for m in lay.machines],
+                              "machines": [_machine_json(m) for m in lay.machines],
                               "placement": dict(lay.placement.machine_of), "port": lay.port,
                               "underlay_mtu": lay.underlay_mtu, "created": time.time(), "pid": os.getpid(),
                               "topology": topology_text, "source": topo.source})
+    control = str(mux.make(topo.name))  # after the record: `down` finds and removes it
+    machines = [dataclasses.replace(m, control=control) for m in lay.machines]
     me = socket.gethostname()
 
     def build_part(m: Machine) -> remote.Reply:
@@ -163,7 +172,7 @@ def up(topo: Topology, inv: Inventory, topology_text: str, progress=None) -> tup
 
     say(f"building {len(lay.machines)} parts in parallel")
     try:
-        replies = remote.each(lay.machines, build_part)
+        replies = remote.each(machines, build_part)
     except BaseException:
         down(topo.name)
         raise
@@ -183,6 +192,9 @@ def up(topo: Topology, inv: Inventory, topology_text: str, progress=None) -> tup
 def down(lab: str, inv: Inventory | None = None, wait: float = 0.0) -> list[str]:
     """Remove every machine's part; returns one line per machine. Unreachable machines stay listed
     in the record (and MultiError says so) until a later `down` reaches them."""
+    from .agent import close_lab
+
+    close_lab(lab)  # this process's agents of the lab end before their parts do
     rec = record(lab)
     if rec is None and inv is None:
         raise LabError(f"no multi-machine lab {lab!r} is known here; give --hosts INVENTORY")
@@ -200,6 +212,8 @@ def down(lab: str, inv: Inventory | None = None, wait: float = 0.0) -> list[str]
                 return r
             time.sleep(1.0)
 
+    if rec is not None:  # first every machine, so no connection between machines outlives its lab
+        remote.each(machines, lambda m: remote.run(m, ["part", "quiesce", lab], timeout=30))
     replies = remote.each(machines, remove)
     lines, pending = [], []
     for m in machines:
@@ -211,10 +225,12 @@ def down(lab: str, inv: Inventory | None = None, wait: float = 0.0) -> list[str]
             lines.append(f"{m.name}: NOT removed ({'unreachable' if r.unreachable else 'failed'}: {r.why()})")
     if pending:
         data = rec or {"lab": lab, "placement": {}}
-        data["machines"] = [dataclasses.asdict(m) for m in pending]
+        data["machines"] = [_machine_json(m) for m in pending]
         _write_record(lab, data)
+        mux.close(lab, [m for m in machines if m not in pending], remove=False)
         raise MultiError("\n".join(lines) + f"\nthe parts on {', '.join(m.name for m in pending)} remain; run "
                          f"'netemu down {lab}' again when they are reachable (this machine remembers them)")
+    mux.close(lab, machines)
     _drop_record(lab)
     return lines
 
@@ -263,33 +279,63 @@ def exec_argv(lab: str, node: str, command: list[str], tty: bool = False) -> lis
     return remote.ssh_argv(m, args, tty=tty)
 
 
-def test(lab: str, names: tuple[str, ...] = (), timeout: float | None = None) -> dict:
-    """Run the topology's declared checks, each on the machine of the node it starts from, all machines at once."""
+def test(lab: str, names: tuple[str, ...] = (), timeout: float | None = None, all_pairs: bool = False) -> dict:
+    """Run the topology's declared checks, each on the machine of the node it starts from, and (asked, or
+    when the topology declares none) every host's pings to every other host from the pinging host's
+    machine: all machines at once."""
+    from ..labtest.pairs import hosts_of
     from ..parse import topology_from_text
 
     rec = record(lab)
     if "topology" not in rec:
         raise LabError(f"lab {lab!r}: the coordinator's record has no topology (brought up by an older netemu)")
-    spec = topology_from_text(rec["topology"], rec.get("source")).feature("tests")
+    topo = topology_from_text(rec["topology"], rec.get("source"))
+    spec = topo.feature("tests")
     declared = {c.name: c for c in (spec.checks if spec else ())}
     unknown = [n for n in names if n not in declared]
-    if unknown or not declared:
-        raise UsageError(f"lab {lab!r}: across machines only the topology's declared checks run "
-                         f"(checks: {', '.join(declared) or 'none'})" + (f"; no {', '.join(unknown)}" if unknown else ""))
+    if unknown:
+        raise UsageError(f"lab {lab!r} has no check {', '.join(map(repr, unknown))} "
+                         f"(checks: {', '.join(declared) or 'none (the topology has no tests: section)'})")
     chosen = [declared[n] for n in names] if names else list(declared.values())
+    do_pairs = all_pairs or not chosen  # as on one machine (labtest.runner.plan)
+    hosts = hosts_of(topo) if do_pairs else []
+    if do_pairs and len(hosts) < 2:
+        raise UsageError(f"lab {lab!r} has fewer than two hosts with addresses: no pairs to ping "
+                         "(declare checks in a tests: section)")
     by_machine: dict[str, list[str]] = {}
     for c in chosen:
         by_machine.setdefault(rec["placement"][c.node], []).append(c.name)
+    sources: dict[str, list[str]] = {}
+    for h in hosts:
+        sources.setdefault(rec["placement"][h], []).append(h)
     extra = ["--timeout", str(timeout)] if timeout else []
-    machines = [m for m in machines_of(rec) if m.name in by_machine]
-    replies = remote.each(machines, lambda m: remote.run(m, ["test", lab, *by_machine[m.name], "--json", *extra]))
-    results, problems = {}, []
-    for name, r in replies.items():
+    jobs = [(m, "checks") for m in machines_of(rec) if m.name in by_machine]
+    jobs += [(m, "pairs") for m in machines_of(rec) if m.name in sources]
+
+    def one(job: tuple[Machine, str]) -> remote.Reply:
+        m, what = job
+        if what == "checks":
+            return remote.run(m, ["test", lab, *by_machine[m.name], "--json", *extra])
+        return remote.run(m, ["part", "pairs", lab], json.dumps({"sources": sources[m.name], "timeout": timeout}))
+
+    replies = dict(zip(jobs, remote.each_job(jobs, one)))
+    results, problems, pairs, seconds = {}, [], [], 0.0
+    for (m, what), r in replies.items():
         answer = r.json()
         if not answer:
-            problems.append(f"{name}: {r.why()}")
-        for c in answer.get("checks", []):
-            results[c["name"]] = {**c, "machine": name}
+            problems.append(f"{m.name}: {r.why()}")
+        if what == "checks":
+            for c in answer.get("checks") or []:
+                results[c["name"]] = {**c, "machine": m.name}
+        else:
+            pairs += [{**p, "machine": m.name} for p in answer.get("pairs") or []]
+            seconds = max(seconds, answer.get("seconds") or 0.0)
     ordered = [results[c.name] for c in chosen if c.name in results]
-    return {"lab": lab, "passed": not problems and len(ordered) == len(chosen) and all(c["passed"] for c in ordered),
-            "checks": ordered, "problems": problems}
+    report = {"lab": lab, "checks": ordered, "problems": problems,
+              "passed": not problems and len(ordered) == len(chosen) and all(c["passed"] for c in ordered)}
+    if do_pairs:
+        order = {h: i for i, h in enumerate(hosts)}
+        pairs.sort(key=lambda p: (order.get(p["from"], 0), order.get(p["to"], 0)))
+        report["pairs"] = {"hosts": hosts, "seconds": seconds, "pairs": pairs}
+        report["passed"] = report["passed"] and all(p["answered"] for p in pairs) and bool(pairs)
+    return report

@@ -28,28 +28,26 @@ def _interface(lab: RemoteLab, endpoint: str):
     return model.interfaces[0] if len(model.interfaces) == 1 else None
 
 
-def link_machine(lab: RemoteLab, endpoint: str, action: str) -> Machine:
-    """The machine whose `netemu link` acts on the link at NODE[:IF]; refuses what it cannot yet do.
+def link_machines(lab: RemoteLab, endpoint: str, action: str) -> list[Machine]:
+    """The machines whose `netemu link` acts on the link at NODE[:IF].
 
-    A link inside one machine is that machine's. A link between machines is cut or restored on the
-    end that `link down` sets down (the switch end when there is one, else the end named): that end's
-    machine keeps the record of it, so `link … up` goes there too.
+    A link inside one machine is that machine's. A link between machines is changed on both: for `set`
+    each machine shapes what its end sends and delays what its end receives; for `down` and `up` each
+    sets its own end down or up (over VXLAN the far end would not lose its carrier: a pulled cable is
+    both ends down). `show` asks the machine of the end named.
     """
     node = endpoint.partition(":")[0]
     iface = _interface(lab, endpoint)
     if iface is None:
-        return lab.node(node).machine  # its machine says which interfaces there are to choose from
+        return [lab.node(node).machine]  # its machine says which interfaces there are to choose from
     link = lab.topology.links[iface.link]
     ends = (link.a, link.b)
     machines = {lab.placement[e.node] for e in ends}
     if len(machines) == 1:
-        return lab.node(node).machine
-    what = f"links[{link.index}] {link.a.node}:{link.a.name} -- {link.b.node}:{link.b.name}"
-    if action == "set":
-        raise UsageError(f"not yet across machines: impairing {what}, which runs between machines "
-                         f"{' and '.join(sorted(machines))} (VXLAN); impair a link inside one machine")
-    switch = next((e for e in ends if lab.topology.node(e.node).is_switch), None)
-    return lab.node((switch or iface).node).machine
+        return [lab.node(node).machine]
+    if action in ("set", "down", "up"):
+        return [lab.machines[m] for m in sorted(machines)]
+    return [lab.node(node).machine]
 
 
 def dns_machine(lab: RemoteLab, node: str) -> Machine:

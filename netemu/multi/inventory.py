@@ -27,6 +27,7 @@ class Machine:
     netemu: str = "netemu"  # netemu_command: how to run netemu there (a shell command prefix)
     underlay: str | None = None  # netemu_underlay: the address VXLAN uses (default: ansible_host if an IP)
     underlay_mtu: int | None = None  # netemu_underlay_mtu: for `plan`; `up` measures it
+    control: str | None = None  # not from the inventory: the lab's directory of ssh control sockets (multi.mux)
 
     @property
     def address(self) -> str | None:

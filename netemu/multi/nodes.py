@@ -71,9 +71,20 @@ class RemoteNode:
 
     def run(self, argv: list[str], timeout: float = 60, input: str | None = None,
             check: bool = False) -> subprocess.CompletedProcess:
-        """Run argv inside the node on its machine to completion (output captured as text)."""
-        r = remote.run(self.machine, ["part", "proc", self.lab, self.name],
-                       json.dumps({"argv": list(argv), "input": input}), timeout=timeout)
+        """Run argv inside the node on its machine to completion (output captured as text): through the
+        machine's agent (one session for all), or in a session of its own when there is none."""
+        from . import agent
+
+        helper = agent.get(self.lab, self.machine)
+        if helper is not None:
+            try:
+                code, out, err = helper.run(self.name, list(argv), input, timeout)
+                r = remote.Reply(self.machine.name, code, out, err)
+            except agent.AgentGone:
+                helper = None
+        if helper is None:
+            r = remote.run(self.machine, ["part", "proc", self.lab, self.name],
+                           json.dumps({"argv": list(argv), "input": input}), timeout=timeout)
         if check and r.code != 0:
             raise LabError(f"{self.name} (on {self.machine.name}): {' '.join(argv)} exited {r.code}: "
                            f"{r.err.strip()[:500]}")
@@ -108,6 +119,9 @@ class RemoteNode:
         return old
 
 
+CONVERGE_TIMEOUT = 60.0  # seconds routing may take to converge on a lab a scenario brings up across machines
+
+
 class RemoteLab:
     """A lab brought up across machines from this one (the coordinator's record)."""
 
@@ -123,6 +137,29 @@ class RemoteLab:
         from .coordinator import record
 
         return record(name) is not None
+
+    @classmethod
+    def up(cls, topo: Topology, text: str, hosts: str) -> RemoteLab:
+        """Bring `topo` up across the machines of inventory file `hosts` (as `netemu up --hosts`); its handle."""
+        from .coordinator import up
+        from .inventory import load
+
+        up(topo, load(hosts), text)
+        lab = cls.attach(topo.name)
+        if topo.feature("frr") is not None:  # as `Lab.up`: the handle once routing has converged
+            try:
+                lab.converge(CONVERGE_TIMEOUT)
+            except BaseException:
+                lab.down()
+                raise
+        return lab
+
+    @property
+    def topology_text(self) -> str:
+        """The YAML the lab was brought up from (the coordinator's record)."""
+        from .coordinator import record
+
+        return record(self.name)["topology"]
 
     @classmethod
     def attach(cls, name: str) -> RemoteLab:
@@ -180,6 +217,79 @@ class RemoteLab:
             links.append(down[0] if down else owner or link)
         merged["links"] = links
         return merged
+
+    def set_impairment(self, endpoint: str, changes: dict, direction: str = "both") -> None:
+        """`netemu link LAB NODE:IF set` on the machine(s) of that link (both machines for a link between
+        them); `changes` as linkemu.runtime.set_impairment takes them (delay_us, jitter_us, loss_pct, …)."""
+        from ..linkemu.model import ATTRS
+        from .dispatch import link_machines
+
+        unit = {"delay_us": "us", "jitter_us": "us", "loss_pct": "%", "bandwidth": "bit", "queue": ""}
+        flag = {attr: key for key, attr in ATTRS.items()}
+        args = ["link", self.name, endpoint, "set", "--direction", direction]
+        for attr, value in changes.items():
+            args += [f"--{flag[attr]}", "none" if value is None else f"{value:g}{unit[attr]}"]
+        replies = remote.each(link_machines(self, endpoint, "set"), lambda m: remote.run(m, args, timeout=120))
+        failed = [f"{n}: {r.why()}" for n, r in replies.items() if r.code != 0]
+        if failed:
+            raise LabError(f"link {endpoint} set: " + "; ".join(failed))
+
+    def set_admin(self, endpoint: str, up: bool) -> str:
+        """`netemu link LAB NODE:IF down|up` on the machine(s) of that link (both ends of a link between
+        machines, each on its machine, at once); the answers."""
+        from .dispatch import link_machines
+
+        action = "up" if up else "down"
+        replies = remote.each(link_machines(self, endpoint, action),
+                              lambda m: remote.run(m, ["link", self.name, endpoint, action], timeout=60))
+        failed = [f"{n}: {r.why()}" for n, r in replies.items() if r.code != 0]
+        if failed:
+            raise LabError(f"link {endpoint} {action}: " + "; ".join(failed))
+        return "\n".join(r.out.strip() for r in replies.values())
+
+    def converge(self, timeout: float) -> None:
+        """Wait until routing has converged on every machine (each waits for its own routers, all at once)."""
+        args = ["part", "converge", self.name, "--timeout", str(timeout)]
+        replies = remote.each(self.machines.values(), lambda m: remote.run(m, args, timeout=timeout + 60))
+        failed = [f"{n}: {r.why()}" for n, r in replies.items() if r.code != 0]
+        if failed:
+            raise LabError("routing did not converge: " + "; ".join(failed))
+
+    def up_like(self, topo: Topology, text: str) -> RemoteLab:
+        """Bring another lab up across the same machines (the inventory this one came up from)."""
+        from .coordinator import record
+
+        return RemoteLab.up(topo, text, record(self.name)["inventory"])
+
+    def machine_facts(self, nodes: list[str]) -> dict:
+        """The kernel facts of each machine that holds one of `nodes` (its release and timer frequency, read
+        there through one of its nodes), asked of every such machine at once; the report's rows say them
+        per machine."""
+        script = ('r=$(uname -r); echo "$r"; for f in /boot/config-$r /proc/config.gz; do '
+                  '[ -r "$f" ] || continue; hz=$( (zcat -f "$f" 2>/dev/null || cat "$f") | '
+                  "sed -n 's/^CONFIG_HZ=\\([0-9]*\\)$/\\1/p'); "
+                  '[ -n "$hz" ] && { echo "$hz $f"; break; }; done')
+        first = {}
+        for n in nodes:
+            first.setdefault(self.placement[n], n)
+
+        def ask(m: Machine) -> dict:
+            res = self.node(first[m.name]).run(["sh", "-c", script], timeout=30)
+            lines = res.stdout.split("\n")
+            hz, _, where = (lines[1] if len(lines) > 1 else "").partition(" ")
+            return {"kernel": lines[0].strip() or "unknown", "hz": int(hz) if hz.isdigit() else None,
+                    "hz_source": where.strip() or "no kernel config found (/boot/config-RELEASE, /proc/config.gz)"}
+
+        per = remote.each([self.machines[m] for m in first], ask)
+        kernels = {f["kernel"] for f in per.values()}
+        hzs = {f["hz"] for f in per.values()}
+        one_hz = next(iter(hzs)) if len(hzs) == 1 else None
+        return {"kernel": "; ".join(f"{m}: {f['kernel']}" for m, f in per.items()) if len(kernels) > 1
+                else f"{next(iter(kernels))} (on {', '.join(per)})",
+                "hz": one_hz,
+                "hz_source": "; ".join(f"{m}: {f['hz_source']}" + ("" if one_hz else f" ({f['hz']})")
+                                       for m, f in per.items()),
+                "machines": per}
 
     def link_emulation(self) -> str:
         """What the report says about link emulation (each machine keeps its own; not read from here)."""

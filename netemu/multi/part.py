@@ -109,3 +109,63 @@ def up(req: dict) -> dict:
     done.set()
     LabDir(topo.name).write_meta(machine=req["machine"], coordinator=req.get("coordinator"))
     return {"ops": res.ops, "seconds": round(res.seconds, 3)}
+
+
+def pairs(lab: str, req: dict) -> dict:
+    """All-pairs pings from this machine's hosts in `req["sources"]` to every host of the lab (JSON)."""
+    from ..lab import Lab
+    from ..labtest import pairs as pairs_mod
+    from ..labtest import probe
+    from ..labtest.runner import default_timeout, lab_started
+
+    handle = Lab.attach(lab)
+    probe.need("fping", "traceroute")
+    timeout = req.get("timeout")
+    deadline = lab_started(lab) + (default_timeout(handle) if timeout is None else float(timeout))
+    sources = [s for s in req.get("sources") or [] if netns.exists(handle.topology.namespace(s))]
+    report = pairs_mod.run(handle.topology, deadline, sources=sources)
+    return {"hosts": list(report.hosts), "seconds": round(report.seconds, 3),
+            "pairs": [p.to_json() for p in report.pairs]}
+
+
+def converge(lab: str, timeout: float) -> dict:
+    """Wait until the routing of this machine's routers has converged (each machine waits for its own)."""
+    from ..lab import Lab, converge as wait_all
+
+    topo = Lab.attach(lab).topology
+    frr = topo.feature("frr")
+    if frr is not None:  # only the routers whose namespaces are here: the others are other machines' to ask
+        mine = dataclasses.replace(frr, routers=tuple(r for r in frr.routers if netns.exists(topo.namespace(r.node))))
+        topo = dataclasses.replace(topo, features=tuple((k, mine if k == "frr" else v) for k, v in topo.features))
+    return {"converged": [name for name, _ in wait_all(topo, timeout)]}
+
+
+# Before `down`: a TCP connection between machines (a BGP session across VXLAN) whose process is killed is
+# left orphaned, retransmitting its FIN to a peer the other machine has already removed; the orphan holds
+# its namespace, and with it the lab's VXLAN socket in the machine's namespace, for minutes. Orphans of
+# the lab's namespaces give up after one retry instead.
+QUIESCE = {"net/ipv4/tcp_orphan_retries": "1", "net/ipv4/tcp_fin_timeout": "1"}
+
+
+def quiesce(lab: str) -> dict:
+    """Make this machine's namespaces of LAB let go of their TCP connections at once when `down` kills them."""
+    from ..lab import Lab
+
+    try:
+        topo = Lab.attach(lab).topology
+    except Exception:  # noqa: BLE001 - nothing (left) to quiesce: `down` says what there is
+        return {"namespaces": 0}
+    done = 0
+    for node in topo.nodes:
+        ns = topo.namespace(node.name)
+        if not netns.exists(ns):
+            continue
+        try:
+            with netns.entered(ns):  # /proc/sys/net is the namespace of the thread that opens it
+                for key, value in QUIESCE.items():
+                    with open(f"/proc/sys/{key}", "w") as f:
+                        f.write(value)
+            done += 1
+        except OSError:
+            continue
+    return {"namespaces": done}

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
+from . import mux
 from .inventory import Machine
 
 SSH_UNREACHABLE = 255  # ssh's own exit status when it could not connect or authenticate
@@ -65,6 +66,7 @@ def ssh_argv(m: Machine, args: Iterable[str], tty: bool = False) -> list[str]:
     if m.key:
         argv += ["-i", m.key]
     argv += list(m.common_args)
+    argv += mux.options(m)  # after the user's own: for ssh the first value of an option wins
     prefix = "sudo -n " if m.user not in (None, "root") else ""
     return argv + [m.host, "--", prefix + m.netemu + " " + shlex.join(list(args))]
 
@@ -109,3 +111,11 @@ def each(machines: Iterable[Machine], fn: Callable[[Machine], T]) -> dict[str, T
     with ThreadPoolExecutor(max_workers=len(ms)) as pool:
         futures = {m.name: pool.submit(fn, m) for m in ms}
         return {name: f.result() for name, f in futures.items()}
+
+
+def each_job(jobs: list, fn: Callable) -> list:
+    """Call fn on every job at once (one thread each); the results in the jobs' order."""
+    if not jobs:
+        return []
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        return list(pool.map(fn, jobs))

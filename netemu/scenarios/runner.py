@@ -38,6 +38,7 @@ class RunOptions:
     report_dir: str | None = None  # default: ./netemu-reports/SCENARIO-TIMESTAMP
     lab_name: str | None = None  # bring the topology up under this lab name (unique names in tests)
     params: dict[str, Any] = field(default_factory=dict)  # scenario-specific options
+    hosts: str | None = None  # an inventory: bring the topology up across its machines (netemu.multi)
 
 
 def _rename(text: str, name: str) -> str:
@@ -168,6 +169,16 @@ def _attach(name: str, lab_class: Any) -> Any:
     return lab_class.attach(name)
 
 
+def _up_across(topo: Topology, text: str, hosts: str) -> Any:
+    """Bring the scenario's lab up across the inventory's machines (netemu up --hosts); its handle."""
+    from ..multi.nodes import RemoteLab
+
+    if RemoteLab.known(topo.name):
+        raise LabError(f"lab {topo.name!r} is already up across machines: run on it with --lab {topo.name}, "
+                       f"bring up a separate copy with --lab-name NAME, or take it down with 'netemu down {topo.name}'")
+    return RemoteLab.up(topo, text, hosts)
+
+
 def _link_emulation(lab: Any) -> str:
     """How the lab's links are emulated (a lab across machines says it for itself)."""
     own = getattr(lab, "link_emulation", None)
@@ -192,7 +203,10 @@ def run(scenario: Scenario, options: RunOptions | None = None, lab_class: Any = 
         topo, text, source = resolve_topology(scenario, options)
     roles = resolve_roles(scenario, topo, options.nodes)
     setup = Setup(topo, roles, {"quick": options.quick, **options.params})
-    if getattr(attached, "machines", None) and scenario.one_machine:
+    if options.hosts and options.lab:
+        raise UsageError("--lab runs on a lab that is already up, --hosts brings one up across machines: "
+                         "give only one of them")
+    if (getattr(attached, "machines", None) or options.hosts) and scenario.one_machine:
         raise RequirementError(scenario.name, topo.name, [f"not yet across machines: {scenario.one_machine}"])
     # Paths through routers whose routes FRR installs are known only once the lab is up and converged:
     # their requirements are checked right after `up` (the lab then goes down again if they fail).
@@ -209,7 +223,7 @@ def run(scenario: Scenario, options: RunOptions | None = None, lab_class: Any = 
     with _sigterm_as_interrupt():
         lab = None
         try:
-            lab = attached or lab_class.up(topo, text)
+            lab = attached or (_up_across(topo, text, options.hosts) if options.hosts else lab_class.up(topo, text))
             if after_up:
                 check_requirements(scenario, setup)
         except BaseException:
@@ -224,6 +238,8 @@ def run(scenario: Scenario, options: RunOptions | None = None, lab_class: Any = 
         try:
             result.machine = machine.facts(topo.name, [ctx.node(n) for n in dict.fromkeys(roles.values())])
             result.machine["link_emulation"] = _link_emulation(lab)
+            if hasattr(lab, "machine_facts"):  # across machines: each machine's kernel, not this one's
+                result.machine.update(lab.machine_facts(list(dict.fromkeys(roles.values()))))
             scenario.run(ctx)
             # read again at the end: a scenario may add delay at run time (nagle's RTT sweep)
             result.machine["link_emulation"] = _link_emulation(lab)

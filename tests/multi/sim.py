@@ -7,6 +7,7 @@ reaches the machines with the real `ssh` client and keys generated here.
 Used by tests/multi and by scripts/sim-machines.sh:
     python tests/multi/sim.py up DIR N      # prints the inventory path and the coordinator's pid
     python tests/multi/sim.py down DIR
+NETEMU_SIM_TAG=PREFIX names the host namespaces PREFIX…-* (default mcs).
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ class Sim:
         for sub in ("upper", "work"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         script = (f"set -e; mount -t tmpfs -o mode=755 netemu-sim /run; mkdir -p /run/sshd /run/netns; "
+                  # what FRR's package makes at boot, so routers can run on the machine
+                  f"if getent passwd frr >/dev/null; then install -d -o frr -g frr -m 755 /run/frr; fi; "
                   f"mount -t overlay netemu-sim -o lowerdir=/etc,upperdir={d}/upper,workdir={d}/work /etc; "
                   f"mkdir -p /etc/netns; mount -t tmpfs -o mode=755 netemu-sim /etc/netns; "
                   f"exec {then}")
@@ -134,7 +137,9 @@ class Sim:
             f"ListenAddress {self.address(m)}\nPort 22\nHostKey {d}/hostkey\nPidFile {d}/sshd.pid\n"
             f"AuthorizedKeysFile {self.dir}/authorized_keys\nPermitRootLogin prohibit-password\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-            "PrintMotd no\nPrintLastLog no\nMaxStartups 100\nMaxSessions 100\n")
+            "PrintMotd no\nPrintLastLog no\nMaxStartups 100\nMaxSessions 100\n"
+            # a session whose coordinator vanished with the underlay ends instead of waiting forever
+            "ClientAliveInterval 5\nClientAliveCountMax 3\n")
         self.pids[m] = self._private(m, f"{SSHD} -D -e -f {d}/sshd_config").pid
 
     def _coordinator(self) -> None:
@@ -209,12 +214,25 @@ class Sim:
 
     def down(self) -> None:
         """Stop every process the simulation started (by pid) and delete its namespaces and files."""
+        mine = set()
+        for pid in self.pids.values():
+            try:
+                mine.add(os.stat(f"/proc/{pid}/ns/net").st_ino)
+            except OSError:
+                pass
         for name, pid in self.pids.items():
             if name != "c":  # labs a failed test left: their processes would keep the machine's mounts alive
                 self.in_machine(name, ["env", f"PYTHONPATH={ROOT}", sys.executable, "-m", "netemu", "down", "--all"])
             try:
                 os.killpg(pid, signal.SIGTERM)  # its own session: sshd and the sessions it started
             except ProcessLookupError:
+                continue
+        # what still runs inside the simulation's namespaces (ssh sessions, in their own sessions): by pid
+        for p in os.listdir("/proc"):
+            try:
+                if p.isdigit() and int(p) != os.getpid() and os.stat(f"/proc/{p}/ns/net").st_ino in mine:
+                    os.kill(int(p), signal.SIGTERM)
+            except (OSError, ProcessLookupError):
                 continue
         for pid in self.pids.values():
             for _ in range(50):
@@ -229,7 +247,7 @@ class Sim:
 def main(argv: list[str]) -> int:
     if len(argv) >= 3 and argv[0] == "up":
         d = Path(argv[1]).resolve()
-        sim = Sim(f"mcs{os.getpid() % 10000}", int(argv[2]), d).up()
+        sim = Sim(f"{os.environ.get('NETEMU_SIM_TAG', 'mcs')}{os.getpid() % 10000}", int(argv[2]), d).up()
         print(f"inventory: {sim.inventory}\ncoordinator: nsenter -t {sim.pids['c']} -m -n")
         return 0
     if len(argv) == 2 and argv[0] == "down":

@@ -147,3 +147,26 @@ def test_graph_with_hosts_boxes_nodes_by_machine_and_shows_the_carried_mtu(tmp_p
     assert res.returncode == 0, res.stderr
     assert all(f'subgraph "cluster_machine m{i}"' in res.stdout for i in (1, 2, 3)), res.stdout
     assert "MTU 1450" in res.stdout and "MTU 1450" not in netemu("graph", str(TOPOLOGIES / "internet.yaml")).stdout
+
+
+def test_ssh_shares_one_connection_per_machine_unless_the_inventory_says_how():
+    from dataclasses import replace
+
+    from netemu.multi.remote import ssh_argv
+
+    m1, m2, _ = from_text(INVENTORY, "inv.yaml").machines
+    assert "ControlMaster=auto" not in ssh_argv(m1, ["status"])  # no lab directory: plain ssh
+    shared = ssh_argv(replace(m1, control="/run/netemu/.multi/lab.ssh"), ["status"])
+    paths = [a for a in shared if a.startswith("ControlPath=")]
+    assert "ControlMaster=auto" in shared and len(paths) == 1, shared
+    assert paths[0].startswith("ControlPath=/run/netemu/.multi/lab.ssh/") and len(paths[0]) < 90  # fits a socket path
+    # after the user's own arguments (ssh keeps the first value of an option), before the host
+    assert shared.index("ControlMaster=auto") > shared.index("StrictHostKeyChecking=no")
+    assert shared.index("ControlMaster=auto") < shared.index("10.77.0.11")
+    other = ssh_argv(replace(m2, control="/run/netemu/.multi/lab.ssh"), ["status"])
+    assert [a for a in other if a.startswith("ControlPath=")] != paths  # one socket per machine
+    # the inventory's own Control* options: netemu adds none
+    users = replace(m1, control="/run/netemu/.multi/lab.ssh", common_args=("-o", "ControlMaster=no"))
+    assert not [a for a in ssh_argv(users, ["status"]) if a.startswith(("ControlPath", "ControlPersist"))]
+    users = replace(m1, control="/run/netemu/.multi/lab.ssh", common_args=("-oControlPath=/tmp/%C",))
+    assert "ControlMaster=auto" not in ssh_argv(users, ["status"])

@@ -3,6 +3,7 @@ driven from a coordinator namespace with the real ssh client (tests/multi/sim.py
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -31,7 +32,8 @@ INTERNET_STATIC = Path(__file__).parents[1] / "scenarios" / "internet-static.yam
 def sim(tmp_path_factory):
     needs_root()
     needs_tool("sshd" if shutil.which("sshd") else "/usr/sbin/sshd", "ssh", "ssh-keygen", "nsenter", "unshare")
-    s = Sim(f"mcs{secrets.token_hex(2)}", 3, tmp_path_factory.mktemp("machines"))
+    # NETEMU_SIM_TAG: another prefix for the host namespaces (runs side by side keep apart)
+    s = Sim(f"{os.environ.get('NETEMU_SIM_TAG', 'mcs')}{secrets.token_hex(2)}", 3, tmp_path_factory.mktemp("machines"))
     s.up()
     yield s
     s.down()
@@ -58,8 +60,9 @@ def _snapshots(sim: Sim) -> dict:
     return {m: sim.snapshot(m) for m in sim.machines}
 
 
-def _same_as(sim: Sim, before: dict, wait: float = 5.0) -> None:
-    """Assert every machine is as before; namespace teardown finishes asynchronously in the kernel."""
+def _same_as(sim: Sim, before: dict, wait: float = 20.0) -> None:
+    """Assert every machine is as before; namespace teardown finishes asynchronously in the kernel (and
+    takes seconds when other work on the host creates and deletes namespaces by the hundred)."""
     deadline = time.monotonic() + wait
     while True:
         now = _snapshots(sim)
@@ -251,3 +254,83 @@ def test_switch_spanning_three_machines(sim):
         down = sim.coordinator("down", lab)
     assert down.returncode == 0, down.stdout + down.stderr
     _same_as(sim, before)
+
+
+def _ssh_connections(sim: Sim, m: str) -> list[str]:
+    """The established TCP connections to machine m's sshd (one line each)."""
+    out = sim.in_machine(m, ["ss", "-Htn", "state", "established", "( sport = :22 )"]).stdout
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def test_one_ssh_connection_per_machine_reused_then_closed_by_down(sim):
+    before = _snapshots(sim)
+    others = {m: set(_ssh_connections(sim, m)) for m in ("m1", "m2")}  # e.g. another lab's masters
+    lab, path = _lab_from(sim, PMTU_LAB, "mc-mux")
+    assert sim.coordinator("up", path, "--hosts", str(sim.inventory)).returncode == 0
+    control = f"/run/netemu/.multi/{lab}.ssh"
+
+    def ours():
+        return {m: set(_ssh_connections(sim, m)) - others[m] for m in ("m1", "m2")}
+
+    try:
+        sockets = sim.in_machine("c", ["ls", control]).stdout.split()
+        assert len(sockets) == 2, sockets  # one master per machine of the lab, in the lab's own directory
+        mode = sim.in_machine("c", ["stat", "-c", "%a %U", control]).stdout.split()
+        assert mode == ["700", "root"], mode
+        first = ours()
+        assert all(len(c) == 1 for c in first.values()), first  # the master, kept open after `up`
+        for _ in range(3):
+            assert _exec(sim, lab, "h1", "true").returncode == 0
+            assert _exec(sim, lab, "h2", "true").returncode == 0
+        assert sim.coordinator("status", lab).returncode == 0
+        # every command went through the same connection: no new one was opened to either machine
+        assert ours() == first
+    finally:
+        down = sim.coordinator("down", lab)
+    assert down.returncode == 0, down.stdout + down.stderr
+    # the masters were told to exit and their directory is gone with the record
+    assert sim.in_machine("c", ["ls", "-a", "/run/netemu/.multi"]).stdout.split().count(f"{lab}.ssh") == 0
+    masters = subprocess.run(["pgrep", "-f", f"{lab}.ssh"], capture_output=True, text=True).stdout.split()
+    assert not masters, masters
+    deadline = time.monotonic() + 5
+    while any(ours().values()):
+        assert time.monotonic() < deadline, ours()
+        time.sleep(0.1)
+    _same_as(sim, before)
+
+
+AGENT_TIMING = """
+import json, sys, time
+from netemu.multi import remote
+from netemu.multi.nodes import RemoteLab
+node = RemoteLab.attach(sys.argv[1]).node("h1")
+def plain():  # one ssh session and one netemu start per command, as without the agent
+    return remote.run(node.machine, ["part", "proc", node.lab, "h1"], json.dumps({"argv": ["true"], "input": None}))
+t = time.monotonic(); codes = [plain().code for _ in range(5)]; each_plain = (time.monotonic() - t) / 5
+node.run(["true"])  # starts the agent
+t = time.monotonic(); codes += [node.run(["true"]).returncode for _ in range(5)]; each_agent = (time.monotonic() - t) / 5
+out = node.run(["sh", "-c", "cat; echo err >&2; exit 3"], input="in\\n")
+print(json.dumps({"codes": codes, "plain": each_plain, "agent": each_agent, "out": [out.returncode, out.stdout, out.stderr]}))
+"""
+
+
+def test_commands_in_nodes_go_through_one_agent_per_machine(sim):
+    lab, path = _lab_from(sim, PMTU_LAB, "mc-agent")
+    assert sim.coordinator("up", path, "--hosts", str(sim.inventory)).returncode == 0
+    try:
+        res = subprocess.run(["nsenter", "-t", str(sim.pids["c"]), "-m", "-n", "--", sys.executable, "-c", AGENT_TIMING,
+                              lab], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+        assert res.returncode == 0, res.stdout + res.stderr
+        got = json.loads(res.stdout.splitlines()[-1])
+        assert got["codes"] == [0] * 10 and got["out"] == [3, "in\n", "err\n"], got
+        # a command through the machine's agent costs a process start there, not an ssh session and a
+        # netemu start: measured against the plain way in the same run
+        assert got["agent"] * 3 < got["plain"], got
+        print(f"per command: {got['plain'] * 1000:.0f} ms plain, {got['agent'] * 1000:.0f} ms through the agent")
+    finally:
+        down = sim.coordinator("down", lab)
+    assert down.returncode == 0, down.stdout + down.stderr
+    # the agent ended with the process that started it: no session of it is left on m1
+    left = subprocess.run(["pgrep", "-af", f"part agent {lab}"], capture_output=True, text=True).stdout
+    assert f"part agent {lab}" not in left, left
