@@ -217,9 +217,15 @@ class Runner:
             started: dict[int, procs.Started] = {}
             order: list[int] = []  # the op each wait of wait_all_ready is for
 
+            index = {op.name: i for i, op in enumerate(ops)}
+
             def run(which: list[int]) -> list[procs.Wait]:
                 for i in which:
-                    started[i] = starter.start(i)
+                    # In the namespaces (and bind mounts) of the ready process it waited for, when they are the
+                    # same: entering those costs a third of the CPU of entering them afresh.
+                    k = index.get(ops[i].after)
+                    same = k is not None and (ops[k].ns, ops[k].binds) == (ops[i].ns, ops[i].binds)
+                    started[i] = starter.start(i, join=started[k].proc if same else None)
                     self._release(ops[i], started[i], logs[i])
                     order.append(i)
                 return [(started[i].proc, ops[i].ns, ops[i].probe(), ops[i].ready_timeout) for i in which]

@@ -28,17 +28,46 @@ _BIND = 'while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 125; shift 2; d
 _GATE = "read -r go || exit 125; "
 
 
-def ns_argv(ns: str, argv: tuple[str, ...] | list[str], binds: Binds = (), gated: bool = False) -> list[str]:
+def ns_argv(ns: str, argv: tuple[str, ...] | list[str], binds: Binds = (), gated: bool = False,
+            join: tuple[int, ...] | None = None, cwd: str | None = None) -> list[str]:
     """argv that runs inside `ns` with its /etc/netns files mounted (as `ip netns exec` does) and, when the
     node has one, inside its own UTS namespace (so `hostname` says the node's name); each (DIR, AT) of
     `binds` shows DIR at AT to this process only (e.g. a router's directory as FRR's compiled-in /run/frr).
-    `gated`: the program starts only once a line arrives on stdin (it then gets /dev/null as stdin)."""
+    `gated`: the program starts only once a line arrives on stdin (it then gets /dev/null as stdin).
+    `join`: descriptors (inherited by the process) of the mount, network and UTS namespaces of a process
+    started by this function for the same `ns` and `binds` (see join_fds): the program enters them instead,
+    with one `nsenter` and none of `ip netns exec`'s and the binds' own work; `cwd` is then where it starts
+    (entering a mount namespace starts at its root)."""
+    if join is not None:
+        head = ["nsenter", *(f"--{kind}=/proc/self/fd/{fd}" for kind, fd in zip(JOINED, join)),
+                *([f"--wd={cwd}"] if cwd else [])]
+        return [*head, *(["sh", "-c", _GATE + 'exec "$@" </dev/null', "netemu-start", *argv] if gated else argv)]
     uts = uts_of(ns)
     head = ["nsenter", f"--uts={uts}"] if uts else []
     if binds or gated:
         script = (_GATE if gated else "") + _BIND + (" </dev/null" if gated else "")
         argv = ["sh", "-c", script, "netemu-start", *(x for pair in binds for x in pair), "--", *argv]
     return [*head, "ip", "netns", "exec", ns, *argv]
+
+
+JOINED = ("mount", "net", "uts")  # the namespaces a process joins (nsenter's names; /proc/PID/ns/mnt for mount)
+
+
+def join_fds(proc: subprocess.Popen) -> tuple[int, ...] | None:
+    """Descriptors of the namespaces of `proc`, a running child of netemu, for ns_argv's `join`; None if it
+    has ended. They are opened while the child is unreaped, so its PID cannot name another process yet,
+    and they hold the namespaces whatever happens to it next."""
+    if proc.poll() is not None:
+        return None
+    fds: list[int] = []
+    try:
+        for kind in JOINED:
+            fds.append(os.open(f"/proc/{proc.pid}/ns/{'mnt' if kind == 'mount' else kind}", os.O_RDONLY | os.O_CLOEXEC))
+    except OSError:  # it ended meanwhile (a zombie has no namespaces)
+        for fd in fds:
+            os.close(fd)
+        return None
+    return tuple(fds)
 
 
 def uts_path(lab: str, node: str) -> Path:
@@ -168,18 +197,23 @@ class Starter:
             os.close(r)
         self.writers = [w for _, w in pipes]
 
-    def start(self, i: int) -> Started:
-        """Start specs[i], held at its gate until Started.release."""
+    def start(self, i: int, join: subprocess.Popen | None = None) -> Started:
+        """Start specs[i], held at its gate until Started.release; with `join`, a running process started
+        for the same namespace and binds, in that process's namespaces (see ns_argv)."""
         spec, w = self.specs[i], self.writers[i]
         if w < 0:
             raise RuntimeError(f"process {i} was already started")
+        fds = join_fds(join) if join is not None else None
         try:
-            proc = subprocess.Popen(ns_argv(spec.ns, spec.argv, spec.binds, gated=True), stdin=subprocess.PIPE,
-                                    stdout=w, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
-                                    env=_env(spec.env), cwd=spec.cwd)
+            proc = subprocess.Popen(ns_argv(spec.ns, spec.argv, spec.binds, gated=True, join=fds, cwd=spec.cwd),
+                                    stdin=subprocess.PIPE, stdout=w, stderr=subprocess.STDOUT,
+                                    start_new_session=True, close_fds=True, pass_fds=fds or (), env=_env(spec.env),
+                                    cwd=spec.cwd)
         finally:
             os.close(w)
             self.writers[i] = -1
+            for fd in fds or ():
+                os.close(fd)
         return Started(proc, self.pump)
 
     def close(self) -> None:

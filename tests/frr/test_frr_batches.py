@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -100,17 +101,27 @@ def test_a_process_after_another_starts_as_soon_as_that_one_is_ready_not_when_al
     name, topo = _two_hosts(tmp_path, "fa-after")
     ns = topo.namespace("h1")
     a, b, slow = (tmp_path / x for x in ("a", "b", "slow"))
-    ops = [StartProcess(ns, "a", ("sh", "-c", f"touch {a}; exec sleep 60"), ready=("file", str(a)), batch="t"),
+    where = f"readlink /proc/self/ns/net /proc/self/ns/mnt /proc/self/ns/uts; hostname; ls {tmp_path / 'at'}"
+    for d in ("d", "at"):
+        (tmp_path / d).mkdir()
+    (tmp_path / "d" / "seen").write_text("")
+    binds = ((str(tmp_path / "d"), str(tmp_path / "at")),)  # d seen at `at` by these processes only
+    ops = [StartProcess(ns, "a", ("sh", "-c", f"({where}) > {a}.t; mv {a}.t {a}; exec sleep 60"),
+                        ready=("file", str(a)), batch="t", binds=binds),
            StartProcess(ns, "slow", ("sh", "-c", f"sleep 2; touch {slow}; exec sleep 60"), ready=("file", str(slow)),
                         batch="t"),
-           StartProcess(ns, "b", ("sh", "-c", f"touch {b}; exec sleep 60"), ready=("file", str(b)), batch="t",
-                        after="a")]
+           StartProcess(ns, "b", ("sh", "-c", f"({where}) > {b}.t; mv {b}.t {b}; exec sleep 60"),
+                        ready=("file", str(b)), batch="t", after="a", binds=binds)]
     try:
         _up_with(topo, ops)
         journal = [json.loads(line) for line in Path(f"/run/netemu/{name}/journal.jsonl").read_text().splitlines()]
         assert {r.get("name") for r in journal if r.get("kind") == "proc"} >= {"a", "slow", "b"}
         # b ran after a was ready, and well before slow was: it did not wait for the whole batch
         assert a.stat().st_mtime <= b.stat().st_mtime < slow.stat().st_mtime - 1
+        # b entered a's namespaces (it waited for a, with the same namespace and binds): it sees what a sees
+        seen = a.read_text().split()
+        assert b.read_text().split() == seen and seen[-2:] == ["h1", "seen"]
+        assert seen[0] != os.readlink("/proc/self/ns/net") and seen[1] != os.readlink("/proc/self/ns/mnt")
     finally:
         assert netemu("down", name).returncode == 0
     assert leftovers(name) == []
