@@ -164,7 +164,7 @@ def start_capped(ns: str, argv, log_path: str, env: tuple[tuple[str, str], ...] 
 
 @dataclass(frozen=True)
 class Spec:
-    """One process for start_many: as the arguments of start_capped."""
+    """One process for a Starter: as the arguments of start_capped."""
 
     ns: str
     argv: tuple[str, ...]
@@ -221,15 +221,6 @@ class Starter:
             if w >= 0:
                 os.close(w)
                 self.writers[i] = -1
-
-
-def start_many(specs: list[Spec], log_limit: int = LOG_LIMIT) -> list[Started]:
-    """start_capped (gated) for several processes whose outputs share one pump (see Starter)."""
-    starter = Starter(specs, log_limit)
-    try:
-        return [starter.start(i) for i in range(len(specs))]
-    finally:
-        starter.close()
 
 
 def log_tail(log: Path, lines: int = 15, limit: int = 2000) -> str:
