@@ -41,7 +41,11 @@ def ns_argv(ns: str, argv: tuple[str, ...] | list[str], binds: Binds = (), gated
     if join is not None:
         head = ["nsenter", *(f"--{kind}=/proc/self/fd/{fd}" for kind, fd in zip(JOINED, join)),
                 *([f"--wd={cwd}"] if cwd else [])]
-        return [*head, *(["sh", "-c", _GATE + 'exec "$@" </dev/null', "netemu-start", *argv] if gated else argv)]
+        # the program needs the descriptors no more once nsenter has entered their namespaces (bash: dash
+        # closes only descriptors 0-9)
+        shut = "".join(f"exec {fd}<&-; " for fd in join)
+        return [*head, "bash", "-c", (_GATE if gated else "") + shut + 'exec "$@"' + (" </dev/null" if gated else ""),
+                "netemu-start", *argv]
     uts = uts_of(ns)
     head = ["nsenter", f"--uts={uts}"] if uts else []
     if binds or gated:

@@ -110,7 +110,8 @@ def test_a_process_after_another_starts_as_soon_as_that_one_is_ready_not_when_al
                         ready=("file", str(a)), batch="t", binds=binds),
            StartProcess(ns, "slow", ("sh", "-c", f"sleep 2; touch {slow}; exec sleep 60"), ready=("file", str(slow)),
                         batch="t"),
-           StartProcess(ns, "b", ("sh", "-c", f"({where}) > {b}.t; mv {b}.t {b}; exec sleep 60"),
+           StartProcess(ns, "b", ("sh", "-c", f"({where}) > {b}.t; readlink /proc/self/fd/* > {b}.fds; "
+                                               f"mv {b}.t {b}; exec sleep 60"),
                         ready=("file", str(b)), batch="t", after="a", binds=binds)]
     try:
         _up_with(topo, ops)
@@ -122,6 +123,9 @@ def test_a_process_after_another_starts_as_soon_as_that_one_is_ready_not_when_al
         seen = a.read_text().split()
         assert b.read_text().split() == seen and seen[-2:] == ["h1", "seen"]
         assert seen[0] != os.readlink("/proc/self/ns/net") and seen[1] != os.readlink("/proc/self/ns/mnt")
+        # the descriptors it entered them through are closed before the program runs
+        fds = Path(f"{b}.fds").read_text().split()
+        assert fds and not [f for f in fds if f.split(":")[0] in ("mnt", "net", "uts")], fds
     finally:
         assert netemu("down", name).returncode == 0
     assert leftovers(name) == []
