@@ -215,6 +215,7 @@ class StartProcess(Op):
     cwd: str | None = None
     binds: tuple[tuple[str, str], ...] = ()  # (DIR, AT): DIR seen at AT by this process only
     batch: str = ""  # see the note on batches at the top
+    after: str = ""  # a process of the same batch that must be ready before this one is let run
 
     def probe(self) -> tuple[str, ...] | None:
         """The readiness probe, whichever way it was given."""
@@ -225,8 +226,9 @@ class StartProcess(Op):
         cwd = f"cd {shlex.quote(self.cwd)} && " if self.cwd else ""
         probe = self.probe()
         ready = f"; ready: {' '.join(probe)} within {self.ready_timeout:g} s" if probe else ""
+        after = f"; once {self.after} is ready" if self.after else ""
         return (f"{cwd}{env}ip netns exec {self.ns} {shlex.join(self.argv)} &  # process {self.name}{ready}"
-                f"{_binds_text(self.binds)}{_batch_text(self.batch)}")
+                f"{after}{_binds_text(self.binds)}{_batch_text(self.batch)}")
 
 
 def _batch_text(batch: str) -> str:

@@ -43,7 +43,8 @@ def plan(topo: Topology, frr: FrrLab) -> list[Op]:
     files: list[Op] = []
     dirs: list[Op] = []
     parts: list[tuple[str, str, str]] = []
-    starts: dict[int, list[Op]] = {}
+    zebras: list[Op] = []
+    others: list[Op] = []
     finish: list[Op] = []
     for r in frr.routers:
         ns = topo.namespace(r.node)
@@ -62,17 +63,17 @@ def plan(topo: Topology, frr: FrrLab) -> list[Op]:
             parts.append((f"{r.node} frr: lines", reset, str(d / "extra.conf")))
             finish.append(RunCommand(ns, (*vtysh_argv(inst, lab, r.node), "-f", str(d / "extra.conf")),
                                      batch="frr-extra"))
+        zebra = f"frr-{r.node}-zebra"
         for daemon in r.daemons:
-            rank = 0 if daemon == "zebra" else 1
             ready = paths.zserv(lab, r.node) if daemon == "zebra" else paths.vty(lab, r.node, daemon)
-            starts.setdefault(rank, []).append(
+            (zebras if daemon == "zebra" else others).append(
                 StartProcess(ns, f"frr-{r.node}-{daemon}", daemon_argv(inst, lab, r.node, daemon),
                              ready=("unix", str(ready)), ready_timeout=READY_TIMEOUT, binds=binds,
-                             batch=f"frr-start-{rank + 1}"))
-    # zebra of every router first (FRR's zclient retries a refused connection only 10 s later), then all
-    # the other daemons together: they talk to their zebra only (when bfdd connects, zebra asks bgpd and ospfd
-    # to register their BFD sessions again). The routers are independent: each rank starts at once.
-    ordered = [op for rank in sorted(starts) for op in starts[rank]]
+                             batch="frr-start", after="" if daemon == "zebra" else zebra))
+    # Every zebra at once; each router's other daemons as soon as ITS zebra serves (FRR's zclient retries a
+    # refused connection only 10 s later): they talk to their zebra only (when bfdd connects, zebra asks
+    # bgpd and ospfd to register their BFD sessions again). The routers are independent of each other.
+    ordered = zebras + others
     first = frr.routers[0].node if frr.routers else None
     checks: list[Op] = [] if first is None else [
         CheckConfigs(topo.namespace(first), (inst.vtysh, "--config_dir", str(paths.node_dir(lab, first)), "-C",

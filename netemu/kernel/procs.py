@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,17 +28,50 @@ _BIND = 'while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 125; shift 2; d
 _GATE = "read -r go || exit 125; "
 
 
-def ns_argv(ns: str, argv: tuple[str, ...] | list[str], binds: Binds = (), gated: bool = False) -> list[str]:
+def ns_argv(ns: str, argv: tuple[str, ...] | list[str], binds: Binds = (), gated: bool = False,
+            join: tuple[int, ...] | None = None, cwd: str | None = None) -> list[str]:
     """argv that runs inside `ns` with its /etc/netns files mounted (as `ip netns exec` does) and, when the
     node has one, inside its own UTS namespace (so `hostname` says the node's name); each (DIR, AT) of
     `binds` shows DIR at AT to this process only (e.g. a router's directory as FRR's compiled-in /run/frr).
-    `gated`: the program starts only once a line arrives on stdin (it then gets /dev/null as stdin)."""
+    `gated`: the program starts only once a line arrives on stdin (it then gets /dev/null as stdin).
+    `join`: descriptors (inherited by the process) of the mount, network and UTS namespaces of a process
+    started by this function for the same `ns` and `binds` (see join_fds): the program enters them instead,
+    with one `nsenter` and none of `ip netns exec`'s and the binds' own work; `cwd` is then where it starts
+    (entering a mount namespace starts at its root)."""
+    if join is not None:
+        head = ["nsenter", *(f"--{kind}=/proc/self/fd/{fd}" for kind, fd in zip(JOINED, join)),
+                *([f"--wd={cwd}"] if cwd else [])]
+        # the program needs the descriptors no more once nsenter has entered their namespaces (bash: dash
+        # closes only descriptors 0-9)
+        shut = "".join(f"exec {fd}<&-; " for fd in join)
+        return [*head, "bash", "-c", (_GATE if gated else "") + shut + 'exec "$@"' + (" </dev/null" if gated else ""),
+                "netemu-start", *argv]
     uts = uts_of(ns)
     head = ["nsenter", f"--uts={uts}"] if uts else []
     if binds or gated:
         script = (_GATE if gated else "") + _BIND + (" </dev/null" if gated else "")
         argv = ["sh", "-c", script, "netemu-start", *(x for pair in binds for x in pair), "--", *argv]
     return [*head, "ip", "netns", "exec", ns, *argv]
+
+
+JOINED = ("mount", "net", "uts")  # the namespaces a process joins (nsenter's names; /proc/PID/ns/mnt for mount)
+
+
+def join_fds(proc: subprocess.Popen) -> tuple[int, ...] | None:
+    """Descriptors of the namespaces of `proc`, a running child of netemu, for ns_argv's `join`; None if it
+    has ended. They are opened while the child is unreaped, so its PID cannot name another process yet,
+    and they hold the namespaces whatever happens to it next."""
+    if proc.poll() is not None:
+        return None
+    fds: list[int] = []
+    try:
+        for kind in JOINED:
+            fds.append(os.open(f"/proc/{proc.pid}/ns/{'mnt' if kind == 'mount' else kind}", os.O_RDONLY | os.O_CLOEXEC))
+    except OSError:  # it ended meanwhile (a zombie has no namespaces)
+        for fd in fds:
+            os.close(fd)
+        return None
+    return tuple(fds)
 
 
 def uts_path(lab: str, node: str) -> Path:
@@ -134,7 +168,7 @@ def start_capped(ns: str, argv, log_path: str, env: tuple[tuple[str, str], ...] 
 
 @dataclass(frozen=True)
 class Spec:
-    """One process for start_many: as the arguments of start_capped."""
+    """One process for a Starter: as the arguments of start_capped."""
 
     ns: str
     argv: tuple[str, ...]
@@ -144,33 +178,53 @@ class Spec:
     binds: Binds = ()
 
 
-def start_many(specs: list[Spec], log_limit: int = LOG_LIMIT) -> list[Started]:
-    """start_capped (gated) for several processes whose outputs share one pump: a pump is a Python
-    start-up, costlier in CPU than many a daemon's own; each output still goes to its own capped log."""
-    pipes = [os.pipe() for _ in specs]
-    started: list[Started] = []
-    try:
-        fds = [f"{r}={spec.log_path}" for (r, _), spec in zip(pipes, specs)]
-        pump = subprocess.Popen([sys.executable, "-I", LOGCAP, "--fds", str(log_limit), *fds],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True, close_fds=True, pass_fds=[r for r, _ in pipes])
+class Starter:
+    """Gated processes (as start_capped) whose outputs share one pump, made at once for every spec: a pump
+    is a Python start-up, costlier in CPU than many a daemon's own; each output still goes to its own
+    capped log. The processes are started one by one, each when wanted (`start`); `close` gives up the
+    ones never started (their logs end at once)."""
+
+    def __init__(self, specs: list[Spec], log_limit: int = LOG_LIMIT):
+        self.specs = specs
+        pipes = [os.pipe() for _ in specs]
+        try:
+            fds = [f"{r}={spec.log_path}" for (r, _), spec in zip(pipes, specs)]
+            self.pump = subprocess.Popen([sys.executable, "-I", LOGCAP, "--fds", str(log_limit), *fds],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True,
+                                         pass_fds=[r for r, _ in pipes])
+        except BaseException:
+            for fd in (fd for pair in pipes for fd in pair):
+                os.close(fd)
+            raise
         for r, _ in pipes:
             os.close(r)
-        pipes = [(-1, w) for _, w in pipes]
-        for i, spec in enumerate(specs):
-            w = pipes[i][1]
-            proc = subprocess.Popen(ns_argv(spec.ns, spec.argv, spec.binds, gated=True), stdin=subprocess.PIPE,
-                                    stdout=w, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
-                                    env=_env(spec.env), cwd=spec.cwd)
+        self.writers = [w for _, w in pipes]
+
+    def start(self, i: int, join: subprocess.Popen | None = None) -> Started:
+        """Start specs[i], held at its gate until Started.release; with `join`, a running process started
+        for the same namespace and binds, in that process's namespaces (see ns_argv)."""
+        spec, w = self.specs[i], self.writers[i]
+        if w < 0:
+            raise RuntimeError(f"process {i} was already started")
+        fds = join_fds(join) if join is not None else None
+        try:
+            proc = subprocess.Popen(ns_argv(spec.ns, spec.argv, spec.binds, gated=True, join=fds, cwd=spec.cwd),
+                                    stdin=subprocess.PIPE, stdout=w, stderr=subprocess.STDOUT,
+                                    start_new_session=True, close_fds=True, pass_fds=fds or (), env=_env(spec.env),
+                                    cwd=spec.cwd)
+        finally:
             os.close(w)
-            pipes[i] = (-1, -1)
-            started.append(Started(proc, pump))
-    finally:
-        for r, w in pipes:
-            for fd in (r, w):
-                if fd >= 0:
-                    os.close(fd)
-    return started
+            self.writers[i] = -1
+            for fd in fds or ():
+                os.close(fd)
+        return Started(proc, self.pump)
+
+    def close(self) -> None:
+        for i, w in enumerate(self.writers):
+            if w >= 0:
+                os.close(w)
+                self.writers[i] = -1
 
 
 def log_tail(log: Path, lines: int = 15, limit: int = 2000) -> str:
@@ -196,32 +250,57 @@ def wait_ready(proc: subprocess.Popen, ns: str, ready: tuple[str, ...] | None, t
     return wait_all_ready([(proc, ns, ready, timeout)])[0]
 
 
-def wait_all_ready(waits: list[tuple[subprocess.Popen, str, tuple[str, ...] | None, float]]) -> list[str | None]:
-    """wait_ready for several processes at once, in one loop: for each, None when ready, else why not."""
-    start = time.monotonic()
+Wait = tuple[subprocess.Popen, str, tuple[str, ...] | None, float]  # process, namespace, probe, timeout
+
+
+def wait_all_ready(waits: list[Wait], on_ready: Callable[[int], list[Wait]] | None = None) -> list[str | None]:
+    """wait_ready for several processes at once, in one loop: for each, None when ready, else why not.
+
+    `on_ready(i)`, called as soon as process i is ready, may return more processes to wait for (e.g.
+    ones it just let run); they are numbered on after the others, and their timeouts count from then.
+    """
+    waits = list(waits)
+    since = [time.monotonic()] * len(waits)
     why: list[str | None] = [None] * len(waits)
     pending = set(range(len(waits)))
     pause = 0.01
+
+    def done(i: int) -> None:
+        pending.discard(i)
+        if on_ready is not None and why[i] is None:
+            more = on_ready(i)
+            now = time.monotonic()
+            for w in more:
+                waits.append(w)
+                since.append(now)
+                why.append(None)
+                pending.add(len(waits) - 1)
+
     while pending:
+        progressed = False
         for i in sorted(pending):
             proc, ns, ready, timeout = waits[i]
-            elapsed = time.monotonic() - start
+            elapsed = time.monotonic() - since[i]
             if not ready:
                 if proc.poll() is not None:
                     why[i] = f"exited with status {proc.returncode} right after it started"
-                    pending.discard(i)
+                    done(i)
                 elif elapsed >= EARLY_EXIT:
-                    pending.discard(i)
+                    done(i)
+                    progressed = True
                 continue
             if probe(ns, ready, min(5.0, max(0.1, timeout - elapsed))) and proc.poll() is None:
-                pending.discard(i)
+                done(i)
+                progressed = True
             elif proc.poll() is not None:
                 why[i] = f"exited with status {proc.returncode} before it was ready ({describe_probe(ready)})"
-                pending.discard(i)
-            elif time.monotonic() - start >= timeout:
+                done(i)
+            elif time.monotonic() - since[i] >= timeout:
                 why[i] = f"not ready after {timeout:g} s ({describe_probe(ready)} never held)"
-                pending.discard(i)
+                done(i)
         if pending:
+            if progressed:  # processes just let run: look again soon
+                pause = 0.01
             time.sleep(pause)
             slow = any(waits[i][2] and waits[i][2][0] == "command" for i in pending)
             pause = min(pause * 1.5, 0.5 if slow else 0.05)
