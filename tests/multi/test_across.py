@@ -14,7 +14,7 @@ import pytest
 from conftest import renamed
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_machines import INTERNET_STATIC, _exec, _lab_from, _same_as, _snapshots, sim  # noqa: E402, F401  (the fixture too)
+from test_machines import INTERNET, _exec, _lab_from, _same_as, _snapshots, sim  # noqa: E402, F401  (the fixture too)
 
 pytestmark = pytest.mark.root
 
@@ -281,7 +281,7 @@ def test_capture_and_dns_trace_on_nodes_of_other_machines(sim, tmp_path):
     before = _snapshots(sim)
     lab = f"mc-cap-{tmp_path.name[-6:].replace('_', '')}"
     path = sim.dir / f"{lab}.yaml"
-    path.write_text(renamed(INTERNET_STATIC.read_text(), lab))  # static routes: no FRR in the simulated machines
+    path.write_text(renamed(INTERNET.read_text(), lab))  # BGP (FRR) routers on every machine
     assert sim.coordinator("up", str(path), "--hosts", str(sim.inventory)).returncode == 0
     try:
         placement = json.loads(sim.coordinator("plan", str(path), "--hosts", str(sim.inventory), "--json").stdout)
