@@ -60,6 +60,24 @@ def test_pmtud_across_a_cut_link_reports_what_vxlan_carries(sim, tmp_path):
     _same_as(sim, before)
 
 
+def test_run_hosts_pmtud_finds_the_cut_link_by_its_true_mtu(sim, tmp_path):
+    """`run pmtud --hosts` brings the lab up itself: the link cut between m1 and m2 is the narrowest hop, with
+    the MTU VXLAN carries (1450), though the file says nothing narrower than 1500."""
+    before = _snapshots(sim)
+    lab, path = _lab_from(sim, PMTUD_LAB, "mc-hpm")
+    res = sim.coordinator("run", "pmtud", "--hosts", str(sim.inventory), "--topology", path, "--client", "h1",
+                          "--server", "h2", "--quick", "--json", "--report-dir", str(tmp_path / "report"), timeout=600)
+    assert res.stdout.startswith("{"), res.stdout + res.stderr  # refused before: no hop narrower than 1500
+    out = json.loads(res.stdout)
+    fields = out["results"]
+    assert fields["path"] == "h1 -eth0/1500-> r1 -eth1/1450-> r2 -eth1/1500-> h2", fields
+    assert fields["expected_path_mtu"] == 1450 and fields["path_mtu"] == 1450, fields
+    failed = [c for c in out["checks"] if not c["passed"]]
+    assert res.returncode == 0 and not failed and out["error"] is None, (failed, out["error"], res.stderr)
+    assert sim.coordinator("status").stdout.count(lab) == 0
+    _same_as(sim, before)
+
+
 ONE_MACHINE_SCENARIO = """\
 from typing import ClassVar
 
