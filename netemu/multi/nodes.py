@@ -103,11 +103,14 @@ class RemoteNode:
                 r = remote.Reply(self.machine.name, *helper.fib(self.name, timeout))
             except agent.AgentGone:
                 r = None
+            except subprocess.TimeoutExpired:
+                raise LabError(f"{self.name} (on {self.machine.name}): its routes were not read within "
+                               f"{timeout:g} s") from None
         if r is None:
             r = remote.run(self.machine, ["part", "fib", self.lab, self.name], timeout=timeout)
-        routes = r.json().get("routes") if r.code == 0 else None
         if r.code != 0:
             raise LabError(f"{self.name} (on {self.machine.name}): its routes cannot be read: {r.why()}")
+        routes = r.json().get("routes")
         return None if routes is None else tuple(fib.from_json(x) for x in routes)
 
     def popen(self, argv: list[str], **kwargs) -> RemoteProc:

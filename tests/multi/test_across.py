@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import renamed
+from conftest import TOPOLOGIES, renamed
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_machines import INTERNET, _exec, _lab_from, _same_as, _snapshots, sim  # noqa: E402, F401  (the fixture too)

@@ -128,6 +128,13 @@ def test_flagship_lab_over_three_machines(sim, tmp_path):
         assert "isp -eth1/1450-> core1" in fields["path"], fields["path"]  # the true MTU, in words too
         failed = [c for c in out["checks"] if not c["passed"]]
         assert res.returncode == 0 and not failed and out["error"] is None, (failed, out["error"], res.stderr)
+        # without the agent: `netemu part fib` on core2's machine prints the route BGP installed there
+        root = Path(__file__).resolve().parents[2]
+        res = sim.in_machine(placement["placement"]["core2"], ["env", f"PYTHONPATH={root}", sys.executable, "-m",
+                                                               "netemu", "part", "fib", lab, "core2"])
+        routes = json.loads(res.stdout)["routes"]
+        assert {"dst": "192.0.2.0/24", "via": "198.51.100.10"}.items() <= next(
+            (r for r in routes if r["dst"] == "192.0.2.0/24"), {}).items(), routes
     finally:
         down = sim.coordinator("down", lab)
     assert down.returncode == 0, down.stdout + down.stderr
