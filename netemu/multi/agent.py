@@ -4,8 +4,7 @@ rather than an ssh session and a Python start each (`RemoteNode.run`: commands r
 The protocol is JSON lines over the agent's ssh session. A request: {"id", "node", "argv", "input",
 "timeout"}, or {"id", "node", "call": "fib"} for what the agent reads itself (the node's kernel FIB, as
 `netemu part fib` prints it: no process to start); the answer: {"id", "code", "out", "err"} or
-{"id", "timeout": true}. Requests run at once,
-each in a thread of its own, answers come as they finish. When the agent's stdin closes (the coordinator
+{"id", "timeout": true}. Requests run at once, each in a thread of its own, answers come as they finish. When the agent's stdin closes (the coordinator
 is done, or died and ssh closed the session) it kills the commands still running and exits.
 """
 
