@@ -379,6 +379,16 @@ def part_converge(lab: str, timeout: float) -> None:
     click.echo(json.dumps(converge(lab, timeout)))
 
 
+@part.command(name="fib")
+@click.argument("lab", type=LAB)
+@click.argument("node")
+def part_fib(lab: str, node: str) -> None:
+    """Print NODE's kernel FIB on this machine as JSON (the coordinator's path walk reads it)."""
+    from ..multi.part import fib
+
+    click.echo(json.dumps(fib(lab, node)))
+
+
 @part.command(name="quiesce")
 @click.argument("lab", type=LAB)
 def part_quiesce(lab: str) -> None:

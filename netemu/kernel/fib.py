@@ -62,3 +62,22 @@ def _route(m, names: dict[int, str]) -> Route | None:
     text = " ".join(x for x in ("default" if dst is None else str(dst), via and f"via {via}", dev and f"dev {dev}",
                                 f"proto {proto}") if x)
     return Route(family, dst, via, dev, m.get_attr("RTA_PRIORITY"), text, origin="fib")
+
+
+def to_json(route: Route) -> dict:
+    """A FIB route as JSON (how a machine of a lab across machines hands it to the coordinator)."""
+    return {"family": route.family, "dst": None if route.dst is None else str(route.dst),
+            "via": None if route.via is None else str(route.via), "dev": route.dev, "metric": route.metric,
+            "text": route.text}
+
+
+def from_json(data: dict) -> Route:
+    """The Route of one `to_json` answer (origin `fib`); ValueError for one that is not a route."""
+    family = int(data["family"])
+    if family not in FAMILIES.values():
+        raise ValueError(f"not an address family: {family}")
+    dst = None if data.get("dst") is None else ipaddress.ip_network(data["dst"])
+    via = None if data.get("via") is None else ipaddress.ip_address(data["via"])
+    metric = data.get("metric")
+    return Route(family, dst, via, None if data.get("dev") is None else str(data["dev"]),
+                 None if metric is None else int(metric), str(data.get("text", "")), origin="fib")

@@ -2,8 +2,9 @@
 rather than an ssh session and a Python start each (`RemoteNode.run`: commands run to completion).
 
 The protocol is JSON lines over the agent's ssh session. A request: {"id", "node", "argv", "input",
-"timeout"}; the answer: {"id", "code", "out", "err"} or {"id", "timeout": true}. Requests run at once,
-each in a thread of its own, answers come as they finish. When the agent's stdin closes (the coordinator
+"timeout"}, or {"id", "node", "call": "fib"} for what the agent reads itself (the node's kernel FIB, as
+`netemu part fib` prints it: no process to start); the answer: {"id", "code", "out", "err"} or
+{"id", "timeout": true}. Requests run at once, each in a thread of its own, answers come as they finish. When the agent's stdin closes (the coordinator
 is done, or died and ssh closed the session) it kills the commands still running and exits.
 """
 
@@ -43,6 +44,14 @@ def serve(lab: str) -> int:
     def one(req: dict) -> None:
         rid = req.get("id")
         try:
+            if req.get("call") is not None:
+                if req["call"] != "fib":
+                    raise ValueError(f"no such call: {str(req['call'])[:40]!r}")
+                from .part import fib_of
+
+                answer({"id": rid, "code": 0, "out": json.dumps(fib_of(handle.node(str(req.get("node"))).ns)),
+                        "err": ""})
+                return
             argv = [str(a) for a in req.get("argv") or []]
             if not argv:
                 raise ValueError("the request names no command")
@@ -127,6 +136,13 @@ class Agent:
 
     def run(self, node: str, argv: list[str], input: str | None, timeout: float | None) -> tuple[int, str, str]:
         """(exit status, stdout, stderr) of argv in NODE; TimeoutExpired after `timeout`; AgentGone."""
+        return self._ask({"node": node, "argv": list(argv), "input": input, "timeout": timeout}, argv, timeout)
+
+    def fib(self, node: str, timeout: float) -> tuple[int, str, str]:
+        """NODE's kernel FIB as `netemu part fib` prints it, read by the agent itself; AgentGone."""
+        return self._ask({"node": node, "call": "fib"}, ["fib", node], timeout)
+
+    def _ask(self, request: dict, argv: list[str], timeout: float | None) -> tuple[int, str, str]:
         event, box = threading.Event(), []
         with self.lock:
             if not self.alive:
@@ -134,8 +150,7 @@ class Agent:
             rid = next(self.ids)
             self.waiting[rid] = (event, box)
             try:
-                self.proc.stdin.write(json.dumps({"id": rid, "node": node, "argv": list(argv), "input": input,
-                                                  "timeout": timeout}) + "\n")
+                self.proc.stdin.write(json.dumps({"id": rid, **request}) + "\n")
                 self.proc.stdin.flush()
             except (OSError, ValueError):
                 self.waiting.pop(rid, None)

@@ -90,6 +90,29 @@ class RemoteNode:
                            f"{r.err.strip()[:500]}")
         return subprocess.CompletedProcess(list(argv), r.code, r.out, r.err)
 
+    def fib(self, timeout: float = 30) -> tuple | None:
+        """The node's kernel FIB on its machine as `Route`s (netemu.kernel.fib, read there): through the
+        machine's agent, or `netemu part fib` in a session of its own; None when its namespace is gone."""
+        from ..kernel import fib
+        from . import agent
+
+        helper = agent.get(self.lab, self.machine)
+        r = None
+        if helper is not None:
+            try:
+                r = remote.Reply(self.machine.name, *helper.fib(self.name, timeout))
+            except agent.AgentGone:
+                r = None
+            except subprocess.TimeoutExpired:
+                raise LabError(f"{self.name} (on {self.machine.name}): its routes were not read within "
+                               f"{timeout:g} s") from None
+        if r is None:
+            r = remote.run(self.machine, ["part", "fib", self.lab, self.name], timeout=timeout)
+        if r.code != 0:
+            raise LabError(f"{self.name} (on {self.machine.name}): its routes cannot be read: {r.why()}")
+        routes = r.json().get("routes")
+        return None if routes is None else tuple(fib.from_json(x) for x in routes)
+
     def popen(self, argv: list[str], **kwargs) -> RemoteProc:
         """Start argv inside the node on its machine; stop it with send_signal/terminate/kill."""
         kwargs.pop("env", None)  # the machine's own environment (a probe gets the machine's netemu)

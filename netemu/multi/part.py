@@ -140,6 +140,24 @@ def converge(lab: str, timeout: float) -> dict:
     return {"converged": [name for name, _ in wait_all(topo, timeout)]}
 
 
+def fib(lab: str, node: str) -> dict:
+    """NODE's kernel FIB on this machine, for the coordinator's path walk (see fib_of)."""
+    from ..lab import Lab
+
+    return fib_of(Lab.attach(lab).node(node).ns)
+
+
+def fib_of(ns: str) -> dict:
+    """The kernel FIB of namespace `ns` as {"routes": [netemu.kernel.fib.to_json …]}; {"routes": null}
+    when the namespace is not (or no longer) on this machine."""
+    from ..kernel import fib as fib_mod
+
+    try:
+        return {"routes": [fib_mod.to_json(r) for r in fib_mod.read(ns)]}
+    except FileNotFoundError:  # the lab went down meanwhile
+        return {"routes": None}
+
+
 # Before `down`: a TCP connection between machines (a BGP session across VXLAN) whose process is killed is
 # left orphaned, retransmitting its FIN to a peer the other machine has already removed; the orphan holds
 # its namespace, and with it the lab's VXLAN socket in the machine's namespace, for minutes. Orphans of

@@ -3,7 +3,9 @@
 Each node's forwarding decision is made as the kernel would: the longest matching prefix among
 its connected subnets and static routes (the one lookup of netemu.forwarding.lookup). A router
 whose routes FRR installs has none in the model: in a running lab its kernel FIB is read and
-given to the same lookup (see routesource); before `up` the walk stops there. The next hop is the node that owns the gateway (or the
+given to the same lookup (see routesource); before `up` the walk stops there. On a lab up across machines
+each node is the lab's own (see routesource), so a hop over a link cut between machines has the MTU VXLAN
+carries. The next hop is the node that owns the gateway (or the
 destination) on the outgoing interface's layer-2 segment. The path tells which hop is the
 narrowest and which router sits in front of it (the one that sends ICMP "too big").
 

@@ -5,12 +5,17 @@ installs (FRR, `routing: ospf|bgp`) has none there: what it forwards by exists o
 once the lab is up and routing has converged. For such a router the walk reads the FIB of its
 namespace (netemu.kernel.fib) and hands it to the same lookup, so one lookup rule decides for
 every node. Each FIB is read once per walk (`Routes` is made per question asked).
+
+On a lab brought up across machines from here (netemu.multi) a router's namespace is on its machine:
+its FIB is read there (the machine's agent, or `netemu part fib`), and each node is the lab's own, whose
+links cut between machines have the MTU VXLAN carries (what the kernel sends by, not the file's).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from ..errors import NetemuError
 from ..kernel import netns
 from ..model import Node, Topology
 
@@ -33,25 +38,38 @@ class Routes:
     def __init__(self, topo: Topology):
         self.topo = topo
         self._nodes: dict[str, Node] = {}
+        self._across = _across(topo)
 
     def node(self, name: str) -> Node:
         """The node, its routes replaced by its kernel FIB when a daemon installs them and the lab is up."""
         found = self._nodes.get(name)
         if found is None:
             found = self.topo.node(name)
+            if self._across is not None:
+                found = self._across.topology.node(name)  # with the MTU of each link cut between machines
             if self.live(name):
-                from ..kernel import fib
-
-                try:
-                    found = replace(found, routes=fib.read(self.topo.namespace(name)))
-                except FileNotFoundError:  # the lab went down meanwhile: nothing is known
-                    pass
+                routes = self._fib(name)
+                if routes is not None:  # None: the lab went down meanwhile, nothing is known
+                    found = replace(found, routes=routes)
             self._nodes[name] = found
         return found
 
+    def _fib(self, name: str):
+        if self._across is not None:
+            return self._across.node(name).fib()
+        from ..kernel import fib
+
+        try:
+            return fib.read(self.topo.namespace(name))
+        except FileNotFoundError:
+            return None
+
     def live(self, name: str) -> bool:
-        """Whether `name`'s routes are dynamic and its namespace exists on this machine (the lab is up)."""
-        return dynamic(self.topo, name) and netns.exists(self.topo.namespace(name))
+        """Whether `name`'s routes are dynamic and the lab is up: its namespace exists on this machine, or
+        the lab is up across machines from here (the node is on its machine)."""
+        if not dynamic(self.topo, name):
+            return False
+        return self._across is not None or netns.exists(self.topo.namespace(name))
 
     def unknown(self, name: str) -> str:
         """Why the model knows no route of `name`, for an error message ('' when it should know them)."""
@@ -60,3 +78,17 @@ class Routes:
         protocol = self.topo.routing.protocol.upper()
         return (f" (its routes come from {protocol} at run time: they are known once lab {self.topo.name} is up "
                 f"and has converged)")
+
+
+def _across(topo: Topology):
+    """The handle of lab `topo.name` when it is up across machines from here and has topo's nodes, else None."""
+    from ..multi.nodes import RemoteLab
+
+    if not RemoteLab.known(topo.name):
+        return None
+    try:
+        lab = RemoteLab.attach(topo.name)
+    except NetemuError:
+        return None
+    mine = {n.name for n in lab.topology.nodes}
+    return lab if all(n.name in mine for n in topo.nodes) else None

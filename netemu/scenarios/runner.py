@@ -208,9 +208,11 @@ def run(scenario: Scenario, options: RunOptions | None = None, lab_class: Any = 
                          "give only one of them")
     if (getattr(attached, "machines", None) or options.hosts) and scenario.one_machine:
         raise RequirementError(scenario.name, topo.name, [f"not yet across machines: {scenario.one_machine}"])
-    # Paths through routers whose routes FRR installs are known only once the lab is up and converged:
-    # their requirements are checked right after `up` (the lab then goes down again if they fail).
-    after_up = attached is None and routesource.any_dynamic(topo)
+    # Paths through routers whose routes FRR installs are known only once the lab is up and converged, and
+    # the MTU of a link cut between machines once the lab is placed on them (the one the path walk then
+    # reads, see routesource): their requirements are checked right after `up` (the lab then goes down
+    # again if they fail).
+    after_up = attached is None and (routesource.any_dynamic(topo) or bool(options.hosts))
     if not after_up:
         check_requirements(scenario, setup)  # before anything is touched
     if attached is None:

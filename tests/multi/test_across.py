@@ -14,7 +14,7 @@ import pytest
 from conftest import TOPOLOGIES, renamed
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_machines import INTERNET_STATIC, _exec, _lab_from, _same_as, _snapshots, sim  # noqa: E402, F401  (the fixture too)
+from test_machines import INTERNET, _exec, _lab_from, _same_as, _snapshots, sim  # noqa: E402, F401  (the fixture too)
 
 pytestmark = pytest.mark.root
 
@@ -57,6 +57,24 @@ def test_pmtud_across_a_cut_link_reports_what_vxlan_carries(sim, tmp_path):
     finally:
         down = sim.coordinator("down", lab)
     assert down.returncode == 0, down.stdout + down.stderr
+    _same_as(sim, before)
+
+
+def test_run_hosts_pmtud_finds_the_cut_link_by_its_true_mtu(sim, tmp_path):
+    """`run pmtud --hosts` brings the lab up itself: the link cut between m1 and m2 is the narrowest hop, with
+    the MTU VXLAN carries (1450), though the file says nothing narrower than 1500."""
+    before = _snapshots(sim)
+    lab, path = _lab_from(sim, PMTUD_LAB, "mc-hpm")
+    res = sim.coordinator("run", "pmtud", "--hosts", str(sim.inventory), "--topology", path, "--client", "h1",
+                          "--server", "h2", "--quick", "--json", "--report-dir", str(tmp_path / "report"), timeout=600)
+    assert res.stdout.startswith("{"), res.stdout + res.stderr  # refused before: no hop narrower than 1500
+    out = json.loads(res.stdout)
+    fields = out["results"]
+    assert fields["path"] == "h1 -eth0/1500-> r1 -eth1/1450-> r2 -eth1/1500-> h2", fields
+    assert fields["expected_path_mtu"] == 1450 and fields["path_mtu"] == 1450, fields
+    failed = [c for c in out["checks"] if not c["passed"]]
+    assert res.returncode == 0 and not failed and out["error"] is None, (failed, out["error"], res.stderr)
+    assert sim.coordinator("status").stdout.count(lab) == 0
     _same_as(sim, before)
 
 
@@ -281,7 +299,7 @@ def test_capture_and_dns_trace_on_nodes_of_other_machines(sim, tmp_path):
     before = _snapshots(sim)
     lab = f"mc-cap-{tmp_path.name[-6:].replace('_', '')}"
     path = sim.dir / f"{lab}.yaml"
-    path.write_text(renamed(INTERNET_STATIC.read_text(), lab))  # static routes: no FRR in the simulated machines
+    path.write_text(renamed(INTERNET.read_text(), lab))  # BGP (FRR) routers on every machine
     assert sim.coordinator("up", str(path), "--hosts", str(sim.inventory)).returncode == 0
     try:
         placement = json.loads(sim.coordinator("plan", str(path), "--hosts", str(sim.inventory), "--json").stdout)

@@ -24,8 +24,7 @@ from netemu.parse import load_topology  # noqa: E402
 pytestmark = pytest.mark.root
 
 WEB_PUBLIC = "192.0.2.80"  # Bob's web server in internet.yaml, 1:1 NATed to 10.20.0.80
-# The flagship lab with static routes instead of BGP: the simulated machines have no /run/frr for FRR.
-INTERNET_STATIC = Path(__file__).parents[1] / "scenarios" / "internet-static.yaml"
+INTERNET = TOPOLOGIES / "internet.yaml"  # the flagship lab: its routers learn their routes over BGP (FRR)
 
 
 @pytest.fixture(scope="module")
@@ -79,10 +78,10 @@ def _exec(sim: Sim, lab: str, node: str, *argv: str, timeout: float = 60) -> sub
     return sim.coordinator("exec", lab, node, "--", *argv, timeout=timeout)
 
 
-def test_flagship_lab_over_three_machines(sim):
+def test_flagship_lab_over_three_machines(sim, tmp_path):
     host_before = host_snapshot()
     before = _snapshots(sim)
-    lab, path = _lab(sim, str(INTERNET_STATIC), "mc-inet")
+    lab, path = _lab(sim, str(INTERNET), "mc-inet")
     res = sim.coordinator("up", path, "--hosts", str(sim.inventory))
     try:
         assert res.returncode == 0, res.stdout + res.stderr
@@ -116,6 +115,26 @@ def test_flagship_lab_over_three_machines(sim):
         finally:
             server.kill()
             server.wait()
+        # PMTUD across the link cut between isp and core1: the path is walked through the BGP routers' live
+        # FIBs, each read on its machine, and its narrowest hop is what VXLAN carries, not the file's 1500
+        placement = json.loads(sim.coordinator("plan", path, "--hosts", str(sim.inventory), "--json").stdout)
+        assert placement["placement"]["isp"] != placement["placement"]["core1"], placement["placement"]
+        res = sim.coordinator("run", "pmtud", "--lab", lab, "--client", "isp-resolver", "--server", "root", "--quick",
+                              "--json", "--report-dir", str(tmp_path / "pmtud"), timeout=600)
+        out = json.loads(res.stdout)
+        fields = out["results"]
+        assert fields["expected_path_mtu"] == 1450 and fields["router"] == "isp", fields
+        assert fields["path_mtu"] == 1450 and fields["tracepath_pmtu"] == 1450, fields
+        assert "isp -eth1/1450-> core1" in fields["path"], fields["path"]  # the true MTU, in words too
+        failed = [c for c in out["checks"] if not c["passed"]]
+        assert res.returncode == 0 and not failed and out["error"] is None, (failed, out["error"], res.stderr)
+        # without the agent: `netemu part fib` on core2's machine prints the route BGP installed there
+        root = Path(__file__).resolve().parents[2]
+        res = sim.in_machine(placement["placement"]["core2"], ["env", f"PYTHONPATH={root}", sys.executable, "-m",
+                                                               "netemu", "part", "fib", lab, "core2"])
+        routes = json.loads(res.stdout)["routes"]
+        assert {"dst": "192.0.2.0/24", "via": "198.51.100.10"}.items() <= next(
+            (r for r in routes if r["dst"] == "192.0.2.0/24"), {}).items(), routes
     finally:
         down = sim.coordinator("down", lab)
     assert down.returncode == 0, down.stdout + down.stderr
