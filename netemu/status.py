@@ -8,6 +8,7 @@ from . import features
 from . import journal as journal_mod
 from .errors import NotFoundError
 from .kernel import netns, procs
+from .kernel.fib import RTM_F_CLONED
 from .kernel.rtnl import IFF_UP
 from .labdir import LabDir, all_labs, existing
 
@@ -21,7 +22,6 @@ _IFF_NAMES = ((0x8, "LOOPBACK"), (0x2, "BROADCAST"), (0x10, "POINTOPOINT"), (0x1
               (IFF_UP, "UP"), (IFF_RUNNING, "RUNNING"), (IFF_LOWER_UP, "LOWER_UP"), (0x20000, "DORMANT"))
 
 RTNH_F_DEAD = 0x1  # a next hop whose device is down (linux/rtnetlink.h)
-RTM_F_CLONED = 0x200  # a route cache exception (learned PMTU, redirect), not a route (linux/rtnetlink.h)
 USER_HZ = 100  # RTA_CACHEINFO's rta_expires counts clock ticks of USER_HZ, whatever the kernel's HZ
 
 # Route types (linux/rtnetlink.h) other than unicast, named as `ip route` names them.
@@ -69,8 +69,6 @@ def lab(name: str, node: str | None = None) -> dict:
     meta = d.read_meta()
     created = journal_mod.read(d.journal)
     kinds = _kinds(d)
-    from pyroute2 import IPRoute  # the full pyroute2 (~100 ms to import) only where dumps are parsed
-
     nodes = []
     namespaces = [ns for ns in created.namespaces if node is None or ns == f"{name}-{node}"]
     if node is not None and not namespaces:
@@ -81,15 +79,11 @@ def lab(name: str, node: str | None = None) -> dict:
             entry["missing"] = True
             nodes.append(entry)
             continue
-        with netns.entered(ns):
-            ipr = IPRoute()  # dumps are rare here: pyroute2's parser is worth its cost
-        try:
+        with netns.dump_socket(ns) as ipr:  # dumps are rare here: pyroute2's parser is worth its cost
             links = ipr.get_links()  # one dump, so names and states come from the same instant
             names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in links}
             entry["interfaces"] = _interfaces(ipr, links, names)
             entry["routes"], entry["path_mtu_cache"] = _routes(ipr, names)
-        finally:
-            ipr.close()
         nodes.append(entry)
     pumps = {r["pid"] for r in created.process_records if r.get("of")}  # log pumps: part of their process
     processes = [{"pid": pid, "name": created.process_names.get(pid, "?"), "running": procs.alive(pid, st)}

@@ -12,7 +12,7 @@ import ipaddress
 from ..model import Route
 from . import netns
 
-RTM_F_CLONED = 0x200  # a cached exception (learned path MTU, redirect), not a route
+RTM_F_CLONED = 0x200  # a route cache exception (learned PMTU, redirect), not a route (linux/rtnetlink.h)
 RTN_UNICAST = 1
 RTPROT_KERNEL = 2  # the connected subnets: the model has them from the interfaces' addresses
 FAMILIES = {2: 4, 10: 6}
@@ -27,18 +27,12 @@ def read(ns: str) -> tuple[Route, ...]:
     from the interfaces, and a route without an interface never matches in it. Of a multipath route
     the first next hop is kept (the model's route has one).
     """
-    from pyroute2 import IPRoute  # the full pyroute2 (~100 ms to import) only where dumps are parsed
-
-    with netns.entered(ns):
-        ipr = IPRoute()
-    try:
+    with netns.dump_socket(ns) as ipr:
         names = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
         out = []
         for family in FAMILIES:
             out += [r for r in (_route(m, names) for m in ipr.get_routes(family=family, table=254)) if r]
         return tuple(out)
-    finally:
-        ipr.close()
 
 
 def _route(m, names: dict[int, str]) -> Route | None:

@@ -122,6 +122,20 @@ def entered(name: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def dump_socket(name: str) -> Iterator:
+    """A full pyroute2 IPRoute opened inside namespace `name` (its socket stays bound there), for dumps
+    whose messages are worth pyroute2's parser; closed after the block."""
+    from pyroute2 import IPRoute  # the full pyroute2 (~100 ms to import) only where dumps are parsed
+
+    with entered(name):
+        ipr = IPRoute()
+    try:
+        yield ipr
+    finally:
+        ipr.close()
+
+
+@contextlib.contextmanager
 def entered_fd(fd: int) -> Iterator[None]:
     """Run the block with the calling thread inside the namespace behind `fd`."""
     h = home()
