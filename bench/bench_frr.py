@@ -7,19 +7,24 @@ Labs (no address written: netemu numbers them): a ring of N routers with a chord
 at each end, run with `routing: ospf`; topologies/bgp.yaml (three ASes, OSPF inside one); and a ring of
 M routers built with `routing: static` and with `routing: ospf` in the same run. Printed: the time
 `up` reports from the last daemon start to convergence, the whole `up` wall time, the floor the
-configured timers set, and the daemons' memory (RSS) per router. Targets: the N-router AS converges
-<= 5 s after its last daemon started; up of the M-router OSPF lab <= 2x the static one + the floor.
+configured timers set (hello + SPF delay where `up` ends on the FIBs matching netemu's prediction, hello
++ the 1 s stability window where it must watch them instead), the daemons' memory (RSS) per router, the
+CPU one router's daemons use to start alone, and for the big OSPF ring where the time went and how much
+CPU its daemons had used by the end of `up`. Targets: the N-router AS converges <= 5 s after its last
+daemon started; up of the M-router OSPF lab <= 2x the static one + the floor.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +33,8 @@ sys.path.insert(0, str(ROOT))
 from netemu.frr.converge import STABLE  # noqa: E402
 from netemu.frr.spec import Timers  # noqa: E402
 
+SPF_DELAY_MS = int(re.search(r"timers throttle spf (\d+)",
+                             (ROOT / "netemu/frr/templates/ospfd.conf.j2").read_text()).group(1))
 CONVERGED = re.compile(r"routing converged ([\d.]+) s after the daemons started")
 
 
@@ -46,10 +53,27 @@ def netemu(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
                           timeout=timeout)
 
 
-def rss_per_router(lab: str) -> tuple[float, int]:
-    """(MiB of RSS per router, routers) summed over the lab's FRR daemons."""
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Daemons:
+    """The lab's FRR daemons as `up` left them."""
+
+    rss: float = 0.0  # MiB per router
+    routers: int = 0
+    count: int = 0
+    cpu: float = 0.0  # seconds of CPU (all threads) used so far, start-up included
+    first: float | None = None  # seconds since boot when the first / last daemon started
+    last: float | None = None
+
+
+def daemons(lab: str) -> Daemons:
+    """RSS per router, CPU and start times of the lab's FRR daemons (from /proc)."""
     marker = f"/run/netemu/{lab}/frr/".encode()
     per: dict[str, int] = {}
+    out = Daemons()
+    starts = []
     for pid in filter(str.isdigit, (p.name for p in Path("/proc").iterdir())):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -58,26 +82,75 @@ def rss_per_router(lab: str) -> tuple[float, int]:
             node = cmd.split(marker, 1)[1].split(b"/", 1)[0].decode()
             rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
                        if line.startswith("VmRSS:"))
+            stat = Path(f"/proc/{pid}/stat").read_text()
         except (OSError, StopIteration):
             continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        out.cpu += (int(fields[11]) + int(fields[12])) / HZ
+        starts.append(int(fields[19]) / HZ)
+        out.count += 1
         per[node] = per.get(node, 0) + rss
-    return (statistics.mean(per.values()) / 1024 if per else 0.0), len(per)
+    out.rss, out.routers = (statistics.mean(per.values()) / 1024 if per else 0.0), len(per)
+    out.first, out.last = (min(starts), max(starts)) if starts else (None, None)
+    return out
 
 
-def up(text: str, name: str, tmp: Path) -> tuple[float, float | None, float, int]:
-    """(wall seconds of `up`, reported convergence seconds, RSS MiB per router, routers)."""
+def startup_cpu(name: str, tmp: Path) -> dict[str, float]:
+    """Milliseconds of CPU each FRR daemon of an OSPF router uses to start, measured on a lab of one router
+    with nobody to talk to (every thread's scheduler time, /proc/PID/task/*/schedstat)."""
+    text = f"name: {name}\nrouting: ospf\nnodes:\n  r0: {{kind: router}}\n  h1: {{kind: host}}\nlinks:\n  - endpoints: [h1, r0]\n"
+    path = tmp / f"{name}.yaml"
+    path.write_text(text)
+    res = netemu("up", str(path))
+    if res.returncode != 0:
+        netemu("down", name)
+        raise SystemExit(f"up {name} failed:\n{res.stdout}\n{res.stderr}")
+    time.sleep(0.5)
+    out: dict[str, float] = {}
+    marker = f"/run/netemu/{name}/frr/".encode()
+    for pid in filter(str.isdigit, (p.name for p in Path("/proc").iterdir())):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if marker in cmd:
+                ns = sum(int((task / "schedstat").read_text().split()[0])
+                         for task in Path(f"/proc/{pid}/task").iterdir())
+                out[Path(cmd.split(b"\0")[0].decode()).name] = ns / 1e6
+        except OSError:
+            continue
+    netemu("down", name)
+    return out
+
+
+def uptime() -> float:
+    return float(Path("/proc/uptime").read_text().split()[0])
+
+
+@dataclass
+class Up:
+    """One `up`: its wall time, what it reported, and its daemons."""
+
+    wall: float
+    converged: float | None
+    predicted: bool  # converged by the FIBs matching the prediction (no stability window)
+    daemons: Daemons
+    started: float  # seconds since boot when `up` began
+
+
+def up(text: str, name: str, tmp: Path) -> Up:
+    """Bring the lab up and down again, measuring."""
     path = tmp / f"{name}.yaml"
     path.write_text(re.sub(r"^name: .*$", f"name: {name}", text, count=1, flags=re.M))
-    t0 = time.monotonic()
+    time.sleep(3)  # the previous lab's daemons have finished exiting (their clean-up is CPU too)
+    t0, boot0 = time.monotonic(), uptime()
     res = netemu("up", str(path), "--wait-timeout", "120")
     wall = time.monotonic() - t0
     if res.returncode != 0:
         netemu("down", name)
         raise SystemExit(f"up {name} failed:\n{res.stdout}\n{res.stderr}")
     m = CONVERGED.search(res.stdout)
-    rss, routers = rss_per_router(name)
+    d = daemons(name)
     netemu("down", name)
-    return wall, float(m.group(1)) if m else None, rss, routers
+    return Up(wall, float(m.group(1)) if m else None, "as the topology predicts" in res.stdout, d, boot0)
 
 
 def main() -> None:
@@ -90,32 +163,49 @@ def main() -> None:
     args = ap.parse_args()
     t = Timers()
     # An adjacency needs a hello from each side (the first goes out at start, the next one a hello
-    # interval later if the neighbour was not listening yet); `up` then watches the FIBs for STABLE s.
-    floor = t.hello + STABLE
-    print(f"timers: OSPF hello {t.hello} s dead {t.dead} s, BGP keepalive {t.keepalive} s hold {t.hold} s; "
-          f"floor from the timers = hello {t.hello} s + FIB stability window {STABLE} s = {floor:.1f} s")
+    # interval later if the neighbour was not listening yet), then OSPF's SPF delay. Where the FIBs cannot
+    # be predicted (BGP), `up` also watches them stay unchanged for STABLE s.
+    spf = SPF_DELAY_MS / 1000
+    floors = {True: t.hello + spf, False: t.hello + STABLE}
+    print(f"timers: OSPF hello {t.hello} s dead {t.dead} s, SPF delay {SPF_DELAY_MS} ms, BGP keepalive {t.keepalive} s "
+          f"hold {t.hold} s; floor from the timers = hello + SPF delay = {floors[True]:.2f} s where the FIBs match "
+          f"the prediction (OSPF), hello + FIB stability window {STABLE} s = {floors[False]:.1f} s otherwise")
+    cores = os.cpu_count() or 1
     bgp = (ROOT / "topologies" / "bgp.yaml").read_text()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        rows = []
+        alone = startup_cpu(f"{args.prefix}-one", tmp)
+        per_router = sum(alone.values())
+        print("CPU one OSPF router's daemons use to start and settle, alone (its namespace entry included): "
+              + ", ".join(f"{k} {v:.0f} ms" for k, v in sorted(alone.items())) + f" = {per_router:.0f} ms", flush=True)
         small = [(f"{args.routers}-router OSPF AS", ring("x", args.routers, "ospf"), f"{args.prefix}-as"),
                  ("3-AS BGP (topologies/bgp.yaml)", bgp, f"{args.prefix}-bgp")]
         for label, text, name in [] if args.big_only else small:
             for _ in range(args.repeat):
-                wall, conv, rss, routers = up(text, name, tmp)
-                rows.append((label, wall, conv, rss, routers))
+                u = up(text, name, tmp)
+                conv = u.converged
                 print(f"{label:<34} converged {conv:5.1f} s after the last daemon started "
                       f"(target <= 5 s: {'ok' if conv is not None and conv <= 5 else 'MISSED'}); up took "
-                      f"{wall:5.1f} s; FRR RSS {rss:5.1f} MiB per router ({routers} routers)", flush=True)
+                      f"{u.wall:5.1f} s; FRR RSS {u.daemons.rss:5.1f} MiB per router ({u.daemons.routers} routers)",
+                      flush=True)
         for _ in range(args.repeat):
-            static, _, _, _ = up(ring("x", args.big, "static"), f"{args.prefix}-static", tmp)
-            ospf, conv, rss, routers = up(ring("x", args.big, "ospf"), f"{args.prefix}-big", tmp)
+            static = up(ring("x", args.big, "static"), f"{args.prefix}-static", tmp).wall
+            u = up(ring("x", args.big, "ospf"), f"{args.prefix}-big", tmp)
+            floor = floors[u.predicted]
             limit = 2 * static + floor
-            print(f"{args.big}-router ring: up with routing: static {static:5.1f} s, with routing: ospf {ospf:5.1f} s "
-                  f"(converged {conv:.1f} s after the last daemon started; target <= 2 x static + floor = "
-                  f"{limit:.1f} s: {'ok' if ospf <= limit else 'MISSED'}); FRR RSS {rss:.1f} MiB per router",
+            dm = u.daemons
+            print(f"{args.big}-router ring: up with routing: static {static:5.1f} s, with routing: ospf {u.wall:5.1f} s "
+                  f"(converged {u.converged:.1f} s after the last daemon started"
+                  f"{', FIBs as predicted' if u.predicted else ''}; target <= 2 x static + floor = "
+                  f"{limit:.1f} s: {'ok' if u.wall <= limit else 'MISSED'}); FRR RSS {dm.rss:.1f} MiB per router",
                   flush=True)
-
+            if dm.first is not None:
+                print(f"    where the time went: {dm.first - u.started:.1f} s before the first daemon started, "
+                      f"{dm.last - dm.first:.1f} s starting {dm.count} daemons, {u.wall - (dm.last - u.started):.1f} s "
+                      f"from the last start to the end of up. By then the daemons had used {dm.cpu:.1f} s of CPU (their "
+                      f"start, routing and answers to netemu), at least {dm.cpu / cores:.1f} s on this machine's {cores} "
+                      f"cores, against {limit - static:.1f} s the target leaves beyond the static lab's whole up",
+                      flush=True)
 
 if __name__ == "__main__":
     main()

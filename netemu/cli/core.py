@@ -222,7 +222,8 @@ def _converge(topo, timeout: float) -> None:
 
     for _, res in converge(topo, timeout, started):
         click.echo(f"  routing converged {res.seconds:.1f} s after the daemons started: {res.adjacencies} OSPF "
-                   f"adjacencies, {res.sessions} BGP sessions, {res.routes} routes in the routers' FIBs")
+                   f"adjacencies, {res.sessions} BGP sessions, {res.routes} routes in the routers' FIBs"
+                   + ("; every OSPF route on a shortest path, as the topology predicts" if res.predicted else ""))
 
 
 @click.command()

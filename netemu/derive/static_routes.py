@@ -50,14 +50,15 @@ def _gateway(mine: Interface, theirs: Interface, family: int) -> IPAddress | Non
     return next((a.ip for a in theirs.addresses if a.version == family and any(a.ip in n for n in nets)), None)
 
 
-def graph(topo: Topology, family: int) -> dict[str, list[Edge]]:
-    """Router adjacency of one family: who can send to whom, over which interface, at what cost."""
+def graph(topo: Topology, family: int, default_cost: int = 1) -> dict[str, list[Edge]]:
+    """Router adjacency of one family: who can send to whom, over which interface, at what cost (a link's
+    `cost:`, else `default_cost`)."""
     routers = {n.name for n in topo.nodes if n.kind == "router"}
     edges: dict[str, list[Edge]] = defaultdict(list)
     for seg in segments(topo):
         ends = [i for i in seg.ifaces if i.node in routers]
         for mine in ends:
-            cost = topo.links[mine.link].cost or 1
+            cost = topo.links[mine.link].cost or default_cost
             for theirs in ends:
                 if theirs.node == mine.node:
                     continue
@@ -84,6 +85,30 @@ def first_hops(edges: dict[str, list[Edge]], source: str) -> dict[str, tuple[int
             if e.to not in done:
                 counter += 1
                 heapq.heappush(heap, (dist + e.weight, e.to, counter, first or e))
+    return done
+
+
+def equal_cost_hops(edges: dict[str, list[Edge]], source: str) -> dict[str, tuple[int, frozenset[Edge]]]:
+    """Dijkstra from `source` by cost alone, as a link-state protocol computes it: (distance, every first
+    edge of a shortest path) of every router it reaches (the source's own set is empty)."""
+    done: dict[str, tuple[int, frozenset[Edge]]] = {}
+    best: dict[str, tuple[int, set[Edge]]] = {source: (0, set())}
+    heap: list = [(0, source)]
+    while heap:
+        dist, node = heapq.heappop(heap)
+        if node in done or dist > best[node][0]:
+            continue
+        done[node] = (dist, frozenset(best[node][1]))
+        for e in edges.get(node, ()):
+            if e.to in done:
+                continue
+            hops = {e} if node == source else best[node][1]
+            cur = best.get(e.to)
+            if cur is None or dist + e.cost < cur[0]:
+                best[e.to] = (dist + e.cost, set(hops))
+                heapq.heappush(heap, (dist + e.cost, e.to))
+            elif dist + e.cost == cur[0]:
+                cur[1].update(hops)
     return done
 
 

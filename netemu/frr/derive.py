@@ -65,6 +65,9 @@ class Router:
     configs: tuple[tuple[str, str], ...] = ()  # daemon -> configuration text, in start order
     extra: str = ""  # the node's `frr:` lines, applied through vtysh once the daemons run
     reach: tuple[IPNetwork, ...] = ()  # prefixes its FIB holds once routing has converged
+    # its OSPF routes once converged, every next hop (see expect.py); None where netemu cannot tell them
+    # (BGP, or `frr:` lines in the lab)
+    expect: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] | None = None
 
     @property
     def daemons(self) -> tuple[str, ...]:
@@ -119,6 +122,7 @@ class _Deriver:
         self.opts = opts
         self.costs = costs
         self.segment: dict[tuple[str, str], list[Interface]] = {}
+        self._parts: dict[int, dict[str, str]] = {}
         for seg in topo.segments():
             for i in seg:
                 self.segment[(i.node, i.name)] = seg
@@ -154,18 +158,31 @@ class _Deriver:
         between routers of the AS with addresses of that family at both ends. Without one, an iBGP
         session between their loopbacks could never open (a loopback is reached through the IGP), and
         `up` would wait for it in vain — e.g. IPv4-only links with dual-stack loopbacks."""
-        seen, todo = {a}, [a]
-        while todo:
-            here = self.topo.node(todo.pop())
-            for iface in here.interfaces:
-                if not _first(iface.addresses, version):
-                    continue
-                for o in self.segment.get((here.name, iface.name), []):
-                    if (o.node not in seen and self.is_router(o.node) and self.same_igp(here.name, o.node)
-                            and _first(o.addresses, version)):
-                        seen.add(o.node)
-                        todo.append(o.node)
-        return b in seen
+        return a == b or self._igp_parts(version).get(a, a) == self._igp_parts(version).get(b, b)
+
+    def _igp_parts(self, version: int) -> dict[str, str]:
+        """Each router's IGP domain for the family, named by one of its routers (found once per family:
+        asking per pair of routers walked the graph n² times, seconds for 50 routers)."""
+        if version in self._parts:
+            return self._parts[version]
+        part: dict[str, str] = {}
+        for first in (n.name for n in self.topo.nodes if n.kind == "router"):
+            if first in part:
+                continue
+            part[first] = first
+            todo = [first]
+            while todo:
+                here = self.topo.node(todo.pop())
+                for iface in here.interfaces:
+                    if not _first(iface.addresses, version):
+                        continue
+                    for o in self.segment.get((here.name, iface.name), []):
+                        if (o.node not in part and self.is_router(o.node) and self.same_igp(here.name, o.node)
+                                and _first(o.addresses, version)):
+                            part[o.node] = first
+                            todo.append(o.node)
+        self._parts[version] = part
+        return part
 
     def bgp_neighbours(self, node: Node) -> list[BgpNeighbour]:
         me = self.asn(node.name)
@@ -256,10 +273,16 @@ def derive(topo: Topology, opts: Options, costs: dict[int, int] | None = None) -
     d = _Deriver(topo, opts, costs or {})
     routers = [d.router(node, index) for index, node in enumerate(n for n in topo.nodes if n.kind == "router")]
     reach = _reach(d, routers)
+    expect: dict = {}
+    if opts.protocol == "ospf" and not any(r.extra for r in routers):
+        from .expect import ospf_routes
+
+        expect = ospf_routes(topo, [r.node for r in routers])
     out = []
     for r in routers:
         configs = tuple((daemon, render(topo.name, daemon, r, opts)) for daemon in daemons_of(r, opts))
-        out.append(replace(r, configs=configs, reach=tuple(sorted(reach[r.node], key=lambda n: (n.version, n)))))
+        out.append(replace(r, configs=configs, reach=tuple(sorted(reach[r.node], key=lambda n: (n.version, n))),
+                           expect=expect.get(r.node)))
     return FrrLab(opts, tuple(out))
 
 

@@ -12,26 +12,9 @@ import pytest
 
 from conftest import ROOT, netemu
 
-# A ring of four routers; r1-r4 costs 5, so h1 -> h2 (behind r3) goes r1-r4-r3 until that link is cut.
-RING = """\
-name: ring
-routing: ospf
-nodes:
-  h1: {kind: host}
-  r1: {kind: router}
-  r2: {kind: router}
-  r3: {kind: router}
-  r4: {kind: router}
-  h2: {kind: host}
-links:
-  - endpoints: ["h1:eth0 10.0.1.2/24 fd00:1::2/64", "r1:eth0 10.0.1.1/24 fd00:1::1/64"]
-  - endpoints: ["r1:eth1 10.1.12.1/30 fd00:12::1/64", "r2:eth1 10.1.12.2/30 fd00:12::2/64"]
-  - endpoints: ["r2:eth2 10.1.23.1/30 fd00:23::1/64", "r3:eth1 10.1.23.2/30 fd00:23::2/64"]
-  - endpoints: ["r3:eth2 10.1.34.1/30 fd00:34::1/64", "r4:eth1 10.1.34.2/30 fd00:34::2/64"]
-  - endpoints: ["r4:eth2 10.1.41.1/30 fd00:41::1/64", "r1:eth2 10.1.41.2/30 fd00:41::2/64"]
-    cost: 5
-  - endpoints: ["r3:eth0 10.0.2.1/24 fd00:2::1/64", "h2:eth0 10.0.2.2/24 fd00:2::2/64"]
-"""
+# A ring of four routers (examples/ring.yaml); r1-r4 costs 5, so h1 -> h2 (behind r3) goes r1-r4-r3 until
+# that link is cut.
+RING = (ROOT / "examples" / "ring.yaml").read_text()
 
 BGP = (ROOT / "topologies" / "bgp.yaml").read_text()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -40,15 +41,31 @@ def ping(lab: str, node: str, dst: str) -> bool:
     return netemu("exec", lab, node, "--", "ping", "-c", "1", "-W", "1", dst).returncode == 0
 
 
+def kernel_ospf_routes(lab: str, node: str) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The routes zebra put in the node's kernel for OSPF, as `ip -j route` shows them: prefix -> sorted
+    (next hop, device) pairs, IPv6 next hops (link-local) as ""."""
+    out = {}
+    for family in ("-4", "-6"):
+        res = netemu("exec", lab, node, "--", "ip", "-j", family, "route", "show", "proto", "ospf", check=True)
+        for route in json.loads(res.stdout):
+            hops = route.get("nexthops") or [route]
+            prefix = str(ipaddress.ip_network(route["dst"]))
+            out[prefix] = tuple(sorted(("" if family == "-6" else h.get("gateway", ""), h["dev"]) for h in hops))
+    return out
+
+
 def test_ospf_ring_converges_and_reroutes_when_a_link_is_cut(frr_lab):
     lab, out = frr_lab(RING, "frr-ring")
     m = re.search(r"routing converged (\d+\.\d) s after the daemons started: (\d+) OSPF adjacencies", out)
     assert m, out
     assert int(m.group(2)) == 16  # 4 routers × 2 neighbours × (OSPFv2 + OSPFv3)
+    assert "every OSPF route on a shortest path, as the topology predicts" in out, out
+    frr = topology_from_text(RING, "t.yaml").feature("frr")
+    for r in frr.routers:  # what the kernels hold, read with ip(8): the prediction, next hop for next hop
+        assert kernel_ospf_routes(lab, r.node) == dict(r.expect), r.node
     assert ping(lab, "h1", "10.0.2.2") and ping(lab, "h1", "fd00:2::2")
     # cost 5 on r1-r4 makes r1-r4-r3 (15) shorter than r1-r2-r3 (20)
     assert route_via(lab, "r1", "10.0.2.2") == "10.1.41.1"
-    frr = topology_from_text(RING, "t.yaml").feature("frr")
     ids = {n: frr.router(n).router_id for n in ("r2", "r4")}
     nbrs = vtysh_json(lab, "r1", "show ip ospf neighbor json")["neighbors"]
     assert set(nbrs) == {ids["r2"], ids["r4"]}  # seen by r1's own vtysh, not another node's

@@ -46,6 +46,9 @@ def test_pmtud_across_a_cut_link_reports_what_vxlan_carries(sim, tmp_path):
         assert fields["path_mtu"] == 1450 and fields["tracepath_pmtu"] == 1450, fields
         failed = [c for c in out["checks"] if not c["passed"]]
         assert res.returncode == 0 and not failed and out["error"] is None, (failed, out["error"], res.stderr)
+        # the path's picture is the model's, and says so (the coordinator's kernel holds no node of the lab)
+        assert any("spreads over 2 machines" in n for n in out["notes"]), out["notes"]
+        assert not any("no lab named" in n for n in out["notes"]), out["notes"]
         # r1 (on m1) said so in ICMP, captured on h1 (m1) and streamed back into the coordinator's report
         assert out["cases"]["baseline"]["pcap_too_big"] >= 1, out["cases"]["baseline"]
         assert (tmp_path / "report" / "baseline_v4.pcap").stat().st_size > 24
