@@ -205,11 +205,12 @@ class Runner:
             self._check(ops, {0: st}, logs, procs.wait_all_ready([(st.proc, op.ns, op.probe(), op.ready_timeout)]),
                         [0])
             return
-        names = {op.name for op in ops}
-        waiting: dict[str, list[int]] = {}
-        for i, op in enumerate(ops):
-            if op.after in names:
-                waiting.setdefault(op.after, []).append(i)
+        index = {op.name: i for i, op in enumerate(ops)}
+        leader = [index.get(op.after) for op in ops]  # the op of the batch each one waits for, if any
+        followers: dict[int, list[int]] = {}
+        for i, k in enumerate(leader):
+            if k is not None:
+                followers.setdefault(k, []).append(i)
         starter = procs.Starter([procs.Spec(op.ns, op.argv, str(log), op.env, op.cwd, op.binds)
                                  for op, log in zip(ops, logs)])
         try:
@@ -217,26 +218,24 @@ class Runner:
             started: dict[int, procs.Started] = {}
             order: list[int] = []  # the op each wait of wait_all_ready is for
 
-            index = {op.name: i for i, op in enumerate(ops)}
-
             def run(which: list[int]) -> list[procs.Wait]:
                 for i in which:
                     # In the namespaces (and bind mounts) of the ready process it waited for, when they are the
                     # same: entering those costs a third of the CPU of entering them afresh.
-                    k = index.get(ops[i].after)
+                    k = leader[i]
                     same = k is not None and (ops[k].ns, ops[k].binds) == (ops[i].ns, ops[i].binds)
                     started[i] = starter.start(i, join=started[k].proc if same else None)
                     self._release(ops[i], started[i], logs[i])
                     order.append(i)
                 return [(started[i].proc, ops[i].ns, ops[i].probe(), ops[i].ready_timeout) for i in which]
 
-            first = run([i for i, op in enumerate(ops) if op.after not in names])
-            whys = procs.wait_all_ready(first, lambda k: run(waiting.pop(ops[order[k]].name, [])))
+            first = run([i for i, k in enumerate(leader) if k is None])
+            whys = procs.wait_all_ready(first, lambda w: run(followers.pop(order[w], [])))
         finally:
             starter.close()  # those never started (what they waited for failed): their logs end
         self._check(ops, started, logs, whys, order)
-        never = sorted(i for js in waiting.values() for i in js)
-        if never:  # not reached: what they waited for failed, and _check reported it
+        never = sorted(i for js in followers.values() for i in js)
+        if never:  # only with `after` in a cycle: a failure is reported by _check above
             raise BatchFailure(never[0], RuntimeError(f"process {ops[never[0]].name} never started: "
                                                       f"{ops[never[0]].after} was not ready"))
 
@@ -254,12 +253,14 @@ class Runner:
                whys: list[str | None], order: list[int]) -> None:
         """BatchFailure for the first process (in the batch's order) that is not ready."""
         why_of = {order[k]: why for k, why in enumerate(whys) if why}
-        for i in sorted(why_of):
-            st, log = started[i], logs[i]
-            if st.proc.poll() is not None and st.pump is not None:
-                _await_log(st.pump, log, alone=len(ops) == 1)
-            raise BatchFailure(i, RuntimeError(f"process {ops[i].name} {why_of[i]}; its log ({log}) ends with:\n"
-                                               f"{procs.log_tail(log)}"))
+        if not why_of:
+            return
+        i = min(why_of)
+        st, log = started[i], logs[i]
+        if st.proc.poll() is not None and st.pump is not None:
+            _await_log(st.pump, log, alone=len(ops) == 1)
+        raise BatchFailure(i, RuntimeError(f"process {ops[i].name} {why_of[i]}; its log ({log}) ends with:\n"
+                                           f"{procs.log_tail(log)}"))
 
     def apply_batch(self, ops: list[Op]) -> None:
         """Perform independent operations together: commands through a bounded pool of threads (each

@@ -200,7 +200,7 @@ class RunCommand(Op):
 class StartProcess(Op):
     """A long-running process of the lab inside a namespace; its PID is journaled and killed by `down`.
 
-    `ready` is how `up` knows it serves (see kernel.procs.wait_ready): ("tcp", PORT), ("udp", PORT),
+    `ready` is how `up` knows it serves (see kernel.procs.wait_all_ready): ("tcp", PORT), ("udp", PORT),
     ("file", PATH), ("unix", PATH) or ("command", ARG, ...); `ready_file` is the short form of ("file", PATH).
     Without either, the process only has to be still running a moment after its start.
     """

@@ -72,25 +72,17 @@ def graph(topo: Topology, family: int, default_cost: int = 1) -> dict[str, list[
 
 
 def first_hops(edges: dict[str, list[Edge]], source: str) -> dict[str, tuple[int, Edge | None]]:
-    """Dijkstra from `source`: (distance, first edge) of every router it reaches."""
-    done: dict[str, tuple[int, Edge | None]] = {}
-    heap: list = [(0, source, 0, None)]
-    counter = 0
-    while heap:
-        dist, node, _, first = heapq.heappop(heap)
-        if node in done:
-            continue
-        done[node] = (dist, first)
-        for e in edges.get(node, ()):
-            if e.to not in done:
-                counter += 1
-                heapq.heappush(heap, (dist + e.weight, e.to, counter, first or e))
-    return done
+    """Dijkstra from `source` by tie-broken weight: (distance, first edge of the one shortest path) of every
+    router it reaches (None for the source itself)."""
+    return {node: (dist, min(hops, key=lambda e: (e.to, e.iface.name), default=None))
+            for node, (dist, hops) in equal_cost_hops(edges, source, by_weight=True).items()}
 
 
-def equal_cost_hops(edges: dict[str, list[Edge]], source: str) -> dict[str, tuple[int, frozenset[Edge]]]:
-    """Dijkstra from `source` by cost alone, as a link-state protocol computes it: (distance, every first
-    edge of a shortest path) of every router it reaches (the source's own set is empty)."""
+def equal_cost_hops(edges: dict[str, list[Edge]], source: str,
+                    by_weight: bool = False) -> dict[str, tuple[int, frozenset[Edge]]]:
+    """Dijkstra from `source` by cost alone, as a link-state protocol computes it (or by the tie-broken
+    weight, where one path wins): (distance, every first edge of a shortest path) of every router it
+    reaches (the source's own set is empty)."""
     done: dict[str, tuple[int, frozenset[Edge]]] = {}
     best: dict[str, tuple[int, set[Edge]]] = {source: (0, set())}
     heap: list = [(0, source)]
@@ -103,11 +95,12 @@ def equal_cost_hops(edges: dict[str, list[Edge]], source: str) -> dict[str, tupl
             if e.to in done:
                 continue
             hops = {e} if node == source else best[node][1]
+            length = dist + (e.weight if by_weight else e.cost)
             cur = best.get(e.to)
-            if cur is None or dist + e.cost < cur[0]:
-                best[e.to] = (dist + e.cost, set(hops))
-                heapq.heappush(heap, (dist + e.cost, e.to))
-            elif dist + e.cost == cur[0]:
+            if cur is None or length < cur[0]:
+                best[e.to] = (length, set(hops))
+                heapq.heappush(heap, (length, e.to))
+            elif length == cur[0]:
                 cur[1].update(hops)
     return done
 

@@ -75,20 +75,14 @@ def summary(answer: object) -> tuple:
 
 @dataclass(frozen=True)
 class Look:
-    """One router's state at one moment (its FIB as of the last time it was read in full)."""
+    """One router's state at one moment."""
 
     adjacencies: int
     wanted_adjacencies: int
     sessions: int
     wanted_sessions: int
-    fib: frozenset
     missing: tuple[str, ...] | None  # prefixes the router should reach and has no route for yet (None: not read)
     counts: tuple = ()  # zebra's route summary (IPv4, IPv6)
-
-    @property
-    def up(self) -> bool:
-        return (self.adjacencies >= self.wanted_adjacencies and self.sessions >= self.wanted_sessions
-                and self.missing == ())
 
 
 def _ask(topo: Topology, r: Router, what: list[str]) -> dict[str, object]:
@@ -99,7 +93,7 @@ def quick_look(topo: Topology, r: Router) -> Look:
     """Adjacencies, sessions and route counts: small answers, cheap for the daemons and for netemu."""
     a = _ask(topo, r, ["ospf", "ospf6", "bgp", "summary4", "summary6"])
     return Look(ospf_up(a.get("ospf")) + ospf6_up(a.get("ospf6")), r.ospf_peers + r.ospf6_peers,
-                bgp_up(a.get("bgp")), len(r.bgp), frozenset(), None,
+                bgp_up(a.get("bgp")), len(r.bgp), None,
                 (summary(a.get("summary4")), summary(a.get("summary6"))))
 
 
@@ -128,10 +122,8 @@ def read_fib(topo: Topology, r: Router) -> tuple[frozenset, tuple[str, ...]]:
 
 
 def look(topo: Topology, r: Router) -> Look:
-    """Ask one router how far it is, its whole FIB included."""
-    lk = quick_look(topo, r)
-    routes, missing = read_fib(topo, r)
-    return replace(lk, fib=routes, missing=missing)
+    """Ask one router how far it is, the prefixes its FIB lacks included."""
+    return replace(quick_look(topo, r), missing=read_fib(topo, r)[1])
 
 
 def wait(topo: Topology, frr: FrrLab, timeout: float) -> Converged:
@@ -175,14 +167,15 @@ def wait(topo: Topology, frr: FrrLab, timeout: float) -> Converged:
             if all(_peers_up(lk) for lk in looks.values()) and not stuck:
                 # a read at once when zebra counts as many OSPF routes in every FIB as predicted, else when
                 # the counts have stayed the same for one look
+                fibs = None
                 if predicted and not compared and (quiet > 0 or all(_counted(r, looks[r.node]) for r in routers)):
                     compared = True
                     fibs = read_all()
                     if matches(fibs):
                         return done(fibs, now, True)
                 if snapshot is None and quiet >= STABLE / 2:
-                    snapshot = read_all()
-                    if matches(snapshot):
+                    snapshot = fibs or read_all()  # a reading of this very look serves as the half-way one
+                    if fibs is None and matches(snapshot):
                         return done(snapshot, now, True)
                 elif snapshot is not None and quiet >= STABLE:
                     again = read_all()

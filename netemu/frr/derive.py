@@ -292,8 +292,9 @@ def _reach(d: _Deriver, routers: list[Router]) -> dict[str, set[IPNetwork]]:
     out: dict[str, set[IPNetwork]] = {r.node: set() for r in routers}
     for version in (4, 6):
         igp = {r.node: _igp_reach(d, routers, r, version) for r in routers}
+        bgp = _bgp_reach(d, routers, version, igp)
         for r in routers:
-            out[r.node] |= igp[r.node] | _bgp_reach(d, routers, version, igp).get(r.node, set())
+            out[r.node] |= igp[r.node] | bgp.get(r.node, set())
     return out
 
 

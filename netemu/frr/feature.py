@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..features import Feature, Step
-from . import ops as _ops  # noqa: F401  (registers the FRR ops for from_json: plans sent to other machines)
+from . import ops as _ops  # also registers the FRR ops for from_json: plans sent to other machines
 
 if TYPE_CHECKING:
     from ..errors import Issue
@@ -69,9 +69,8 @@ def node_status(ns: str) -> tuple[dict, list[str]]:
 
 def _handlers() -> dict:
     from . import dirs, dryrun
-    from .ops import CheckConfigs, OwnedDirs
 
-    return {CheckConfigs: dryrun.check, OwnedDirs: dirs.make}
+    return {_ops.CheckConfigs: dryrun.check, _ops.OwnedDirs: dirs.make}
 
 
 FEATURE = Feature(

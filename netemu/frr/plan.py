@@ -74,10 +74,10 @@ def plan(topo: Topology, frr: FrrLab) -> list[Op]:
     # refused connection only 10 s later): they talk to their zebra only (when bfdd connects, zebra asks
     # bgpd and ospfd to register their BFD sessions again). The routers are independent of each other.
     ordered = zebras + others
-    first = frr.routers[0].node if frr.routers else None
-    checks: list[Op] = [] if first is None else [
+    checks: list[Op] = [
         CheckConfigs(topo.namespace(first), (inst.vtysh, "--config_dir", str(paths.node_dir(lab, first)), "-C",
-                                             "-f", "/dev/stdin"), tuple(parts))]
+                                             "-f", "/dev/stdin"), tuple(parts))
+        for first in [r.node for r in frr.routers[:1]]]
     return files + dirs + checks + ordered + finish
 
 

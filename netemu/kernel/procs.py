@@ -123,18 +123,10 @@ class Started:
     def release(self) -> None:
         """Let a gated process run its program (see ns_argv); nothing for one started ungated."""
         if self.proc.stdin is not None:
-            with contextlib.suppress(OSError):  # it died at the gate: wait_ready reports it
+            with contextlib.suppress(OSError):  # it died at the gate: wait_all_ready reports it
                 self.proc.stdin.write(b"go\n")
             with contextlib.suppress(OSError):
                 self.proc.stdin.close()
-
-
-def start(ns: str, argv, log_path: str, env: tuple[tuple[str, str], ...] | dict = (),
-          cwd: str | None = None) -> subprocess.Popen:
-    """Start argv in `ns` in its own session, output appended to `log_path`; see start_capped for a cap."""
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(ns_argv(ns, argv), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True, env=_env(env), cwd=cwd)
 
 
 def start_capped(ns: str, argv, log_path: str, env: tuple[tuple[str, str], ...] | dict = (), cwd: str | None = None,
@@ -242,19 +234,12 @@ def _env(extra: tuple[tuple[str, str], ...] | dict) -> dict[str, str] | None:
     return {**os.environ, **extra} if extra else None
 
 
-def wait_ready(proc: subprocess.Popen, ns: str, ready: tuple[str, ...] | None, timeout: float = 15.0) -> str | None:
-    """Probe `ready` (see ops.StartProcess) in `ns` until it holds; None when ready, else why not.
-
-    Without a probe the process only has to be still running after EARLY_EXIT seconds.
-    """
-    return wait_all_ready([(proc, ns, ready, timeout)])[0]
-
-
 Wait = tuple[subprocess.Popen, str, tuple[str, ...] | None, float]  # process, namespace, probe, timeout
 
 
 def wait_all_ready(waits: list[Wait], on_ready: Callable[[int], list[Wait]] | None = None) -> list[str | None]:
-    """wait_ready for several processes at once, in one loop: for each, None when ready, else why not.
+    """Probe each process's `ready` (see ops.StartProcess) in its namespace, all in one loop: for each, None
+    when ready, else why not. Without a probe a process only has to be still running after EARLY_EXIT seconds.
 
     `on_ready(i)`, called as soon as process i is ready, may return more processes to wait for (e.g.
     ones it just let run); they are numbered on after the others, and their timeouts count from then.

@@ -36,7 +36,7 @@ class Lab:
 
     def quick_look(self, topo, r) -> Look:
         self.looks += 1
-        return Look(r.ospf_peers + r.ospf6_peers, r.ospf_peers + r.ospf6_peers, 0, 0, frozenset(), None,
+        return Look(r.ospf_peers + r.ospf6_peers, r.ospf_peers + r.ospf6_peers, 0, 0, None,
                     self.counts[r.node])
 
     def read_fib(self, topo, r):
