@@ -169,6 +169,8 @@ def _analyse_nat(topo: Topology, report: Report) -> None:
     pair of host classes as without NAT, hosts that NAT rules name individually in classes of their own."""
     from ..scenarios import paths
 
+    # the model's routes, never a running lab's (parsing a lab up across machines parses its topology again)
+    routes = paths.Routes(topo, live=False)
     named = _nat_named(topo)
     for family in (4, 6):
         classes: dict[tuple, list[Node]] = defaultdict(list)
@@ -184,7 +186,7 @@ def _analyse_nat(topo: Topology, report: Report) -> None:
                 count = len(members) * (len(others) - (1 if others is members else 0))
                 dst, net = _targets(b, family)[0]
                 try:
-                    fwd = paths.derive(topo, a.name, dst)
+                    fwd = paths.derive(topo, a.name, dst, routes)
                 except paths.PathError as e:
                     if paths.behind_nat(topo, dst) or e.at is None:
                         continue  # NAT hides it from outside: that is NAT working, not a fault
@@ -192,7 +194,7 @@ def _analyse_nat(topo: Topology, report: Report) -> None:
                                 False, count)
                     continue
                 try:
-                    paths.reply(topo, fwd)
+                    paths.reply(topo, fwd, routes)
                 except paths.PathError as e:
                     if e.at is not None:
                         report.stop(Outcome(False, (b.name, e.at), "nat", str(e)), family, None, a.name, b.name,

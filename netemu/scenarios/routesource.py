@@ -35,10 +35,12 @@ def any_dynamic(topo: Topology) -> bool:
 class Routes:
     """The nodes of a topology with the routes they forward by now (live FIBs where routes are dynamic)."""
 
-    def __init__(self, topo: Topology):
+    def __init__(self, topo: Topology, live: bool = True):
+        """`live=False`: the model's routes only, whatever runs (checking a topology never reads a lab)."""
         self.topo = topo
         self._nodes: dict[str, Node] = {}
-        self._across = _across(topo)
+        self._live = live
+        self._across = _across(topo) if live else None
 
     def node(self, name: str) -> Node:
         """The node, its routes replaced by its kernel FIB when a daemon installs them and the lab is up."""
@@ -67,7 +69,7 @@ class Routes:
     def live(self, name: str) -> bool:
         """Whether `name`'s routes are dynamic and the lab is up: its namespace exists on this machine, or
         the lab is up across machines from here (the node is on its machine)."""
-        if not dynamic(self.topo, name):
+        if not self._live or not dynamic(self.topo, name):
             return False
         return self._across is not None or netns.exists(self.topo.namespace(name))
 

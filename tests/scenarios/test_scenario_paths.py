@@ -285,3 +285,16 @@ def test_masquerade_of_everything_and_replies_that_cannot_come_back():
     with pytest.raises(PathError, match=r"replies from far to a \(seen as 203.0.113.8 after NAT\) get lost: "
                                         r"far has no route to 203.0.113.8"):
         paths.round_trip(pool, "a", "far", 4)
+
+
+def test_checking_a_topology_never_looks_for_a_running_lab(monkeypatch):
+    """The NAT check walks paths by the model's routes only: asking whether the lab runs across machines would
+    parse that lab's topology again, whose check would ask again (endless recursion on a lab up with --hosts)."""
+    from netemu.multi.nodes import RemoteLab
+
+    def asked(name):
+        raise AssertionError(f"the check looked for a running lab {name!r}")
+
+    monkeypatch.setattr(RemoteLab, "known", staticmethod(asked))
+    topo = load_topology(str(Path(__file__).parent / "internet-static.yaml"))  # static routes, NAT
+    assert topo.feature("frr") is None and any(n.kind == "router" for n in topo.nodes)
