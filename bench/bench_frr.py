@@ -68,18 +68,36 @@ class Daemons:
     last: float | None = None
 
 
-def daemons(lab: str) -> Daemons:
-    """RSS per router, CPU and start times of the lab's FRR daemons (from /proc)."""
+def frr_processes(lab: str):
+    """(PID, node, daemon's program name) of each of the lab's FRR daemons, from /proc."""
     marker = f"/run/netemu/{lab}/frr/".encode()
-    per: dict[str, int] = {}
-    out = Daemons()
-    starts = []
     for pid in filter(str.isdigit, (p.name for p in Path("/proc").iterdir())):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if marker not in cmd:
-                continue
-            node = cmd.split(marker, 1)[1].split(b"/", 1)[0].decode()
+        except OSError:
+            continue
+        if marker in cmd:
+            yield pid, cmd.split(marker, 1)[1].split(b"/", 1)[0].decode(), Path(cmd.split(b"\0")[0].decode()).name
+
+
+def started(text: str, name: str, tmp: Path, *args: str) -> subprocess.CompletedProcess:
+    """`up` of the topology text as lab `name` (the bench stops if it fails)."""
+    path = tmp / f"{name}.yaml"
+    path.write_text(re.sub(r"^name: .*$", f"name: {name}", text, count=1, flags=re.M))
+    res = netemu("up", str(path), *args)
+    if res.returncode != 0:
+        netemu("down", name)
+        raise SystemExit(f"up {name} failed:\n{res.stdout}\n{res.stderr}")
+    return res
+
+
+def daemons(lab: str) -> Daemons:
+    """RSS per router, CPU and start times of the lab's FRR daemons (from /proc)."""
+    per: dict[str, int] = {}
+    out = Daemons()
+    starts = []
+    for pid, node, _ in frr_processes(lab):
+        try:
             rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
                        if line.startswith("VmRSS:"))
             stat = Path(f"/proc/{pid}/stat").read_text()
@@ -98,23 +116,14 @@ def daemons(lab: str) -> Daemons:
 def startup_cpu(name: str, tmp: Path) -> dict[str, float]:
     """Milliseconds of CPU each FRR daemon of an OSPF router uses to start, measured on a lab of one router
     with nobody to talk to (every thread's scheduler time, /proc/PID/task/*/schedstat)."""
-    text = f"name: {name}\nrouting: ospf\nnodes:\n  r0: {{kind: router}}\n  h1: {{kind: host}}\nlinks:\n  - endpoints: [h1, r0]\n"
-    path = tmp / f"{name}.yaml"
-    path.write_text(text)
-    res = netemu("up", str(path))
-    if res.returncode != 0:
-        netemu("down", name)
-        raise SystemExit(f"up {name} failed:\n{res.stdout}\n{res.stderr}")
+    started(f"name: {name}\nrouting: ospf\nnodes:\n  r0: {{kind: router}}\n  h1: {{kind: host}}\nlinks:\n"
+            f"  - endpoints: [h1, r0]\n", name, tmp)
     time.sleep(0.5)
     out: dict[str, float] = {}
-    marker = f"/run/netemu/{name}/frr/".encode()
-    for pid in filter(str.isdigit, (p.name for p in Path("/proc").iterdir())):
+    for pid, _, program in frr_processes(name):
         try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-            if marker in cmd:
-                ns = sum(int((task / "schedstat").read_text().split()[0])
-                         for task in Path(f"/proc/{pid}/task").iterdir())
-                out[Path(cmd.split(b"\0")[0].decode()).name] = ns / 1e6
+            out[program] = sum(int((task / "schedstat").read_text().split()[0])
+                               for task in Path(f"/proc/{pid}/task").iterdir()) / 1e6
         except OSError:
             continue
     netemu("down", name)
@@ -138,15 +147,10 @@ class Up:
 
 def up(text: str, name: str, tmp: Path) -> Up:
     """Bring the lab up and down again, measuring."""
-    path = tmp / f"{name}.yaml"
-    path.write_text(re.sub(r"^name: .*$", f"name: {name}", text, count=1, flags=re.M))
     time.sleep(3)  # the previous lab's daemons have finished exiting (their clean-up is CPU too)
     t0, boot0 = time.monotonic(), uptime()
-    res = netemu("up", str(path), "--wait-timeout", "120")
+    res = started(text, name, tmp, "--wait-timeout", "120")
     wall = time.monotonic() - t0
-    if res.returncode != 0:
-        netemu("down", name)
-        raise SystemExit(f"up {name} failed:\n{res.stdout}\n{res.stderr}")
     m = CONVERGED.search(res.stdout)
     d = daemons(name)
     netemu("down", name)

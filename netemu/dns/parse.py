@@ -65,15 +65,14 @@ def expand_apex(rtype: str, data: str, origin: str) -> str:
 
 
 def qualify(rr: RR, data: str, origin: str) -> RR:
-    """Complete a relative host name in SRV data with the origin (dnslib leaves `sipserver` at the root).
+    """Complete a relative host name in SRV data (`@` already expanded, see expand_apex) with the origin
+    (dnslib leaves `sipserver` at the root).
 
     dnslib already qualifies the names in CNAME, MX, NS, PTR and SOA data; SRV's target it does not.
     """
     if rr.rtype == QTYPE.SRV:
         target = data.split()[-1]
-        if target == "@":
-            rr.rdata.target = DNSLabel(origin)
-        elif not target.endswith("."):
+        if not target.endswith("."):
             rr.rdata.target = DNSLabel(f"{target}.{origin}" if origin != "." else f"{target}.")
     return rr
 
@@ -280,15 +279,16 @@ class _Parser:
         if not data.strip():
             self.err(path, f"{rtype} record without data", example)
             return None
+        full = expand_apex(rtype, data, origin)
         try:
-            rrs = RR.fromZone(f"{owner} {ttl} IN {rtype} {expand_apex(rtype, data, origin)}", origin=DNSLabel(origin))
+            rrs = RR.fromZone(f"{owner} {ttl} IN {rtype} {full}", origin=DNSLabel(origin))
         except Exception as e:  # noqa: BLE001 - dnslib raises many kinds for bad rdata
             self.err(path, f"cannot read {rtype} data {data!r}: {e}", example)
             return None
         if len(rrs) != 1:
             self.err(path, "one record per line")
             return None
-        return qualify(rrs[0], data, origin)
+        return qualify(rrs[0], full, origin)
 
     def check_records(self, zpath: tuple, zone: ZoneSpec, records: list[tuple[tuple, RR]],
                       origins: dict[Key, str]) -> tuple[list[str], str | None]:

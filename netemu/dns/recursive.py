@@ -51,7 +51,8 @@ class Recursive:
         if ask is not None:
             result = self.resolver.from_cache(ask.labels, ask.qtype)
             if result is not None:
-                return self._keep_packed(cache_key, *self._pack_plain(ask, result, udp), now)
+                out, ttls = self._pack_plain(ask, result, udp)
+                return self._keep(cache_key, out, now, ttls)
             return self._slow_plain(ask, udp, cache_key)
         query = wire.check(data)
         if query is None or isinstance(query, bytes):
@@ -74,12 +75,12 @@ class Recursive:
             out[offset:offset + 4] = max(ttl - elapsed, 0).to_bytes(4, "big")
         return bytes(out)
 
-    def _keep(self, cache_key: tuple[bytes, bool], out: bytes, now: float) -> bytes:
-        """Remember a reply for reuse until its shortest TTL ends (replies without TTLs: this second only)."""
-        return self._keep_packed(cache_key, out, wire.ttl_offsets(out), now)
-
-    def _keep_packed(self, cache_key: tuple[bytes, bool], out: bytes, ttls: list[tuple[int, int]],
-                     now: float) -> bytes:
+    def _keep(self, cache_key: tuple[bytes, bool], out: bytes, now: float,
+              ttls: list[tuple[int, int]] | None = None) -> bytes:
+        """Remember a reply for reuse until its shortest TTL ends (replies without TTLs: this second only);
+        `ttls`: where its TTLs are, when the packing found them already."""
+        if ttls is None:
+            ttls = wire.ttl_offsets(out)
         built = int(now)
         expires = built + min(t for _, t in ttls) if ttls else built + 1
         if expires > now:
@@ -100,7 +101,8 @@ class Recursive:
     async def _slow_plain(self, ask: wire.Plain, udp: bool, cache_key: tuple[bytes, bool]) -> bytes:
         try:
             result, _ = await self.resolver.resolve(ask.labels, ask.qtype)
-            return self._keep_packed(cache_key, *self._pack_plain(ask, result, udp), self.clock())
+            out, ttls = self._pack_plain(ask, result, udp)
+            return self._keep(cache_key, out, self.clock(), ttls)
         except Exception as e:  # noqa: BLE001 - a bug must cost a SERVFAIL, not a client timeout
             LOG.error("SERVFAIL", e)
             return ask.reply(RCODE.SERVFAIL, ([], []), None)[0]

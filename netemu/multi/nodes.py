@@ -69,22 +69,25 @@ class RemoteNode:
     def _argv(self) -> list[str]:
         return remote.ssh_argv(self.machine, ["part", "proc", self.lab, self.name])
 
-    def run(self, argv: list[str], timeout: float = 60, input: str | None = None,
-            check: bool = False) -> subprocess.CompletedProcess:
-        """Run argv inside the node on its machine to completion (output captured as text): through the
-        machine's agent (one session for all), or in a session of its own when there is none."""
+    def _reply(self, ask, part: list[str], input: str | None, timeout: float) -> remote.Reply:
+        """`ask(agent)`'s answer from the machine's agent (one session for all), or `netemu part …` in a
+        session of its own when there is none or it went away."""
         from . import agent
 
         helper = agent.get(self.lab, self.machine)
         if helper is not None:
             try:
-                code, out, err = helper.run(self.name, list(argv), input, timeout)
-                r = remote.Reply(self.machine.name, code, out, err)
+                return remote.Reply(self.machine.name, *ask(helper))
             except agent.AgentGone:
-                helper = None
-        if helper is None:
-            r = remote.run(self.machine, ["part", "proc", self.lab, self.name],
-                           json.dumps({"argv": list(argv), "input": input}), timeout=timeout)
+                pass
+        return remote.run(self.machine, part, input, timeout=timeout)
+
+    def run(self, argv: list[str], timeout: float = 60, input: str | None = None,
+            check: bool = False) -> subprocess.CompletedProcess:
+        """Run argv inside the node on its machine to completion (output captured as text): through the
+        machine's agent (one session for all), or in a session of its own when there is none."""
+        r = self._reply(lambda a: a.run(self.name, list(argv), input, timeout), ["part", "proc", self.lab, self.name],
+                        json.dumps({"argv": list(argv), "input": input}), timeout)
         if check and r.code != 0:
             raise LabError(f"{self.name} (on {self.machine.name}): {' '.join(argv)} exited {r.code}: "
                            f"{r.err.strip()[:500]}")
@@ -94,20 +97,12 @@ class RemoteNode:
         """The node's kernel FIB on its machine as `Route`s (netemu.kernel.fib, read there): through the
         machine's agent, or `netemu part fib` in a session of its own; None when its namespace is gone."""
         from ..kernel import fib
-        from . import agent
 
-        helper = agent.get(self.lab, self.machine)
-        r = None
-        if helper is not None:
-            try:
-                r = remote.Reply(self.machine.name, *helper.fib(self.name, timeout))
-            except agent.AgentGone:
-                r = None
-            except subprocess.TimeoutExpired:
-                raise LabError(f"{self.name} (on {self.machine.name}): its routes were not read within "
-                               f"{timeout:g} s") from None
-        if r is None:
-            r = remote.run(self.machine, ["part", "fib", self.lab, self.name], timeout=timeout)
+        try:
+            r = self._reply(lambda a: a.fib(self.name, timeout), ["part", "fib", self.lab, self.name], None, timeout)
+        except subprocess.TimeoutExpired:
+            raise LabError(f"{self.name} (on {self.machine.name}): its routes were not read within "
+                           f"{timeout:g} s") from None
         if r.code != 0:
             raise LabError(f"{self.name} (on {self.machine.name}): its routes cannot be read: {r.why()}")
         routes = r.json().get("routes")

@@ -164,13 +164,21 @@ class Setup:
         Source NAT on the way is followed (see `Path.nat`); a destination only reachable through
         destination NAT (port forward, 1:1) is a PathError saying so.
         """
-        there = paths.between(self.topology, self.node_name(src), self.node_name(dst), family)
-        return paths.require_links_up(self.topology.name, there)
+        return self._path(src, dst, family, paths.Routes(self.topology))
 
     def reply_path(self, src: str, dst: str, family: int = 4) -> paths.Path:
         """The path `dst`'s replies take back to `src` on a connection `src` opened (NAT undone on the way)."""
-        back = paths.reply(self.topology, self.path(src, dst, family))
-        return paths.require_links_up(self.topology.name, back)
+        return self.round_trip(src, dst, family)[1]
+
+    def round_trip(self, src: str, dst: str, family: int = 4) -> tuple[paths.Path, paths.Path]:
+        """The forward path and the replies' path, each live FIB read once for both."""
+        routes = paths.Routes(self.topology)
+        there = self._path(src, dst, family, routes)
+        return there, paths.require_links_up(self.topology.name, paths.reply(self.topology, there, routes))
+
+    def _path(self, src: str, dst: str, family: int, routes: paths.Routes) -> paths.Path:
+        there = paths.between(self.topology, self.node_name(src), self.node_name(dst), family, routes)
+        return paths.require_links_up(self.topology.name, there)
 
     def has_address(self, role: str, family: int) -> bool:
         """Whether the node has a global address of `family`."""
@@ -378,8 +386,7 @@ class Context:
         from .. import graph
         from ..graph import live
 
-        there = self.path(src, dst, family)
-        back = self.reply_path(src, dst, family)
+        there, back = self.setup.round_trip(src, dst, family)
         hops = [(h.node, h.ifname, h.next_node, h.next_ifname) for h in (*there.hops, *back.hops)]
         state = None
         if getattr(self.lab, "placement", None):  # a RemoteLab: no kernel here holds its nodes

@@ -325,24 +325,26 @@ def _pool(first: IPAddress, last: IPAddress, limit: int = 256):
         a += 1
 
 
-def between(topo: Topology, src: str, dst: str, family: int) -> Path:
+def between(topo: Topology, src: str, dst: str, family: int, routes: Routes | None = None) -> Path:
     """The path from node `src` to node `dst`'s first address of `family` (PathError if none)."""
     address = address_of(topo, dst, family)
     if address is None:
         raise PathError(f"{dst} has no IPv{family} address")
+    routes = routes or Routes(topo)
     try:
-        return derive(topo, src, address)
+        return derive(topo, src, address, routes)
     except PathError as e:
         hidden = behind_nat(topo, address)
         if not hidden:
             raise
-        raise PathError(_nat_message(topo, src, dst, address, hidden, str(e))) from None
+        raise PathError(_nat_message(topo, src, dst, address, hidden, str(e), routes)) from None
 
 
 def round_trip(topo: Topology, src: str, dst: str, family: int) -> tuple[Path, Path]:
     """The path from `src` to `dst` and the one `dst`'s replies take back (through the same NATs)."""
-    there = between(topo, src, dst, family)
-    return there, reply(topo, there)
+    routes = Routes(topo)  # each live FIB read once for both ways
+    there = between(topo, src, dst, family, routes)
+    return there, reply(topo, there, routes)
 
 
 def behind_nat(topo: Topology, address: IPAddress) -> list[tuple[str, bool]]:
@@ -391,14 +393,14 @@ def reachable(topo: Topology, src: str, family: int) -> list[str]:
 
 
 def _nat_message(topo: Topology, src: str, dst: str, address: IPAddress, hidden: list[tuple[str, bool]],
-                 why: str) -> str:
+                 why: str, routes: Routes) -> str:
     family = address.version
     rules = "; ".join(text for text, _ in hidden)
     back = address_of(topo, src, family)
     try:
         if back is None:
             raise PathError(f"{src} has no IPv{family} address")
-        reply(topo, derive(topo, dst, back))  # not between(): its NAT message would ask again
+        reply(topo, derive(topo, dst, back, routes), routes)  # not between(): its NAT message would ask again
         swap = f"{dst} can open connections to {src} through the NAT instead (swap the roles, e.g. --client {dst} --server {src}), or "
     except PathError:
         swap = ""
